@@ -1,0 +1,293 @@
+"""Load and validate ``guap.yaml``: one clear error naming the field, or a valid config.
+
+The file is read with ``yaml.safe_load`` and every value is plain data: nothing in a
+config is ever evaluated as code. Unknown keys are errors, not silently ignored.
+Relative paths resolve against the config file's folder.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Hashable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+
+from guap_pipeline.errors import ConfigError
+from guap_pipeline.value_matrix import QUADRANTS, ValueMatrix
+
+Baseline = Literal["all_negative", "all_positive", "baseline_pred"]
+BASELINES: tuple[str, ...] = ("all_negative", "all_positive", "baseline_pred")
+DEFAULT_START_DATE = dt.date(2025, 1, 1)
+
+
+@dataclass(frozen=True)
+class OperatingCost:
+    """Money spent to run the model (positive numbers): per day, per prediction, one-time."""
+
+    per_day: float = 0.0
+    per_prediction: float = 0.0
+    investment: float = 0.0
+
+
+@dataclass(frozen=True)
+class Acceptance:
+    """Targets agreed with the business up front; each becomes an asset check."""
+
+    min_uplift_per_day: float | None = None
+    min_value_capture: float | None = None
+    payback_by: dt.date | None = None
+
+
+@dataclass(frozen=True)
+class GuapConfig:
+    """A validated business configuration. Build it with :func:`load_config`."""
+
+    value_matrix: ValueMatrix
+    landing: Path = Path("landing")
+    storage: Path = Path(".guap")
+    positive_class: Hashable | None = 1
+    threshold: float = 0.5
+    baseline: Baseline = "all_negative"
+    label_window_days: int = 14
+    min_label_coverage: float = 0.95
+    operating_cost: OperatingCost = field(default_factory=OperatingCost)
+    quadrants: Mapping[str, str] = field(default_factory=lambda: {q: q.upper() for q in QUADRANTS})
+    acceptance: Acceptance = field(default_factory=Acceptance)
+    timezone: str = "UTC"
+    start_date: dt.date = DEFAULT_START_DATE
+    segments: tuple[str, ...] = ()
+
+    @property
+    def classes(self) -> tuple[Hashable, ...]:
+        return self.value_matrix.classes
+
+    @property
+    def is_binary(self) -> bool:
+        return len(self.classes) == 2
+
+    @property
+    def negative_class(self) -> Hashable | None:
+        """The binary negative class; ``None`` for multiclass."""
+        if not self.is_binary:
+            return None
+        return next(c for c in self.classes if c != self.positive_class)
+
+
+_KEYS = {
+    "landing",
+    "storage",
+    "classes",
+    "positive_class",
+    "threshold",
+    "value_matrix",
+    "baseline",
+    "label_window_days",
+    "min_label_coverage",
+    "operating_cost",
+    "quadrants",
+    "acceptance",
+    "timezone",
+    "start_date",
+    "segments",
+}
+
+
+def load_config(path: str | Path) -> GuapConfig:
+    """Read and validate a ``guap.yaml`` file."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError("<file>", f"cannot read {path}: {exc.strerror or exc}") from None
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError("<file>", f"{path} is not valid YAML: {exc}") from None
+    return parse_config(raw, base_dir=path.resolve().parent)
+
+
+def parse_config(raw: object, *, base_dir: str | Path = ".") -> GuapConfig:
+    """Validate an already-parsed mapping (e.g. from YAML or a notebook)."""
+    if not isinstance(raw, Mapping):
+        raise ConfigError("<file>", f"expected a mapping of settings, got {type(raw).__name__}")
+    unknown = sorted(str(k) for k in set(raw) - _KEYS)
+    if unknown:
+        raise ConfigError(unknown[0], f"unknown key; allowed keys are {sorted(_KEYS)}")
+    base = Path(base_dir)
+
+    classes = _classes(raw.get("classes", [0, 1]))
+    positive = _positive_class(raw, classes)
+    matrix = _value_matrix(raw, classes, positive)
+    baseline = _baseline(raw.get("baseline"), binary=len(classes) == 2)
+    return GuapConfig(
+        value_matrix=matrix,
+        landing=_path(raw.get("landing", "landing"), base, "landing"),
+        storage=_path(raw.get("storage", ".guap"), base, "storage"),
+        positive_class=positive,
+        threshold=_number(raw.get("threshold", 0.5), "threshold", low=0.0, high=1.0),
+        baseline=baseline,
+        label_window_days=_int(raw.get("label_window_days", 14), "label_window_days"),
+        min_label_coverage=_number(
+            raw.get("min_label_coverage", 0.95), "min_label_coverage", low=0.0, high=1.0
+        ),
+        operating_cost=_operating_cost(raw.get("operating_cost", {})),
+        quadrants=_quadrant_names(raw.get("quadrants", {})),
+        acceptance=_acceptance(raw.get("acceptance", {})),
+        timezone=_timezone(raw.get("timezone", "UTC")),
+        start_date=_date(raw.get("start_date", DEFAULT_START_DATE), "start_date"),
+        segments=_segments(raw.get("segments", [])),
+    )
+
+
+def _classes(raw: object) -> tuple[Hashable, ...]:
+    if not isinstance(raw, list) or len(raw) < 2:
+        raise ConfigError("classes", f"expected a list of at least 2 class labels, got {raw!r}")
+    for label in raw:
+        if isinstance(label, bool) or not isinstance(label, int | str):
+            raise ConfigError("classes", f"class labels must be integers or strings, got {label!r}")
+    duplicated = sorted({str(c) for c in raw if raw.count(c) > 1})
+    if duplicated:
+        raise ConfigError("classes", f"duplicated class label(s) {duplicated}")
+    return tuple(raw)
+
+
+def _positive_class(raw: Mapping[str, Any], classes: tuple[Hashable, ...]) -> Hashable | None:
+    if "positive_class" not in raw:
+        if len(classes) == 2:
+            return 1 if 1 in classes else classes[1]
+        return None
+    positive = raw["positive_class"]
+    if positive not in classes or isinstance(positive, bool):
+        raise ConfigError("positive_class", f"{positive!r} is not one of classes {list(classes)}")
+    return positive
+
+
+def _value_matrix(
+    raw: Mapping[str, Any], classes: tuple[Hashable, ...], positive: Hashable | None
+) -> ValueMatrix:
+    if "value_matrix" not in raw:
+        raise ConfigError("value_matrix", "required: the money each decision earns or costs")
+    matrix = raw["value_matrix"]
+    if isinstance(matrix, Mapping):
+        return ValueMatrix.from_named(matrix, classes=classes, positive_class=positive)
+    return ValueMatrix.from_nested(matrix, classes=classes)
+
+
+def _baseline(raw: object, *, binary: bool) -> Baseline:
+    if raw is None:
+        if binary:
+            return "all_negative"
+        raise ConfigError(
+            "baseline", "multiclass configs must set 'baseline: baseline_pred' (the status quo)"
+        )
+    if raw not in BASELINES:
+        raise ConfigError("baseline", f"expected one of {list(BASELINES)}, got {raw!r}")
+    if not binary and raw != "baseline_pred":
+        raise ConfigError("baseline", f"'{raw}' is binary-only; multiclass needs baseline_pred")
+    return raw  # type: ignore[return-value]
+
+
+def _path(raw: object, base: Path, name: str) -> Path:
+    if not isinstance(raw, str) or not raw:
+        raise ConfigError(name, f"expected a folder path, got {raw!r}")
+    path = Path(raw).expanduser()
+    return path if path.is_absolute() else (base / path).resolve()
+
+
+def _number(
+    raw: object, name: str, *, low: float | None = None, high: float | None = None
+) -> float:
+    if isinstance(raw, bool) or not isinstance(raw, int | float) or not math.isfinite(raw):
+        raise ConfigError(name, f"expected a finite number, got {raw!r}")
+    if (low is not None and raw < low) or (high is not None and raw > high):
+        raise ConfigError(name, f"must be between {low} and {high}, got {raw!r}")
+    return float(raw)
+
+
+def _int(raw: object, name: str) -> int:
+    if isinstance(raw, bool) or not isinstance(raw, int):
+        raise ConfigError(name, f"expected a whole number of days, got {raw!r}")
+    if raw < 0:
+        raise ConfigError(name, f"must not be negative, got {raw}")
+    return raw
+
+
+def _mapping(raw: object, name: str, allowed: set[str]) -> Mapping[str, Any]:
+    if raw is None:
+        return {}
+    if not isinstance(raw, Mapping):
+        raise ConfigError(name, f"expected a mapping, got {raw!r}")
+    unknown = sorted(str(k) for k in set(raw) - allowed)
+    if unknown:
+        raise ConfigError(f"{name}.{unknown[0]}", f"unknown key; allowed: {sorted(allowed)}")
+    return raw
+
+
+def _operating_cost(raw: object) -> OperatingCost:
+    fields = _mapping(raw, "operating_cost", {"per_day", "per_prediction", "investment"})
+    return OperatingCost(
+        **{k: _number(v, f"operating_cost.{k}", low=0.0) for k, v in fields.items()}
+    )
+
+
+def _quadrant_names(raw: object) -> Mapping[str, str]:
+    fields = _mapping(raw, "quadrants", set(QUADRANTS))
+    names = {q: q.upper() for q in QUADRANTS}
+    for key, name in fields.items():
+        if not isinstance(name, str) or not name.strip():
+            raise ConfigError(f"quadrants.{key}", f"expected a business name, got {name!r}")
+        names[key] = name.strip()
+    return names
+
+
+def _acceptance(raw: object) -> Acceptance:
+    fields = _mapping(raw, "acceptance", {"min_uplift_per_day", "min_value_capture", "payback_by"})
+    return Acceptance(
+        min_uplift_per_day=(
+            _number(fields["min_uplift_per_day"], "acceptance.min_uplift_per_day")
+            if "min_uplift_per_day" in fields
+            else None
+        ),
+        min_value_capture=(
+            _number(fields["min_value_capture"], "acceptance.min_value_capture")
+            if "min_value_capture" in fields
+            else None
+        ),
+        payback_by=(
+            _date(fields["payback_by"], "acceptance.payback_by") if "payback_by" in fields else None
+        ),
+    )
+
+
+def _timezone(raw: object) -> str:
+    if not isinstance(raw, str):
+        raise ConfigError("timezone", f"expected an IANA time zone name, got {raw!r}")
+    try:
+        ZoneInfo(raw)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError("timezone", f"unknown time zone {raw!r}") from None
+    return raw
+
+
+def _date(raw: object, name: str) -> dt.date:
+    if isinstance(raw, dt.datetime):
+        return raw.date()
+    if isinstance(raw, dt.date):
+        return raw
+    if isinstance(raw, str):
+        try:
+            return dt.date.fromisoformat(raw)
+        except ValueError:
+            pass
+    raise ConfigError(name, f"expected a date like 2026-06-30, got {raw!r}")
+
+
+def _segments(raw: object) -> tuple[str, ...]:
+    if not isinstance(raw, list) or not all(isinstance(s, str) and s for s in raw):
+        raise ConfigError("segments", f"expected a list of column names, got {raw!r}")
+    return tuple(raw)

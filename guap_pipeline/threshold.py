@@ -1,0 +1,82 @@
+"""Threshold hindsight: what each decision threshold would have earned on labeled rows.
+
+Decision rule: a row is predicted positive when ``score >= threshold``. The curve has
+one point per distinct score (plus ``inf``: nobody predicted positive), so the best
+threshold in hindsight is exact, not a grid approximation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from numpy.typing import ArrayLike
+
+from guap_pipeline.errors import InputError
+from guap_pipeline.value_matrix import ValueMatrix
+
+
+@dataclass(frozen=True)
+class Hindsight:
+    """The best threshold in hindsight and the money the realized decisions left behind."""
+
+    best_threshold: float
+    best_profit: float
+    realized_profit: float
+
+    @property
+    def left_on_table(self) -> float:
+        return self.best_profit - self.realized_profit
+
+
+def profit_curve(
+    true_codes: ArrayLike,
+    scores: ArrayLike,
+    matrix: ValueMatrix,
+    *,
+    positive_class: Hashable,
+    columns: Mapping[str, ArrayLike] | None = None,
+) -> pd.DataFrame:
+    """Profit at every distinct threshold: columns ``threshold, n_predicted_positive, profit``.
+
+    ``true_codes`` index ``matrix.classes`` (labeled rows only); ``scores`` are the
+    positive-class probabilities in [0, 1]. Sorted by ascending threshold.
+    """
+    if matrix.n_classes != 2:
+        raise InputError("threshold hindsight needs a binary problem")
+    t = np.asarray(true_codes, dtype=np.intp)
+    s = np.asarray(scores, dtype=np.float64)
+    if s.shape != t.shape:
+        raise InputError(f"scores have shape {s.shape}, labels {t.shape}")
+    if s.size and not ((s >= 0) & (s <= 1)).all():
+        raise InputError("scores must lie in [0, 1] with no missing values")
+    pos = matrix.classes.index(positive_class)
+    v_pos = matrix.row_values(t, np.full_like(t, pos), columns)
+    v_neg = matrix.row_values(t, np.full_like(t, 1 - pos), columns)
+
+    order = np.argsort(-s, kind="stable")
+    s_desc = s[order]
+    gain = np.cumsum((v_pos - v_neg)[order])
+    # last index of each run of equal scores: predicting positive at threshold = that score
+    ends = np.flatnonzero(np.r_[s_desc[1:] != s_desc[:-1], True]) if s.size else np.array([], int)
+    base = float(v_neg.sum())
+    curve = pd.DataFrame(
+        {
+            "threshold": np.r_[np.inf, s_desc[ends]],
+            "n_predicted_positive": np.r_[0, ends + 1].astype(np.int64),
+            "profit": base + np.r_[0.0, gain[ends]],
+        }
+    )
+    return curve.iloc[::-1].reset_index(drop=True)
+
+
+def hindsight(curve: pd.DataFrame, realized_profit: float) -> Hindsight:
+    """Best point of a :func:`profit_curve`; ties go to the highest threshold."""
+    best = curve.iloc[len(curve) - 1 - int(np.argmax(curve["profit"].to_numpy()[::-1]))]
+    return Hindsight(
+        best_threshold=float(best["threshold"]),
+        best_profit=float(best["profit"]),
+        realized_profit=float(realized_profit),
+    )
