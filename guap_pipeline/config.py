@@ -97,15 +97,35 @@ _KEYS = {
 }
 
 
+class _SafeLoader(yaml.SafeLoader):
+    """``yaml.safe_load``, except that an impossible date (``2026-02-30``) stays a string.
+
+    PyYAML raises a bare ``ValueError`` for such scalars; kept as text, they reach the
+    field's own validation, whose :class:`ConfigError` names the field.
+    """
+
+
+def _timestamp_or_text(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> object:
+    try:
+        return loader.construct_yaml_timestamp(node)
+    except ValueError:
+        return loader.construct_scalar(node)
+
+
+_SafeLoader.add_constructor("tag:yaml.org,2002:timestamp", _timestamp_or_text)
+
+
 def load_config(path: str | Path) -> GuapConfig:
     """Read and validate a ``guap.yaml`` file."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError("<file>", f"cannot read {path}: {exc.strerror or exc}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(
+            "<file>", f"cannot read {path}: {getattr(exc, 'strerror', None) or exc}"
+        ) from None
     try:
-        raw = yaml.safe_load(text)
+        raw = yaml.load(text, Loader=_SafeLoader)  # a SafeLoader: never builds objects
     except yaml.YAMLError as exc:
         raise ConfigError("<file>", f"{path} is not valid YAML: {exc}") from None
     return parse_config(raw, base_dir=path.resolve().parent)

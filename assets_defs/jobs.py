@@ -1,0 +1,28 @@
+"""Jobs a monitoring run is made of: stage the landing folder, rebuild days, restitch."""
+
+import dagster as dg
+
+from assets_defs.assets import (
+    daily_quadrant_profit,
+    labeled_predictions,
+    outcome_labels,
+    profit_timeseries,
+    staged_landing_files,
+    validated_predictions,
+)
+
+ingest_landing_job = dg.define_asset_job(
+    "ingest_landing_job",
+    selection=[staged_landing_files],
+    description="Stage new or changed files of the landing folder.",
+)
+daily_profit_job = dg.define_asset_job(
+    "daily_profit_job",
+    selection=[validated_predictions, outcome_labels, labeled_predictions, daily_quadrant_profit],
+    description="Rebuild the given prediction days, from staged rows to daily money.",
+)
+profit_timeseries_job = dg.define_asset_job(
+    "profit_timeseries_job",
+    selection=[profit_timeseries],
+    description="Restitch the daily summary table and the profit time series.",
+)

@@ -1,0 +1,28 @@
+"""The one resource the assets need: the validated config and the store it names."""
+
+import datetime as dt
+
+import dagster as dg
+
+from assets_defs.settings import today
+from guap_pipeline.config import GuapConfig, load_config
+from guap_pipeline.storage import Store
+
+
+class GuapResource(dg.ConfigurableResource):
+    """Business config (``guap.yaml``) and the pipeline's table store.
+
+    ``as_of`` pins "today" (ISO date) for reproducible runs; empty means the real date.
+    """
+
+    config_path: str
+    as_of: str = ""
+
+    def config(self) -> GuapConfig:
+        return load_config(self.config_path)
+
+    def store(self) -> Store:
+        return Store(self.config().storage)
+
+    def today(self) -> dt.date:
+        return dt.date.fromisoformat(self.as_of) if self.as_of else today(self.config().timezone)

@@ -1,0 +1,99 @@
+"""Run the monitoring pipeline in-process on a persistent Dagster instance.
+
+The same plan the sensors follow, executed synchronously: stage the landing folder if
+it changed, rebuild each run of consecutive stale days as one range run, restitch the
+series. A second call with no new input launches nothing.
+"""
+
+import datetime as dt
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import dagster as dg
+
+from assets_defs.jobs import daily_profit_job, ingest_landing_job, profit_timeseries_job
+from assets_defs.partitions import daily_partitions
+from assets_defs.resources import GuapResource
+from assets_defs.sensors import range_tags
+from guap_pipeline.errors import GuapError
+from guap_pipeline.pipeline import plan
+
+INSTANCE_YAML = "telemetry:\n  enabled: false\n"
+# Dagster's step-by-step DEBUG log is for the UI; the command line shows warnings and up.
+QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+
+
+def persistent_instance(storage: Path) -> dg.DagsterInstance:
+    """``$DAGSTER_HOME``'s instance if set, else one kept under the store's folder."""
+    if os.environ.get("DAGSTER_HOME"):
+        return dg.DagsterInstance.get()
+    home = storage / "dagster_home"
+    home.mkdir(parents=True, exist_ok=True)
+    config = home / "dagster.yaml"
+    if not config.exists():
+        config.write_text(INSTANCE_YAML)
+    return dg.DagsterInstance.from_config(str(home))
+
+
+@dataclass
+class RunSummary:
+    """What one monitoring run executed."""
+
+    staged: bool = False
+    day_ranges: list[tuple[str, str]] = field(default_factory=list)
+    timeseries: bool = False
+    out_of_range_days: list[str] = field(default_factory=list)
+
+    @property
+    def did_nothing(self) -> bool:
+        return not (self.staged or self.day_ranges or self.timeseries)
+
+
+def run_monitoring(
+    defs: dg.Definitions,
+    guap: GuapResource,
+    instance: dg.DagsterInstance,
+    *,
+    progress: Callable[[str], None] = lambda _: None,
+) -> RunSummary:
+    """Materialize whatever is missing or stale; raise GuapError naming a failed step."""
+    config, store = guap.config(), guap.store()
+    as_of: dt.date = guap.today()
+    last = daily_partitions.get_last_partition_key()
+    summary = RunSummary()
+
+    def execute(job_name: str, what: str, **kwargs: object) -> None:
+        progress(what)
+        result = defs.resolve_job_def(job_name).execute_in_process(
+            instance=instance,
+            resources={"guap": guap},
+            run_config=QUIET_LOGS,
+            raise_on_error=False,
+            **kwargs,
+        )
+        if not result.success:
+            failure = result.get_run_failure_event()
+            message = failure.message if failure else "unknown failure"
+            raise GuapError(f"{what} failed (run {result.run_id[:8]}): {message}")
+
+    if plan(config, store, as_of=as_of, last_partition=last).stage:
+        execute(ingest_landing_job.name, "staging new landing files")
+        summary.staged = True
+    todo = plan(config, store, as_of=as_of, last_partition=last, staged=True)
+    summary.out_of_range_days = todo.out_of_range_days
+    for first, last_day in todo.day_ranges:
+        if first == last_day:
+            execute(daily_profit_job.name, f"building day {first}", partition_key=first)
+        else:
+            execute(
+                daily_profit_job.name,
+                f"building days {first} .. {last_day}",
+                tags=range_tags(first, last_day),
+            )
+        summary.day_ranges.append((first, last_day))
+    if todo.timeseries:
+        execute(profit_timeseries_job.name, "stitching the daily summary and profit series")
+        summary.timeseries = True
+    return summary

@@ -1,0 +1,84 @@
+"""Sensors: one watches the landing folder, one rebuilds the days whose inputs changed.
+
+Both read only file stats and small manifests, so a tick is cheap. Run keys carry the
+fingerprint of what they react to, so one change launches one run, however many ticks
+see it.
+"""
+
+import hashlib
+import json
+
+import dagster as dg
+
+from assets_defs.jobs import daily_profit_job, ingest_landing_job, profit_timeseries_job
+from assets_defs.partitions import daily_partitions
+from assets_defs.resources import GuapResource
+from guap_pipeline.landing import pending_changes, staged_signature
+from guap_pipeline.pipeline import plan, series_state
+
+
+def _digest(payload: object) -> str:
+    return hashlib.sha1(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def range_tags(first: str, last: str) -> dict[str, str]:
+    """Tags that make one run materialize a whole range of daily partitions."""
+    return {
+        "dagster/asset_partition_range_start": first,
+        "dagster/asset_partition_range_end": last,
+    }
+
+
+@dg.sensor(
+    job=ingest_landing_job,
+    minimum_interval_seconds=60,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Stages the landing folder when a file is added, changed or removed.",
+)
+def landing_folder_sensor(
+    context: dg.SensorEvaluationContext, guap: GuapResource
+) -> dg.SensorResult:
+    changes = pending_changes(guap.config(), guap.store())
+    if not any(changes.values()):
+        return dg.SensorResult(skip_reason="landing folder unchanged", cursor=context.cursor)
+    key = _digest(changes)
+    if key == context.cursor:
+        return dg.SensorResult(skip_reason="staging of these changes already requested")
+    summary = {kind: len(files) for kind, files in changes.items()}
+    return dg.SensorResult(
+        run_requests=[dg.RunRequest(run_key=key, tags={"guap/changes": json.dumps(summary)})],
+        cursor=key,
+    )
+
+
+@dg.sensor(
+    jobs=[daily_profit_job, profit_timeseries_job],
+    minimum_interval_seconds=60,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Rebuilds exactly the days whose staged inputs changed (late labels), then "
+    "the time series.",
+)
+def stale_days_sensor(context: dg.SensorEvaluationContext, guap: GuapResource) -> dg.SensorResult:
+    config, store = guap.config(), guap.store()
+    todo = plan(
+        config,
+        store,
+        as_of=guap.today(),
+        last_partition=daily_partitions.get_last_partition_key(),
+        staged=True,
+    )
+    requests = [
+        dg.RunRequest(
+            job_name=daily_profit_job.name,
+            run_key=f"{first}..{last}:"
+            + _digest([staged_signature(store, first), staged_signature(store, last)]),
+            tags=range_tags(first, last),
+        )
+        for first, last in todo.day_ranges
+    ]
+    if not requests and todo.timeseries:
+        state = series_state(store, guap.today())
+        requests.append(dg.RunRequest(job_name=profit_timeseries_job.name, run_key=state))
+    if not requests:
+        return dg.SensorResult(skip_reason="every day is current")
+    return dg.SensorResult(run_requests=requests)

@@ -1,0 +1,191 @@
+"""One prediction day, from staged chunks to money: dedupe, latest label, join, account.
+
+Each function is pure over frames (the caller reads and writes storage), so the Dagster
+assets and the tests call exactly the same code.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from guap_pipeline.accounting import SUMMARY_COLUMNS, account
+from guap_pipeline.config import GuapConfig
+from guap_pipeline.readers import ROW
+from guap_pipeline.threshold import hindsight, profit_curve
+from guap_pipeline.validation import QUARANTINE_COLUMNS, SOURCE, class_codes
+
+DAY_KEYS = ("date", "model_version")
+HINDSIGHT_COLUMNS = (
+    "date",
+    "model_version",
+    "best_threshold",
+    "best_profit",
+    "realized_profit",
+    "left_on_table",
+)
+CURVE_GRID = np.round(np.linspace(0.0, 1.0, 101), 2)
+
+
+def _quarantine_rows(rows: pd.DataFrame, kind: str, reasons: pd.Series | str) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "source": rows[SOURCE].astype("string"),
+            "kind": kind,
+            "row": rows[ROW].astype("int64"),
+            "prediction_id": rows["prediction_id"].astype("string"),
+            "reason": reasons,
+            "record": "{}",
+        },
+        columns=list(QUARANTINE_COLUMNS),
+    )
+
+
+def dedupe_predictions(staged: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Keep the first row of each prediction_id (file path order, then row order).
+
+    Returns (unique predictions, quarantine rows for the later duplicates).
+    """
+    if staged.empty:
+        return staged, pd.DataFrame(columns=list(QUARANTINE_COLUMNS))
+    ordered = staged.sort_values([SOURCE, ROW], kind="stable", ignore_index=True)
+    duplicated = ordered["prediction_id"].duplicated(keep="first").to_numpy()
+    first = ordered.loc[~duplicated].set_index("prediction_id")
+    dupes = ordered.loc[duplicated]
+    origin = first.loc[dupes["prediction_id"], [SOURCE, ROW]]
+    reasons = (
+        "duplicate prediction_id (first seen in "
+        + origin[SOURCE].astype(str).to_numpy()
+        + " row "
+        + origin[ROW].astype(str).to_numpy()
+        + ")"
+    )
+    quarantine = _quarantine_rows(dupes, "predictions", pd.Series(reasons, index=dupes.index))
+    return ordered.loc[~duplicated].reset_index(drop=True), quarantine
+
+
+def latest_labels(staged: pd.DataFrame) -> tuple[pd.DataFrame, int]:
+    """The latest label of each prediction_id (by ``labeled_at``, then file and row order).
+
+    Returns (one row per id with ``n_label_versions``, number of ids whose label changed).
+    """
+    if staged.empty:
+        empty = pd.DataFrame(
+            {
+                "prediction_id": pd.Series([], dtype="string"),
+                "y_true": [],
+                "labeled_at": pd.Series([], dtype="datetime64[ns, UTC]"),
+                "n_label_versions": pd.Series([], dtype="int64"),
+            }
+        )
+        return empty, 0
+    ordered = staged.sort_values(
+        ["labeled_at", SOURCE, ROW], kind="stable", na_position="first", ignore_index=True
+    )
+    grouped = ordered.groupby("prediction_id", sort=False)
+    versions = grouped["y_true"].transform("size")
+    changed = int((grouped["y_true"].nunique() > 1).sum())
+    latest = ordered.assign(n_label_versions=versions).drop_duplicates("prediction_id", keep="last")
+    columns = ["prediction_id", "y_true", "labeled_at", "n_label_versions"]
+    return latest[columns].reset_index(drop=True), changed
+
+
+def join_labels(
+    predictions: pd.DataFrame, labels: pd.DataFrame, staged_labels: pd.DataFrame
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Attach each prediction's latest label (null ``y_true`` = not labeled yet).
+
+    Labels routed to this day whose prediction is not among the day's predictions (its
+    file was removed) are returned as quarantine rows.
+    """
+    if predictions.empty:
+        labeled = predictions.assign(y_true=pd.Series([], dtype=object))
+    else:
+        labeled = predictions.merge(
+            labels[["prediction_id", "y_true", "labeled_at"]], on="prediction_id", how="left"
+        )
+    known = staged_labels["prediction_id"].isin(predictions.get("prediction_id", []))
+    orphans = staged_labels.loc[~known] if len(staged_labels) else staged_labels
+    quarantine = (
+        _quarantine_rows(
+            orphans, "labels", "label for a prediction_id not among the day's predictions"
+        )
+        if len(orphans)
+        else pd.DataFrame(columns=list(QUARANTINE_COLUMNS))
+    )
+    return labeled, quarantine
+
+
+@dataclass(frozen=True)
+class DayProfit:
+    """A day's money per model version: summary rows, K×K cells, threshold hindsight."""
+
+    summary: pd.DataFrame
+    cells: pd.DataFrame
+    hindsight: pd.DataFrame
+    curves: pd.DataFrame
+
+
+def day_profit(labeled: pd.DataFrame, config: GuapConfig) -> DayProfit:
+    """Account one day's labeled predictions per model version (SPEC definitions)."""
+    accounts = account(
+        labeled,
+        config.value_matrix,
+        by=list(DAY_KEYS),
+        baseline=config.baseline,
+        positive_class=config.positive_class,
+    )
+    summary = accounts.summary(config.positive_class)
+    summary = summary[[*DAY_KEYS, *SUMMARY_COLUMNS]]
+    hindsight_rows, curves = _hindsight(labeled, summary, config)
+    return DayProfit(summary, accounts.cells(), hindsight_rows, curves)
+
+
+def _hindsight(
+    labeled: pd.DataFrame, summary: pd.DataFrame, config: GuapConfig
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Best threshold per model version where every labeled row carries a score."""
+    rows, curves = [], []
+    if config.is_binary and "score" in labeled.columns and len(labeled):
+        realized = summary.set_index(list(DAY_KEYS))["profit"]
+        matrix = config.value_matrix
+        for key, group in labeled[labeled["y_true"].notna()].groupby(list(DAY_KEYS), sort=True):
+            if group["score"].isna().any():
+                continue
+            curve = profit_curve(
+                class_codes(group["y_true"], config.classes),
+                group["score"].to_numpy(),
+                matrix,
+                positive_class=config.positive_class,
+                columns={c: group[c].to_numpy() for c in matrix.columns},
+            )
+            best = hindsight(curve, float(realized.loc[key]))
+            rows.append(
+                (
+                    *key,
+                    best.best_threshold,
+                    best.best_profit,
+                    best.realized_profit,
+                    best.left_on_table,
+                )
+            )
+            at = np.searchsorted(curve["threshold"].to_numpy(), CURVE_GRID, side="left")
+            curves.append(
+                pd.DataFrame(
+                    {
+                        "date": key[0],
+                        "model_version": key[1],
+                        "threshold": CURVE_GRID,
+                        "profit": curve["profit"].to_numpy()[at],
+                    }
+                )
+            )
+    hindsight_frame = pd.DataFrame(rows, columns=list(HINDSIGHT_COLUMNS))
+    curve_frame = (
+        pd.concat(curves, ignore_index=True)
+        if curves
+        else pd.DataFrame(columns=["date", "model_version", "threshold", "profit"])
+    )
+    return hindsight_frame, curve_frame

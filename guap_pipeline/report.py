@@ -1,0 +1,68 @@
+"""Short human summaries of the daily table, for the command line and logs."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from guap_pipeline.config import GuapConfig
+from guap_pipeline.timeseries import overall
+
+RECENT_DAYS = 28
+
+
+def _money(value: float) -> str:
+    return f"{value:,.0f}"
+
+
+def version_table(daily: pd.DataFrame) -> pd.DataFrame:
+    """Per model version (and overall): days, volumes, money, and the recent mature pace."""
+    frames = pd.concat([daily, overall(daily)], ignore_index=True)
+    rows = []
+    for version, rows_v in frames.groupby("model_version", sort=True):
+        mature = rows_v[rows_v["mature"].astype(bool)].sort_values("date")
+        recent = mature.tail(RECENT_DAYS)
+        n_lab = recent["n_labeled"].sum()
+        headroom = (recent["oracle_profit"] - recent["baseline_profit"]).sum()
+        rows.append(
+            {
+                "model_version": version,
+                "days": rows_v["date"].nunique(),
+                "mature_days": len(mature),
+                "predictions": int(rows_v["n_predictions"].sum()),
+                "labeled": int(rows_v["n_labeled"].sum()),
+                "profit": rows_v["profit"].sum(),
+                "uplift": rows_v["uplift"].sum(),
+                "uplift_per_day_recent": recent["uplift"].mean() if len(recent) else float("nan"),
+                "uplift_per_prediction_recent": (
+                    recent["uplift"].sum() / n_lab if n_lab else float("nan")
+                ),
+                "value_capture_recent": (
+                    recent["uplift"].sum() / headroom if headroom else float("nan")
+                ),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def summary_text(daily: pd.DataFrame | None, config: GuapConfig) -> str:
+    """A few lines a person reads after a run: period, money per version, recent pace."""
+    if daily is None or daily.empty:
+        return "No labeled predictions yet: nothing to summarise."
+    table = version_table(daily)
+    first, last = daily["date"].min(), daily["date"].max()
+    lines = [
+        f"guap-pipeline summary: {first} .. {last}, {daily['date'].nunique()} days "
+        f"(recent pace = last {RECENT_DAYS} mature days)",
+        "",
+    ]
+    shown = table.assign(
+        predictions=table["predictions"].map("{:,}".format),
+        labeled=table["labeled"].map("{:,}".format),
+        profit=table["profit"].map(_money),
+        uplift=table["uplift"].map(_money),
+        uplift_per_day_recent=table["uplift_per_day_recent"].map(_money),
+        uplift_per_prediction_recent=table["uplift_per_prediction_recent"].map("{:,.3f}".format),
+        value_capture_recent=table["value_capture_recent"].map("{:.1%}".format),
+    )
+    lines.append(shown.to_string(index=False))
+    return "\n".join(lines)

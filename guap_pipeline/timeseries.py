@@ -1,0 +1,104 @@
+"""The daily summary table and the profit time series stitched from the day results.
+
+``daily_summary`` is the public table of SPEC "Daily summary table" (its columns are a
+stable interface). ``profit_timeseries`` adds, per model version and overall, rolling
+7- and 28-day sums and means and cumulative uplift.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+
+from guap_pipeline.accounting import SUMMARY_COLUMNS
+from guap_pipeline.config import GuapConfig
+
+DAILY_COLUMNS: tuple[str, ...] = (
+    "date",
+    "model_version",
+    "n_predictions",
+    "n_labeled",
+    "label_coverage",
+    "mature",
+    *SUMMARY_COLUMNS[3:],
+)
+ROLLING_WINDOWS = (7, 28)
+ROLLED = ("profit", "uplift")
+OVERALL = "(all)"
+# Columns that add up across model versions; the ratios are recomputed from them.
+ADDITIVE = (
+    "n_predictions",
+    "n_labeled",
+    "tp",
+    "fp",
+    "fn",
+    "tn",
+    "value_tp",
+    "value_fp",
+    "value_fn",
+    "value_tn",
+    "profit",
+    "baseline_profit",
+    "uplift",
+    "oracle_profit",
+)
+
+
+def is_mature(
+    dates: pd.Series, coverage: pd.Series, config: GuapConfig, as_of: dt.date
+) -> pd.Series:
+    """Coverage reached the minimum, or the label window has passed as of ``as_of``."""
+    window_passed = pd.to_datetime(dates).dt.date <= as_of - dt.timedelta(
+        days=config.label_window_days
+    )
+    return (coverage.fillna(0) >= config.min_label_coverage) | window_passed
+
+
+def daily_summary(day_rows: pd.DataFrame, config: GuapConfig, as_of: dt.date) -> pd.DataFrame:
+    """The public daily summary table, one row per (date, model_version), sorted."""
+    if day_rows.empty:
+        return pd.DataFrame({c: pd.Series([], dtype=object) for c in DAILY_COLUMNS})
+    frame = day_rows.sort_values(["date", "model_version"], ignore_index=True)
+    frame["mature"] = is_mature(frame["date"], frame["label_coverage"], config, as_of)
+    return frame[list(DAILY_COLUMNS)]
+
+
+def with_ratios(frame: pd.DataFrame) -> pd.DataFrame:
+    """(Re)compute coverage, per-prediction profit and value capture from the sums."""
+    out = frame.copy()
+    n_pred = out["n_predictions"].astype("float64")
+    n_lab = out["n_labeled"].astype("float64")
+    headroom = out["oracle_profit"] - out["baseline_profit"]
+    out["label_coverage"] = (n_lab / n_pred).where(n_pred > 0)
+    out["profit_per_prediction"] = (out["profit"] / n_lab).where(n_lab > 0)
+    out["value_capture"] = (out["uplift"] / headroom).where(headroom != 0)
+    return out
+
+
+def overall(daily: pd.DataFrame) -> pd.DataFrame:
+    """All model versions added up per date (model_version ``(all)``)."""
+    summed = daily.groupby("date", sort=True)[list(ADDITIVE)].sum(min_count=1).reset_index()
+    summed["model_version"] = OVERALL
+    summed["mature"] = daily.groupby("date", sort=True)["mature"].all().to_numpy()
+    return with_ratios(summed)[list(DAILY_COLUMNS)]
+
+
+def profit_timeseries(daily: pd.DataFrame) -> pd.DataFrame:
+    """Daily rows per version and overall, with rolling sums/means and cumulative uplift."""
+    if daily.empty:
+        return daily
+    frames = []
+    for _, series in pd.concat([daily, overall(daily)]).groupby("model_version", sort=True):
+        series = series.sort_values("date").copy()
+        when = pd.DatetimeIndex(pd.to_datetime(series["date"]))
+        for column in ROLLED:
+            values = pd.Series(series[column].to_numpy(dtype=np.float64), index=when)
+            for days in ROLLING_WINDOWS:
+                rolled = values.rolling(f"{days}D")
+                series[f"{column}_{days}d_sum"] = rolled.sum().to_numpy()
+                series[f"{column}_{days}d_mean"] = rolled.mean().to_numpy()
+        series["cumulative_uplift"] = series["uplift"].cumsum()
+        frames.append(series)
+    return pd.concat(frames, ignore_index=True)
