@@ -1,0 +1,8 @@
+"""Shared test setup: the code location loads with default partitions, never a user's config."""
+
+import os
+from pathlib import Path
+
+# assets_defs reads GUAP_CONFIG when it is imported; point it at nothing so the tests
+# never pick up a guap.yaml from the working folder or the developer's environment.
+os.environ["GUAP_CONFIG"] = str(Path(__file__).parent / "no-such-guap.yaml")

@@ -1,0 +1,73 @@
+"""The code location as Dagster loads it: wiring, schedule, and the sensors' ticks."""
+
+import datetime as dt
+from pathlib import Path
+
+import dagster as dg
+
+from assets_defs.definitions import defs
+from assets_defs.resources import GuapResource
+from assets_defs.runner import run_monitoring
+from assets_defs.sensors import landing_folder_sensor, stale_days_sensor
+from tests.pipeline_data import AS_OF, labels_for, predictions_for, write_config
+
+
+def test_definitions_load() -> None:
+    dg.Definitions.validate_loadable(defs)
+    graph = defs.resolve_asset_graph()
+    keys = {key.to_user_string() for key in graph.get_all_asset_keys()}
+    assert {
+        "staged_landing_files",
+        "validated_predictions",
+        "outcome_labels",
+        "labeled_predictions",
+        "daily_quadrant_profit",
+        "profit_timeseries",
+    } <= keys
+
+
+def test_schedule_stages_the_landing_folder_every_morning() -> None:
+    schedule = defs.resolve_schedule_def("daily_monitoring_schedule")
+    assert schedule.cron_schedule == "0 6 * * *"
+    context = dg.build_schedule_context(
+        scheduled_execution_time=dt.datetime(2026, 10, 2, 6, tzinfo=dt.UTC)
+    )
+    [request] = schedule.evaluate_tick(context).run_requests
+    assert schedule.job_name == "ingest_landing_job"
+    assert request.partition_key is None
+
+
+def test_landing_sensor_fires_once_per_change(tmp_path: Path) -> None:
+    config = write_config(tmp_path)
+    guap = GuapResource(config_path=str(config), as_of=AS_OF)
+    with dg.build_sensor_context(resources={"guap": guap}) as context:
+        assert not landing_folder_sensor(context).run_requests  # empty folder
+        predictions_for("2026-10-01", 10, seed=1).to_parquet(
+            tmp_path / "landing" / "predictions" / "a.parquet"
+        )
+        first = landing_folder_sensor(context)
+        assert len(first.run_requests) == 1
+        context.update_cursor(first.cursor)
+        assert not landing_folder_sensor(context).run_requests  # same change: once
+
+
+def test_stale_days_sensor_requests_only_the_day_a_late_label_touched(tmp_path: Path) -> None:
+    config = write_config(tmp_path)
+    preds = {d: predictions_for(d, 20, seed=i) for i, d in enumerate(["2026-10-01", "2026-10-02"])}
+    for day, frame in preds.items():
+        frame.to_parquet(tmp_path / "landing" / "predictions" / f"{day}.parquet")
+    guap = GuapResource(config_path=str(config), as_of=AS_OF)
+    instance = dg.DagsterInstance.ephemeral()
+    run_monitoring(defs, guap, instance)
+    with dg.build_sensor_context(resources={"guap": guap}, instance=instance) as context:
+        assert not stale_days_sensor(context).run_requests
+        labels_for(preds["2026-10-01"], share=1.0, seed=3).to_parquet(
+            tmp_path / "landing" / "labels" / "late.parquet"
+        )
+        defs.resolve_job_def("ingest_landing_job").execute_in_process(
+            instance=instance, resources={"guap": guap}
+        )
+        [request] = stale_days_sensor(context).run_requests
+    assert request.job_name == "daily_profit_job"
+    assert request.tags["dagster/asset_partition_range_start"] == "2026-10-01"
+    assert request.tags["dagster/asset_partition_range_end"] == "2026-10-01"

@@ -1,0 +1,147 @@
+"""The asset graph materialized in-process: days, ranges, late labels, idempotent re-runs."""
+
+from pathlib import Path
+
+import dagster as dg
+import pandas as pd
+import pytest
+
+from assets_defs.cli import main
+from assets_defs.definitions import defs
+from assets_defs.resources import GuapResource
+from assets_defs.runner import run_monitoring
+from guap_pipeline import account, load_config
+from guap_pipeline.storage import Store
+from guap_pipeline.timeseries import DAILY_COLUMNS
+from tests.pipeline_data import AS_OF, days, labels_for, predictions_for, write_config
+
+
+@pytest.fixture
+def landing(tmp_path: Path) -> Path:
+    """Five days of predictions, labels for the first three, one file per day."""
+    config = write_config(tmp_path)
+    for i, day in enumerate(days("2026-10-01", 5)):
+        preds = predictions_for(day, 300, seed=i)
+        preds.to_parquet(tmp_path / "landing" / "predictions" / f"p_{day}.parquet")
+        if i < 3:
+            labels = labels_for(preds, share=0.95, seed=100 + i)
+            labels.to_csv(tmp_path / "landing" / "labels" / f"l_{day}.csv", index=False)
+    return config
+
+
+def run(config: Path, instance: dg.DagsterInstance):
+    guap = GuapResource(config_path=str(config), as_of=AS_OF)
+    return run_monitoring(defs, guap, instance)
+
+
+def materialized_days(instance: dg.DagsterInstance, asset: str) -> list[str]:
+    records = instance.fetch_materializations(dg.AssetKey(asset), limit=1000).records
+    return sorted(r.partition_key for r in records)
+
+
+def test_first_run_builds_every_day_as_one_range(landing: Path) -> None:
+    instance = dg.DagsterInstance.ephemeral()
+    summary = run(landing, instance)
+    assert summary.staged
+    assert summary.day_ranges == [("2026-10-01", "2026-10-05")]
+    assert summary.timeseries
+    assert materialized_days(instance, "daily_quadrant_profit") == days("2026-10-01", 5)
+    daily = Store(load_config(landing).storage).read("daily_summary")
+    assert list(daily.columns) == list(DAILY_COLUMNS)
+    assert daily["date"].tolist() == days("2026-10-01", 5)
+
+
+def test_second_run_with_no_new_input_does_nothing(landing: Path) -> None:
+    instance = dg.DagsterInstance.ephemeral()
+    run(landing, instance)
+    before = len(instance.get_run_records())
+    summary = run(landing, instance)
+    assert summary.did_nothing
+    assert len(instance.get_run_records()) == before
+
+
+def test_late_labels_rebuild_exactly_their_day(landing: Path) -> None:
+    instance = dg.DagsterInstance.ephemeral()
+    run(landing, instance)
+    store = Store(load_config(landing).storage)
+    old = store.read("daily_summary").set_index("date")
+    late_day = "2026-10-04"
+    preds = pd.read_parquet(landing.parent / "landing" / "predictions" / f"p_{late_day}.parquet")
+    labels_for(preds, share=0.5, seed=7).to_parquet(
+        landing.parent / "landing" / "labels" / "late_batch.parquet"
+    )
+
+    summary = run(landing, instance)
+
+    assert summary.day_ranges == [(late_day, late_day)]
+    counts = pd.Series(materialized_days(instance, "daily_quadrant_profit")).value_counts()
+    assert counts[late_day] == 2
+    assert (counts.drop(late_day) == 1).all()
+    new = store.read("daily_summary").set_index("date")
+    assert new.loc[late_day, "n_labeled"] == 150
+    assert old.loc[late_day, "n_labeled"] == 0
+    untouched = [d for d in new.index if d != late_day]
+    pd.testing.assert_frame_equal(new.loc[untouched], old.loc[untouched])
+
+
+def test_single_day_materializes_through_dagster(landing: Path) -> None:
+    instance = dg.DagsterInstance.ephemeral()
+    guap = GuapResource(config_path=str(landing), as_of=AS_OF)
+    defs.resolve_job_def("ingest_landing_job").execute_in_process(
+        instance=instance, resources={"guap": guap}
+    )
+    result = defs.resolve_job_def("daily_profit_job").execute_in_process(
+        instance=instance, resources={"guap": guap}, partition_key="2026-10-02"
+    )
+    assert result.success
+    [event] = [
+        e
+        for e in result.get_asset_materialization_events()
+        if e.asset_key == dg.AssetKey("daily_quadrant_profit")
+    ]
+    metadata = event.materialization.metadata
+    assert metadata["n_predictions"].value == 300
+    assert metadata["label_coverage"].value == pytest.approx(0.95, abs=0.01)
+    assert "TP" in metadata["quadrants"].value
+
+
+def reference_daily(config_path: Path) -> pd.DataFrame:
+    """The daily figures computed straight from the raw landing files with the core."""
+    config = load_config(config_path)
+    preds = pd.concat(
+        pd.read_parquet(p) for p in sorted((config.landing / "predictions").glob("*.parquet"))
+    )
+    labels = pd.concat(pd.read_csv(p) for p in sorted((config.landing / "labels").glob("*.csv")))
+    labels["prediction_id"] = labels["prediction_id"].astype(str)
+    preds["date"] = preds["predicted_at"].dt.strftime("%Y-%m-%d")
+    joined = preds.merge(labels[["prediction_id", "y_true"]], on="prediction_id", how="left")
+    accounts = account(
+        joined,
+        config.value_matrix,
+        by=["date", "model_version"],
+        baseline=config.baseline,
+        positive_class=config.positive_class,
+    )
+    return accounts.summary(config.positive_class)
+
+
+def test_exported_daily_table_equals_core_figures_from_raw_files(
+    landing: Path, tmp_path: Path
+) -> None:
+    assert main(["run", "--config", str(landing), "--as-of", AS_OF]) == 0
+    output = tmp_path / "daily.csv"
+    assert main(["export", "daily", "--config", str(landing), "--output", str(output)]) == 0
+    exported = pd.read_csv(output)
+    assert list(exported.columns) == list(DAILY_COLUMNS)
+    expected = reference_daily(landing)
+    for column in expected.columns.drop(["date", "model_version"]):
+        pd.testing.assert_series_equal(
+            exported[column].astype(float), expected[column].astype(float), check_names=False
+        )
+
+
+def test_run_reports_a_bad_config_clearly(tmp_path: Path, capsys) -> None:
+    config = tmp_path / "guap.yaml"
+    config.write_text("value_matrix: {tp: 1, fp: 0, fn: 0, tx: 0}\n")
+    assert main(["run", "--config", str(config)]) == 1
+    assert "value_matrix" in capsys.readouterr().err
