@@ -1,0 +1,149 @@
+"""Staging the landing folder: each kind of bad input gets a defined outcome."""
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from guap_pipeline import load_config
+from guap_pipeline.landing import stage_landing
+from guap_pipeline.pipeline import build_labels, build_predictions, dirty_days, quarantine
+from guap_pipeline.storage import Store
+from tests.pipeline_data import write_config
+
+HEADER = "prediction_id,predicted_at,y_pred,score,amount\n"
+
+
+@pytest.fixture
+def root(tmp_path: Path) -> Path:
+    write_config(tmp_path)
+    return tmp_path
+
+
+def stage(root: Path) -> tuple[Store, pd.DataFrame]:
+    config = load_config(root / "guap.yaml")
+    store = Store(config.storage)
+    stage_landing(config, store)
+    return store, quarantine(store)
+
+
+def write(root: Path, name: str, text: str | bytes) -> None:
+    path = root / "landing" / name
+    path.write_bytes(text if isinstance(text, bytes) else text.encode())
+
+
+def reasons(bad: pd.DataFrame) -> dict[int, str]:
+    return dict(zip(bad["row"], bad["reason"], strict=True))
+
+
+def test_each_bad_prediction_row_is_quarantined_with_its_reason(root: Path) -> None:
+    write(
+        root,
+        "predictions/mixed.csv",
+        HEADER + "a,2026-10-01T10:00:00Z,1,0.9,10\n"  # good
+        ",2026-10-01T10:00:00Z,1,0.9,10\n"  # no id
+        "c,yesterday,1,0.9,10\n"  # bad timestamp
+        "d,2026-10-01T10:00:00Z,7,0.9,10\n"  # unknown class
+        "e,2026-10-01T10:00:00Z,1,1.5,10\n"  # score out of range
+        "f,2026-10-01T10:00:00Z,1,0.9,lots\n"  # amount not numeric
+        "g,2025-06-01T10:00:00Z,1,0.9,10\n"  # before start_date
+        "h,2026-10-01T10:00:00Z,1,0.9,10,extra\n",  # stray delimiter
+    )
+    store, bad = stage(root)
+    assert reasons(bad) == {
+        2: "'prediction_id' is missing",
+        3: "'predicted_at' is not a timestamp",
+        4: "'y_pred' is not one of the classes [0, 1]",
+        5: "'score' is outside [0, 1]",
+        6: "'amount' is not a finite number",
+        7: "predicted before start_date 2026-10-01",
+        8: "line has the wrong number of fields",
+    }
+    build_predictions(store, "2026-10-01")
+    assert store.read("predictions", "2026-10-01")["prediction_id"].tolist() == ["a"]
+
+
+def test_duplicate_ids_keep_the_first_file_and_quarantine_the_rest(root: Path) -> None:
+    write(root, "predictions/a.csv", HEADER + "x,2026-10-01T10:00:00Z,1,0.9,10\n")
+    write(root, "predictions/b.csv", HEADER + "x,2026-10-01T11:00:00Z,0,0.1,10\n")
+    store, _ = stage(root)
+    assert build_predictions(store, "2026-10-01") == {"n_predictions": 1, "n_duplicates": 1}
+    kept = store.read("predictions", "2026-10-01")
+    assert kept["y_pred"].tolist() == [1]
+    [row] = quarantine(store).itertuples()
+    assert row.source == "predictions/b.csv"
+    assert row.reason == "duplicate prediction_id (first seen in predictions/a.csv row 1)"
+
+
+def test_time_zones_decide_the_day(root: Path) -> None:
+    write(
+        root,
+        "predictions/tz.csv",
+        HEADER + "naive,2026-10-01T23:30:00,1,0.9,10\n"  # read as UTC: Oct 1
+        "zoned,2026-10-02T01:30:00+02:00,1,0.9,10\n",  # 23:30 UTC on Oct 1
+    )
+    store, bad = stage(root)
+    assert bad.empty
+    assert build_predictions(store, "2026-10-01")["n_predictions"] == 2
+
+
+def test_latest_label_wins_and_unknown_ids_wait_in_quarantine(root: Path) -> None:
+    write(root, "predictions/p.csv", HEADER + "x,2026-10-01T10:00:00Z,1,0.9,10\n")
+    write(root, "labels/first.csv", "prediction_id,y_true,labeled_at\nx,0,2026-10-03\n")
+    write(root, "labels/second.csv", "prediction_id,y_true,labeled_at\nx,1,2026-10-05\nghost,1,\n")
+    store, bad = stage(root)
+    assert build_labels(store, "2026-10-01") == {
+        "n_labels": 1,
+        "n_label_rows": 2,
+        "n_changed_labels": 1,
+    }
+    assert store.read("labels", "2026-10-01")["y_true"].tolist() == [1]
+    assert bad["reason"].tolist() == ["no prediction with this prediction_id has landed (yet)"]
+
+
+def test_a_label_that_arrives_before_its_prediction_is_routed_later(root: Path) -> None:
+    write(root, "labels/early.csv", "prediction_id,y_true\nx,1\n")
+    store, bad = stage(root)
+    assert len(bad) == 1
+    write(root, "predictions/p.csv", HEADER + "x,2026-10-02T10:00:00Z,1,0.9,10\n")
+    store, bad = stage(root)
+    assert bad.empty
+    assert "2026-10-02" in dirty_days(store)
+    assert build_labels(store, "2026-10-02")["n_labels"] == 1
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        (b"\x00\x01\x02binary", "not a Parquet or CSV file"),
+        (b"PAR1 truncated parquet", "unreadable Parquet file"),
+    ],
+)
+def test_a_file_that_is_not_parquet_or_csv_is_quarantined_whole(
+    root: Path, content: bytes, reason: str
+) -> None:
+    write(root, "predictions/weird.bin", content)
+    _, bad = stage(root)
+    [row] = bad.itertuples()
+    assert reason in row.reason
+    assert row.source == "predictions/weird.bin"
+
+
+def test_an_empty_file_stages_nothing_and_is_not_an_error(root: Path) -> None:
+    write(root, "predictions/empty.csv", b"")
+    store, bad = stage(root)
+    assert bad.empty
+    assert dirty_days(store) == []
+
+
+def test_changed_file_replaces_its_rows_and_removed_file_takes_them_away(root: Path) -> None:
+    write(root, "predictions/p.csv", HEADER + "x,2026-10-01T10:00:00Z,1,0.9,10\n")
+    store, _ = stage(root)
+    write(root, "predictions/p.csv", HEADER + "y,2026-10-01T10:00:00Z,1,0.9,10\n")
+    stage(root)
+    build_predictions(store, "2026-10-01")
+    assert store.read("predictions", "2026-10-01")["prediction_id"].tolist() == ["y"]
+    (root / "landing" / "predictions" / "p.csv").unlink()
+    stage(root)
+    build_predictions(store, "2026-10-01")
+    assert store.read("predictions", "2026-10-01").empty
