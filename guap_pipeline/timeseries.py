@@ -1,8 +1,9 @@
 """The daily summary table and the profit time series stitched from the day results.
 
 ``daily_summary`` is the public table of SPEC "Daily summary table" (its columns are a
-stable interface). ``profit_timeseries`` adds, per model version and overall, rolling
-7- and 28-day sums and means and cumulative uplift.
+stable interface), with the ROI columns of :mod:`guap_pipeline.roi`.
+``profit_timeseries`` adds, per model version and overall, rolling 7- and 28-day sums
+and means and cumulative uplift.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import pandas as pd
 
 from guap_pipeline.accounting import SUMMARY_COLUMNS
 from guap_pipeline.config import GuapConfig
+from guap_pipeline.roi import ROI_COLUMNS, add_roi, cumulate
 
 DAILY_COLUMNS: tuple[str, ...] = (
     "date",
@@ -23,6 +25,7 @@ DAILY_COLUMNS: tuple[str, ...] = (
     "label_coverage",
     "mature",
     *SUMMARY_COLUMNS[3:],
+    *ROI_COLUMNS,
 )
 ROLLING_WINDOWS = (7, 28)
 ROLLED = ("profit", "uplift")
@@ -43,6 +46,8 @@ ADDITIVE = (
     "baseline_profit",
     "uplift",
     "oracle_profit",
+    "operating_cost",
+    "net_profit",
 )
 
 
@@ -60,7 +65,7 @@ def daily_summary(day_rows: pd.DataFrame, config: GuapConfig, as_of: dt.date) ->
     """The public daily summary table, one row per (date, model_version), sorted."""
     if day_rows.empty:
         return pd.DataFrame({c: pd.Series([], dtype=object) for c in DAILY_COLUMNS})
-    frame = day_rows.sort_values(["date", "model_version"], ignore_index=True)
+    frame = add_roi(day_rows, config.operating_cost)
     frame["mature"] = is_mature(frame["date"], frame["label_coverage"], config, as_of)
     return frame[list(DAILY_COLUMNS)]
 
@@ -82,7 +87,7 @@ def overall(daily: pd.DataFrame) -> pd.DataFrame:
     summed = daily.groupby("date", sort=True)[list(ADDITIVE)].sum(min_count=1).reset_index()
     summed["model_version"] = OVERALL
     summed["mature"] = daily.groupby("date", sort=True)["mature"].all().to_numpy()
-    return with_ratios(summed)[list(DAILY_COLUMNS)]
+    return cumulate(with_ratios(summed))[list(DAILY_COLUMNS)]
 
 
 def profit_timeseries(daily: pd.DataFrame) -> pd.DataFrame:
