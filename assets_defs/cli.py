@@ -13,6 +13,8 @@ import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
+import pandas as pd
+
 from guap_pipeline.config import GuapConfig, load_config
 from guap_pipeline.errors import GuapError
 from guap_pipeline.report import summary_text
@@ -84,6 +86,26 @@ def cmd_export_daily(args: argparse.Namespace) -> None:
     _progress(f"wrote {len(daily)} rows to {args.output}")
 
 
+def cmd_report(args: argparse.Namespace) -> None:
+    from guap_pipeline.html_report import render_html
+
+    config = load_config(args.config)
+    store = Store(config.storage)
+    daily = store.read("daily_summary")
+    if daily is None or daily.empty:
+        raise GuapError(f"no daily summary in {config.storage} yet: run `guap-pipeline run` first")
+    flags = store.read("flags")
+    page = render_html(
+        daily,
+        flags if flags is not None else pd.DataFrame(columns=["series", "flag", "start_date"]),
+        store.read_partitions("threshold_curve"),
+        config,
+        generated=dt.date.today(),
+    )
+    Path(args.output).write_text(page, encoding="utf-8")
+    _progress(f"wrote {args.output} ({len(page) // 1024} KiB, self-contained)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="guap-pipeline",
@@ -109,6 +131,11 @@ def build_parser() -> argparse.ArgumentParser:
     daily.add_argument("--config", required=True, help="path to guap.yaml")
     daily.add_argument("--output", required=True, help="CSV file to write")
     daily.set_defaults(func=cmd_export_daily)
+
+    report = commands.add_parser("report", help="write the self-contained HTML report")
+    report.add_argument("--config", required=True, help="path to guap.yaml")
+    report.add_argument("--output", required=True, help="HTML file to write")
+    report.set_defaults(func=cmd_report)
     return parser
 
 

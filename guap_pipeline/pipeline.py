@@ -32,7 +32,7 @@ from guap_pipeline.landing import (
     staged_signature,
 )
 from guap_pipeline.storage import Store
-from guap_pipeline.timeseries import daily_summary, profit_timeseries
+from guap_pipeline.timeseries import DAILY_COLUMNS, daily_summary, profit_timeseries
 from guap_pipeline.validation import QUARANTINE_COLUMNS
 
 BUILT = "built_days"
