@@ -134,7 +134,12 @@ def dirty_days(store: Store) -> list[str]:
 def series_state(store: Store, as_of: dt.date) -> str:
     """Fingerprint of what the time series depends on: every built day and the as-of date."""
     payload = json.dumps(
-        {"built": store.read_json(BUILT, {}), "as_of": as_of.isoformat()}, sort_keys=True
+        {
+            "built": store.read_json(BUILT, {}),
+            "as_of": as_of.isoformat(),
+            "columns": DAILY_COLUMNS,  # an upgrade that changes the table restitches it
+        },
+        sort_keys=True,
     )
     return hashlib.sha1(payload.encode()).hexdigest()
 
