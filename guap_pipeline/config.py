@@ -18,10 +18,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 
 from guap_pipeline.errors import ConfigError
+from guap_pipeline.flags.exceptions import FlagSettingsError
+from guap_pipeline.flags.settings import FlagSettings
 from guap_pipeline.value_matrix import QUADRANTS, ValueMatrix
 
 Baseline = Literal["all_negative", "all_positive", "baseline_pred"]
 BASELINES: tuple[str, ...] = ("all_negative", "all_positive", "baseline_pred")
+ALERTABLE: tuple[str, ...] = ("decline", "plateau", "diminishing_returns")
 DEFAULT_START_DATE = dt.date(2025, 1, 1)
 
 
@@ -61,6 +64,8 @@ class GuapConfig:
     timezone: str = "UTC"
     start_date: dt.date = DEFAULT_START_DATE
     segments: tuple[str, ...] = ()
+    flags: FlagSettings = field(default_factory=FlagSettings)
+    alert_on: tuple[str, ...] = ("decline",)
 
     @property
     def classes(self) -> tuple[Hashable, ...]:
@@ -94,6 +99,8 @@ _KEYS = {
     "timezone",
     "start_date",
     "segments",
+    "flags",
+    "alerts",
 }
 
 
@@ -144,6 +151,7 @@ def parse_config(raw: object, *, base_dir: str | Path = ".") -> GuapConfig:
     positive = _positive_class(raw, classes)
     matrix = _value_matrix(raw, classes, positive)
     baseline = _baseline(raw.get("baseline"), binary=len(classes) == 2)
+    label_window_days = _int(raw.get("label_window_days", 14), "label_window_days")
     return GuapConfig(
         value_matrix=matrix,
         landing=_path(raw.get("landing", "landing"), base, "landing"),
@@ -151,7 +159,7 @@ def parse_config(raw: object, *, base_dir: str | Path = ".") -> GuapConfig:
         positive_class=positive,
         threshold=_number(raw.get("threshold", 0.5), "threshold", low=0.0, high=1.0),
         baseline=baseline,
-        label_window_days=_int(raw.get("label_window_days", 14), "label_window_days"),
+        label_window_days=label_window_days,
         min_label_coverage=_number(
             raw.get("min_label_coverage", 0.95), "min_label_coverage", low=0.0, high=1.0
         ),
@@ -161,6 +169,8 @@ def parse_config(raw: object, *, base_dir: str | Path = ".") -> GuapConfig:
         timezone=_timezone(raw.get("timezone", "UTC")),
         start_date=_date(raw.get("start_date", DEFAULT_START_DATE), "start_date"),
         segments=_segments(raw.get("segments", [])),
+        flags=_flag_settings(raw.get("flags", {}), label_window_days),
+        alert_on=_alert_on(raw.get("alerts", {})),
     )
 
 
@@ -311,3 +321,25 @@ def _segments(raw: object) -> tuple[str, ...]:
     if not isinstance(raw, list) or not all(isinstance(s, str) and s for s in raw):
         raise ConfigError("segments", f"expected a list of column names, got {raw!r}")
     return tuple(raw)
+
+
+def _flag_settings(raw: object, label_window_days: int) -> FlagSettings:
+    """Trend-flag settings; the label window is the config's own, not set twice."""
+    allowed = set(FlagSettings.__dataclass_fields__) - {"label_window_days"}
+    fields = _mapping(raw, "flags", allowed)
+    try:
+        return FlagSettings(**fields, label_window_days=label_window_days)
+    except FlagSettingsError as exc:
+        raise ConfigError(f"flags.{exc.field}", exc.problem) from None
+    except TypeError as exc:
+        raise ConfigError("flags", str(exc)) from None
+
+
+def _alert_on(raw: object) -> tuple[str, ...]:
+    fields = _mapping(raw, "alerts", {"on"})
+    flags = fields.get("on", ["decline"])
+    if not isinstance(flags, list) or any(f not in ALERTABLE for f in flags):
+        raise ConfigError(
+            "alerts.on", f"expected a list drawn from {list(ALERTABLE)}, got {flags!r}"
+        )
+    return tuple(flags)

@@ -1,0 +1,270 @@
+"""guap.yaml: the SPEC example loads; every mistake fails at load naming the field."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+
+from guap_pipeline import CellValue, ConfigError, load_config, parse_config
+from guap_pipeline.config import GuapConfig, OperatingCost
+
+SPEC_EXAMPLE = """\
+landing: ./landing          # folder with predictions/ and labels/ (Parquet or CSV files)
+storage: ./.guap            # where the pipeline keeps its tables (embedded default)
+classes: [0, 1]             # optional; binary 0/1 by default; multiclass lists all
+positive_class: 1           # binary only
+threshold: 0.5              # used when rows carry `score` but no `y_pred`
+value_matrix:               # named form (binary)...
+  tp: 1500
+  fp: -200
+  fn: {amount: -1.0}        # example-dependent: Σ rate × column, plus optional `constant`
+  tn: 0
+baseline: all_negative      # all_negative | all_positive | baseline_pred
+label_window_days: 14
+min_label_coverage: 0.95
+operating_cost: {per_day: 0, per_prediction: 0, investment: 0}
+quadrants: {tp: fraud stopped, fp: good customer blocked, fn: fraud paid out, tn: customer served}
+acceptance: {min_uplift_per_day: 5000, min_value_capture: 0.3, payback_by: 2026-06-30}
+"""
+
+MATRIX = "value_matrix: {tp: 1500, fp: -200, fn: -1000, tn: 0}\n"
+MULTICLASS = "classes: [a, b, c]\nvalue_matrix: [[1, 0, 0], [0, 1, 0], [0, 0, 1]]\n"
+
+
+def write(folder: Path, text: str, name: str = "guap.yaml") -> Path:
+    path = folder / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def load_error(tmp_path: Path, text: str) -> ConfigError:
+    with pytest.raises(ConfigError) as excinfo:
+        load_config(write(tmp_path, text))
+    return excinfo.value
+
+
+def test_spec_example_loads_with_every_field(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, SPEC_EXAMPLE))
+
+    assert config.landing == (tmp_path / "landing").resolve()
+    assert config.storage == (tmp_path / ".guap").resolve()
+    assert config.classes == (0, 1)
+    assert config.positive_class == 1
+    assert config.negative_class == 0
+    assert config.is_binary
+    assert config.threshold == 0.5
+    # rows = true class, columns = predicted class: [[TN, FP], [FN, TP]]
+    assert config.value_matrix.cells == (
+        (CellValue(0.0), CellValue(-200.0)),
+        (CellValue(0.0, (("amount", -1.0),)), CellValue(1500.0)),
+    )
+    assert config.value_matrix.columns == ("amount",)
+    assert config.baseline == "all_negative"
+    assert config.label_window_days == 14
+    assert config.min_label_coverage == 0.95
+    assert config.operating_cost == OperatingCost(0.0, 0.0, 0.0)
+    assert config.quadrants == {
+        "tp": "fraud stopped",
+        "fp": "good customer blocked",
+        "fn": "fraud paid out",
+        "tn": "customer served",
+    }
+    assert config.acceptance.min_uplift_per_day == 5000
+    assert config.acceptance.min_value_capture == 0.3
+    assert config.acceptance.payback_by == dt.date(2026, 6, 30)
+
+
+def test_spec_matrix_form_loads(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, "value_matrix: [[0, -200], [-1000, 1500]]\n"))
+    assert config.value_matrix.constants().tolist() == [[0, -200], [-1000, 1500]]
+
+
+def test_defaults_of_a_minimal_config(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, MATRIX))
+    assert config.classes == (0, 1)
+    assert config.positive_class == 1
+    assert config.baseline == "all_negative"
+    assert config.landing == (tmp_path / "landing").resolve()
+    assert config.storage == (tmp_path / ".guap").resolve()
+    assert config.quadrants == {"tp": "TP", "fp": "FP", "fn": "FN", "tn": "TN"}
+    assert config.operating_cost == OperatingCost()
+    assert config.acceptance.payback_by is None
+    assert config.timezone == "UTC"
+
+
+def test_default_positive_class_of_string_classes_is_the_second(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, "classes: [legit, fraud]\n" + MATRIX))
+    assert config.positive_class == "fraud"
+    assert config.negative_class == "legit"
+
+
+def test_relative_paths_resolve_against_the_config_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = write(tmp_path / "conf", MATRIX + "landing: ../data/landing\nstorage: store\n")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    config = load_config(path)
+    assert config.landing == (tmp_path / "data" / "landing").resolve()
+    assert config.storage == (tmp_path / "conf" / "store").resolve()
+
+
+def test_absolute_paths_are_kept(tmp_path: Path) -> None:
+    target = tmp_path / "somewhere" / "landing"
+    config = load_config(write(tmp_path / "conf", MATRIX + f"landing: {target}\n"))
+    assert config.landing == target
+
+
+def test_multiclass_k_by_k_matrix_is_ok(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, MULTICLASS + "baseline: baseline_pred\n"))
+    assert config.classes == ("a", "b", "c")
+    assert config.positive_class is None
+    assert config.negative_class is None
+    assert not config.is_binary
+    assert config.value_matrix.constants().tolist() == [[1, 0, 0], [0, 1, 0], [0, 0, 1]]
+
+
+def test_parse_config_accepts_a_mapping_from_a_notebook(tmp_path: Path) -> None:
+    config = parse_config(
+        {"value_matrix": [[0, -200], [-1000, 1500]], "landing": "in"}, base_dir=tmp_path
+    )
+    assert isinstance(config, GuapConfig)
+    assert config.landing == (tmp_path / "in").resolve()
+
+
+@pytest.mark.parametrize(
+    ("text", "field"),
+    [
+        pytest.param(MATRIX + "colour: red\n", "colour", id="unknown-top-level-key"),
+        pytest.param(
+            "value_matrix: {tp: 1, fp: 1, fn: 1, tn: 1, tx: 1}\n",
+            "value_matrix",
+            id="unknown-quadrant",
+        ),
+        pytest.param(
+            "value_matrix: {tp: 1, fp: 1, fn: 1}\n", "value_matrix", id="missing-quadrant"
+        ),
+        pytest.param("value_matrix: [[0, 1], [2]]\n", "value_matrix", id="ragged-matrix"),
+        pytest.param(
+            "value_matrix: [[0, 1, 2], [3, 4, 5], [6, 7, 8]]\n", "value_matrix", id="3x3-for-binary"
+        ),
+        pytest.param(
+            "classes: [a, b, c]\nbaseline: baseline_pred\nvalue_matrix: [[1, 0], [0, 1]]\n",
+            "value_matrix",
+            id="2x2-for-multiclass",
+        ),
+        pytest.param("baseline: all_negative\n", "value_matrix", id="no-value-matrix"),
+        pytest.param("classes: [0, 1, 1]\n" + MATRIX, "classes", id="duplicated-class"),
+        pytest.param("classes: [1]\n" + MATRIX, "classes", id="single-class"),
+        pytest.param("classes: [0, 1.5]\n" + MATRIX, "classes", id="float-class"),
+        pytest.param(MATRIX + "label_window_days: -1\n", "label_window_days", id="negative-window"),
+        pytest.param(MATRIX + "label_window_days: 1.5\n", "label_window_days", id="window-float"),
+        pytest.param(
+            MATRIX + "min_label_coverage: 1.2\n", "min_label_coverage", id="coverage-above-1"
+        ),
+        pytest.param(MATRIX + "threshold: 2\n", "threshold", id="threshold-above-1"),
+        pytest.param(MATRIX + "positive_class: 2\n", "positive_class", id="positive-not-a-class"),
+        pytest.param(MATRIX + "baseline: sometimes\n", "baseline", id="bad-baseline"),
+        pytest.param(
+            MULTICLASS + "baseline: all_negative\n", "baseline", id="multiclass-all-negative"
+        ),
+        pytest.param(MULTICLASS, "baseline", id="multiclass-without-baseline"),
+        pytest.param(
+            "value_matrix: {tp: lots, fp: -200, fn: -1000, tn: 0}\n",
+            "value_matrix.tp",
+            id="non-numeric-cell",
+        ),
+        pytest.param(
+            "value_matrix: [[0, -200], [-1000, lots]]\n",
+            "value_matrix[1][1]",
+            id="non-numeric-matrix-cell",
+        ),
+        pytest.param(
+            "value_matrix: {tp: 1500, fp: -200, fn: {amount: high}, tn: 0}\n",
+            "value_matrix.fn.amount",
+            id="non-number-rate",
+        ),
+        pytest.param(MATRIX + "timezone: Mars/Olympus_Mons\n", "timezone", id="unknown-timezone"),
+        pytest.param(
+            MATRIX + "acceptance: {payback_by: soon}\n", "acceptance.payback_by", id="date-word"
+        ),
+        pytest.param(
+            MATRIX + "acceptance: {payback_by: 2026-13-45}\n",
+            "acceptance.payback_by",
+            id="date-impossible-month",
+        ),
+        pytest.param(
+            MATRIX + "acceptance: {payback_by: 2026-02-30}\n",
+            "acceptance.payback_by",
+            id="date-impossible-day",
+        ),
+        pytest.param(MATRIX + "start_date: 2025-02-30\n", "start_date", id="bad-start-date"),
+        pytest.param(
+            MATRIX + "acceptance: {payback_in: 2026-06-30}\n",
+            "acceptance.payback_in",
+            id="unknown-acceptance-key",
+        ),
+        pytest.param(
+            MATRIX + "operating_cost: {per_day: -10}\n",
+            "operating_cost.per_day",
+            id="negative-operating-cost",
+        ),
+        pytest.param(
+            MATRIX + "operating_cost: {per_month: 10}\n",
+            "operating_cost.per_month",
+            id="unknown-operating-cost",
+        ),
+        pytest.param(
+            MATRIX + "quadrants: {tq: fraud stopped}\n", "quadrants.tq", id="unknown-quadrant-name"
+        ),
+        pytest.param(MATRIX + "segments: country\n", "segments", id="segments-not-a-list"),
+        pytest.param("- tp\n- fp\n", "<file>", id="yaml-list-not-mapping"),
+        pytest.param("just words\n", "<file>", id="yaml-scalar-not-mapping"),
+        pytest.param("", "<file>", id="empty-file"),
+        pytest.param("value_matrix: [[0, 1], [2, 3]\n", "<file>", id="invalid-yaml"),
+        pytest.param("value_matrix:\n  tp: 1\n tn: 2\n", "<file>", id="bad-indentation"),
+    ],
+)
+def test_mistake_fails_at_load_naming_the_field(tmp_path: Path, text: str, field: str) -> None:
+    error = load_error(tmp_path, text)
+    assert error.field == field
+    assert f"'{field}'" in str(error)
+
+
+def test_yaml_python_tags_are_rejected_not_executed(tmp_path: Path) -> None:
+    marker = tmp_path / "executed"
+    text = MATRIX + f"landing: !!python/object/apply:os.system ['touch {marker}']\n"
+    error = load_error(tmp_path, text)
+    assert error.field == "<file>"
+    assert "python/object/apply" in str(error)
+    assert not marker.exists()
+
+
+def test_missing_file_is_a_config_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as excinfo:
+        load_config(tmp_path / "nope.yaml")
+    assert excinfo.value.field == "<file>"
+
+
+def test_file_that_is_not_text_is_a_config_error(tmp_path: Path) -> None:
+    path = tmp_path / "guap.yaml"
+    path.write_bytes(b"\x89PNG\r\n\x1a\n\xff\xfe\x00")
+    with pytest.raises(ConfigError) as excinfo:
+        load_config(path)
+    assert excinfo.value.field == "<file>"
+
+
+def test_quoted_and_datetime_payback_dates_are_read_as_dates(tmp_path: Path) -> None:
+    quoted = load_config(write(tmp_path, MATRIX + "acceptance: {payback_by: '2026-06-30'}\n"))
+    stamp = load_config(write(tmp_path, MATRIX + "acceptance: {payback_by: 2026-06-30T12:00:00}\n"))
+    assert quoted.acceptance.payback_by == dt.date(2026, 6, 30)
+    assert stamp.acceptance.payback_by == dt.date(2026, 6, 30)
+
+
+def test_operating_cost_fields_are_read(tmp_path: Path) -> None:
+    text = MATRIX + "operating_cost: {per_day: 120, per_prediction: 0.002, investment: 50000}\n"
+    assert load_config(write(tmp_path, text)).operating_cost == OperatingCost(120, 0.002, 50000)
