@@ -5,6 +5,8 @@ written by the core to the store (Parquet), never pickled between steps. Daily a
 take whole ranges in one run (``single_run``) and loop over ``context.partition_keys``.
 """
 
+import base64
+import datetime as dt
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -12,9 +14,13 @@ import dagster as dg
 import pandas as pd
 
 from assets_defs.partitions import daily_partitions
-from assets_defs.resources import GuapResource
+from assets_defs.resources import AlertsResource, GuapResource
 from guap_pipeline import pipeline
+from guap_pipeline.acceptance import acceptance
+from guap_pipeline.config import GuapConfig
+from guap_pipeline.html_report import charts
 from guap_pipeline.landing import stage_landing
+from guap_pipeline.monitoring import build_alerts, build_flags
 from guap_pipeline.timeseries import DAILY_COLUMNS
 from guap_pipeline.value_matrix import QUADRANTS
 
@@ -131,20 +137,105 @@ def daily_quadrant_profit(
     )
 
 
-@dg.asset(deps=[daily_quadrant_profit], group_name="series", kinds={"parquet"})
+FLAG_CHECKS = {
+    "decline": ("no_profit_decline", dg.AssetCheckSeverity.ERROR),
+    "plateau": ("no_plateau", dg.AssetCheckSeverity.WARN),
+    "diminishing_returns": ("no_diminishing_returns", dg.AssetCheckSeverity.WARN),
+}
+
+
+def flag_check(flags: pd.DataFrame, flag: str) -> dg.AssetCheckResult:
+    """One trend flag as a check: passed while inactive, else its evidence as metadata."""
+    name, severity = FLAG_CHECKS[flag]
+    active = flags[flags["flag"] == flag]
+    metadata: dict[str, Any] = {"active": len(active)}
+    for row in active.head(3).itertuples():
+        where = row.series or "overall"
+        metadata[f"evidence ({where})"] = str(row.evidence)
+        if pd.notna(row.money_at_stake):
+            metadata["money_at_stake_per_day"] = float(row.money_at_stake)
+        metadata["start_date"] = str(row.start_date)
+    return dg.AssetCheckResult(
+        check_name=name, passed=active.empty, severity=severity, metadata=metadata
+    )
+
+
+def acceptance_check(
+    daily: pd.DataFrame, config: GuapConfig, today: dt.date
+) -> dg.AssetCheckResult:
+    """The targets agreed with the business (config ``acceptance``), met or not, with figures."""
+    verdicts = acceptance(daily, config, today)
+    return dg.AssetCheckResult(
+        check_name="acceptance_targets",
+        passed=all(v.met for v in verdicts),
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={v.name: f"{'met' if v.met else 'NOT met'}: {v.detail}" for v in verdicts}
+        or {"targets": "none configured"},
+    )
+
+
+def chart_markdown(charts: Mapping[str, bytes]) -> dg.MetadataValue:
+    """The report's charts as PNG images inside one Markdown metadata value."""
+    return dg.MetadataValue.md(
+        "\n\n".join(
+            f"**{name.replace('_', ' ')}**\n\n![{name}](data:image/png;base64,"
+            f"{base64.b64encode(png).decode()})"
+            for name, png in charts.items()
+        )
+    )
+
+
+@dg.asset(
+    deps=[daily_quadrant_profit],
+    group_name="series",
+    kinds={"parquet"},
+    check_specs=[
+        *(dg.AssetCheckSpec(name, asset="profit_timeseries") for name, _ in FLAG_CHECKS.values()),
+        dg.AssetCheckSpec("acceptance_targets", asset="profit_timeseries"),
+    ],
+)
 def profit_timeseries(guap: GuapResource) -> dg.MaterializeResult:
-    """The daily summary table and the rolling, cumulative profit series over all days."""
-    config, store = guap.config(), guap.store()
-    daily = pipeline.build_timeseries(store, config, guap.today())
+    """The daily summary table, rolling and cumulative series, and the trend flags."""
+    config, store, today = guap.config(), guap.store(), guap.today()
+    daily = pipeline.build_timeseries(store, config, today)
+    found = build_flags(store, config)
     mature = daily[daily["mature"].astype(bool)] if len(daily) else daily
+    metadata: dict[str, Any] = {
+        "dagster/row_count": len(daily),
+        "days": int(daily["date"].nunique()) if len(daily) else 0,
+        "mature_days": int(mature["date"].nunique()) if len(mature) else 0,
+        "total_profit": float(daily["profit"].sum()) if len(daily) else 0.0,
+        "total_uplift": float(daily["uplift"].sum()) if len(daily) else 0.0,
+        "cumulative_net_profit": float(daily["net_profit"].sum()) if len(daily) else 0.0,
+        "active_flags": len(found.flags),
+        "flag_notes": dg.MetadataValue.md("\n".join(f"- {n}" for n in found.notes) or "none"),
+        "columns": dg.MetadataValue.json(list(DAILY_COLUMNS)),
+        "path": dg.MetadataValue.path(str(store.path("daily_summary"))),
+    }
+    if len(daily):
+        curves = store.read_partitions("threshold_curve")
+        metadata["charts"] = chart_markdown(charts(daily, found.flags, curves, config))
+    return dg.MaterializeResult(
+        metadata=metadata,
+        check_results=[
+            *(flag_check(found.flags, flag) for flag in FLAG_CHECKS),
+            acceptance_check(daily, config, today),
+        ],
+    )
+
+
+@dg.asset(deps=[profit_timeseries], group_name="series", kinds={"python"})
+def profit_alerts(guap: GuapResource, alerts: AlertsResource) -> dg.MaterializeResult:
+    """Incidents from the flags; each new one alerted once (log, webhook if configured)."""
+    result = build_alerts(
+        guap.store(), guap.config(), today=guap.today(), notifiers=alerts.notifiers()
+    )
+    open_incidents = result.incidents[result.incidents["status"] == "open"]
     return dg.MaterializeResult(
         metadata={
-            "dagster/row_count": len(daily),
-            "days": int(daily["date"].nunique()) if len(daily) else 0,
-            "mature_days": int(mature["date"].nunique()) if len(mature) else 0,
-            "total_profit": float(daily["profit"].sum()) if len(daily) else 0.0,
-            "total_uplift": float(daily["uplift"].sum()) if len(daily) else 0.0,
-            "columns": dg.MetadataValue.json(list(DAILY_COLUMNS)),
-            "path": dg.MetadataValue.path(str(store.path("daily_summary"))),
+            "open_incidents": len(open_incidents),
+            "alerts_new": result.new,
+            "alerts_pending_delivery": result.pending,
+            "channels": dg.MetadataValue.json([n.name for n in alerts.notifiers()]),
         }
     )

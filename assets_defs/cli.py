@@ -54,9 +54,9 @@ def _run_pipeline(config_path: Path, as_of: str | None) -> GuapConfig:
     return config
 
 
-def _print_summary(config: GuapConfig, as_of: str | None) -> None:
-    daily = Store(config.storage).read("daily_summary")
-    print(summary_text(daily, config))
+def _print_summary(config: GuapConfig) -> None:
+    store = Store(config.storage)
+    print(summary_text(store.read("daily_summary"), config, store.read("flags")))
 
 
 def cmd_demo(args: argparse.Namespace) -> None:
@@ -66,7 +66,7 @@ def cmd_demo(args: argparse.Namespace) -> None:
     _progress(f"writing {args.days} days of demo traffic to {directory}/")
     config_path = write_demo(directory, days=args.days)
     config = _run_pipeline(config_path, args.as_of)
-    _print_summary(config, args.as_of)
+    _print_summary(config)
     print(
         f"\nconfig: {config_path}\nUI:     GUAP_CONFIG={config_path} dagster dev -w workspace.yaml"
     )
@@ -74,7 +74,7 @@ def cmd_demo(args: argparse.Namespace) -> None:
 
 def cmd_run(args: argparse.Namespace) -> None:
     config = _run_pipeline(Path(args.config), args.as_of)
-    _print_summary(config, args.as_of)
+    _print_summary(config)
 
 
 def cmd_export_daily(args: argparse.Namespace) -> None:
@@ -106,6 +106,35 @@ def cmd_report(args: argparse.Namespace) -> None:
     _progress(f"wrote {args.output} ({len(page) // 1024} KiB, self-contained)")
 
 
+FLAGS_INPUT = ("date", "n_predictions", "n_labeled", "tp", "fp", "fn", "tn")
+
+
+def cmd_flags(args: argparse.Namespace) -> None:
+    from guap_pipeline.accounting import summary_from_counts
+    from guap_pipeline.flags import FLAG_COLUMNS, detect_flags_by, explain
+
+    config = load_config(args.config)
+    try:
+        daily = pd.read_csv(args.daily)
+    except (OSError, ValueError) as exc:
+        raise GuapError(f"cannot read {args.daily} as CSV: {exc}") from None
+    missing = [c for c in (*FLAGS_INPUT, *([args.by] if args.by else [])) if c not in daily]
+    if missing:
+        raise GuapError(f"{args.daily} lacks column(s) {missing}; needs {list(FLAGS_INPUT)}")
+    daily = summary_from_counts(
+        daily, config.value_matrix, baseline=config.baseline, positive_class=config.positive_class
+    )
+    n_series = daily[args.by].nunique() if args.by else 1
+    _progress(f"assessing {n_series} series of {daily['date'].nunique()} days")
+    flags = detect_flags_by(daily, args.by, config.flags)
+    flags[list(FLAG_COLUMNS)].to_csv(args.output, index=False)
+    counts = flags["flag"].value_counts().to_dict() if len(flags) else {}
+    _progress(f"wrote {len(flags)} active flag(s) to {args.output}: {counts or 'none'}")
+    if not args.by:
+        for note in explain(daily, config.flags):
+            _progress(f"note: {note}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="guap-pipeline",
@@ -131,6 +160,15 @@ def build_parser() -> argparse.ArgumentParser:
     daily.add_argument("--config", required=True, help="path to guap.yaml")
     daily.add_argument("--output", required=True, help="CSV file to write")
     daily.set_defaults(func=cmd_export_daily)
+
+    flags = commands.add_parser(
+        "flags", help="trend flags (decline, plateau, diminishing returns) of a daily table"
+    )
+    flags.add_argument("daily", help="daily summary CSV (date, n_predictions, n_labeled, tp..tn)")
+    flags.add_argument("--config", required=True, help="path to guap.yaml (values, settings)")
+    flags.add_argument("--by", help="column to split series on (segment, model_version, ...)")
+    flags.add_argument("--output", required=True, help="flags CSV to write")
+    flags.set_defaults(func=cmd_flags)
 
     report = commands.add_parser("report", help="write the self-contained HTML report")
     report.add_argument("--config", required=True, help="path to guap.yaml")

@@ -6,7 +6,7 @@ import dagster as dg
 
 from assets_defs import assets, checks
 from assets_defs.jobs import daily_profit_job, ingest_landing_job, profit_timeseries_job
-from assets_defs.resources import GuapResource
+from assets_defs.resources import AlertsResource, GuapResource
 from assets_defs.schedules import daily_monitoring_schedule
 from assets_defs.sensors import landing_folder_sensor, stale_days_sensor
 from assets_defs.settings import config_path
@@ -28,5 +28,5 @@ defs = dg.Definitions(
         stale_days_sensor,
         freshness_sensor,
     ],
-    resources={"guap": GuapResource(config_path=config_path())},
+    resources={"guap": GuapResource(config_path=config_path()), "alerts": AlertsResource()},
 )

@@ -6,6 +6,7 @@ from assets_defs.assets import (
     daily_quadrant_profit,
     labeled_predictions,
     outcome_labels,
+    profit_alerts,
     profit_timeseries,
     staged_landing_files,
     validated_predictions,
@@ -23,6 +24,6 @@ daily_profit_job = dg.define_asset_job(
 )
 profit_timeseries_job = dg.define_asset_job(
     "profit_timeseries_job",
-    selection=[profit_timeseries],
-    description="Restitch the daily summary table and the profit time series.",
+    selection=[profit_timeseries, profit_alerts],
+    description="Restitch the daily summary table and series, assess the flags, alert.",
 )

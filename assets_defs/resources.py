@@ -5,6 +5,7 @@ import datetime as dt
 import dagster as dg
 
 from assets_defs.settings import today
+from guap_pipeline.alerts import WEBHOOK_ENV, LogNotifier, Notifier, WebhookNotifier
 from guap_pipeline.config import GuapConfig, load_config
 from guap_pipeline.storage import Store
 
@@ -26,3 +27,18 @@ class GuapResource(dg.ConfigurableResource):
 
     def today(self) -> dt.date:
         return dt.date.fromisoformat(self.as_of) if self.as_of else today(self.config().timezone)
+
+
+class AlertsResource(dg.ConfigurableResource):
+    """Where alerts go: the log always; a JSON webhook (Slack-compatible) when the
+    environment variable named here holds its URL. The URL itself is a secret: it is
+    read at send time and never enters config, metadata, logs or tables."""
+
+    webhook_url_env: str = WEBHOOK_ENV
+    timeout_seconds: float = 5.0
+
+    def notifiers(self) -> list[Notifier]:
+        webhook = WebhookNotifier(
+            env_var=self.webhook_url_env, timeout_seconds=self.timeout_seconds
+        )
+        return [LogNotifier(), webhook] if webhook.configured else [LogNotifier()]

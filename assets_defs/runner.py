@@ -15,7 +15,7 @@ import dagster as dg
 
 from assets_defs.jobs import daily_profit_job, ingest_landing_job, profit_timeseries_job
 from assets_defs.partitions import daily_partitions
-from assets_defs.resources import GuapResource
+from assets_defs.resources import AlertsResource, GuapResource
 from assets_defs.sensors import range_tags
 from guap_pipeline.errors import GuapError
 from guap_pipeline.pipeline import plan
@@ -68,7 +68,7 @@ def run_monitoring(
         progress(what)
         result = defs.resolve_job_def(job_name).execute_in_process(
             instance=instance,
-            resources={"guap": guap},
+            resources={"guap": guap, "alerts": AlertsResource()},
             run_config=QUIET_LOGS,
             raise_on_error=False,
             **kwargs,

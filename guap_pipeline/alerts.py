@@ -238,12 +238,6 @@ def _plain(value: object) -> object:
     return value
 
 
-def notifiers_from_env() -> list[Notifier]:
-    """The log, plus the webhook when ``GUAP_ALERT_WEBHOOK_URL`` is set."""
-    webhook = WebhookNotifier()
-    return [LogNotifier(), webhook] if webhook.configured else [LogNotifier()]
-
-
 def deliver(
     alerts: pd.DataFrame,
     notifiers: Sequence[Notifier],

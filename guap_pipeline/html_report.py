@@ -97,7 +97,8 @@ def threshold_chart(curves: pd.DataFrame, thresholds: dict[str, float]) -> bytes
     """Profit over the last 28 days had each threshold been used, per model version."""
     figure, axis = _axes(3.2)
     if curves.empty:
-        axis.text(0.5, 0.5, "no scores: no threshold curve", ha="center", transform=axis.transAxes)
+        axis.text(0.5, 0.5, "no scored, labeled rows yet", ha="center", transform=axis.transAxes)
+        return _png(figure)
     for version, rows in curves.groupby("model_version", sort=True):
         recent = rows[rows["date"] >= sorted(rows["date"].unique())[-28:][0]]
         total = recent.groupby("threshold")["profit"].sum()

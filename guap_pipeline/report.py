@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from guap_pipeline.config import GuapConfig
+from guap_pipeline.roi import payback
 from guap_pipeline.timeseries import overall
 
 RECENT_DAYS = 28
@@ -44,8 +45,39 @@ def version_table(daily: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def summary_text(daily: pd.DataFrame | None, config: GuapConfig) -> str:
-    """A few lines a person reads after a run: period, money per version, recent pace."""
+def roi_lines(daily: pd.DataFrame, config: GuapConfig) -> list[str]:
+    """Net profit, ROI and payback of all versions together."""
+    series = overall(daily).sort_values("date")
+    last = series.iloc[-1]
+    roi = last["roi"]
+    return [
+        f"net profit (uplift − labeled share of operating cost): "
+        f"{_money(last['cumulative_net_profit'])}; "
+        f"ROI {'n/a' if pd.isna(roi) else f'{roi:.1f}×'} of operating cost; "
+        f"payback: {payback(series, config.operating_cost.investment).describe()}"
+    ]
+
+
+def flag_lines(flags: pd.DataFrame | None) -> list[str]:
+    """One line per active flag, with the money at stake and the start date."""
+    if flags is None or flags.empty:
+        return ["flags: none active"]
+    lines = ["flags:"]
+    for row in flags.itertuples():
+        where = f" [{row.series}]" if row.series else ""
+        money = (
+            "" if pd.isna(row.money_at_stake) else f", {_money(row.money_at_stake)}/day at stake"
+        )
+        ceiling = "" if pd.isna(row.ceiling) else f", ceiling {_money(row.ceiling)}"
+        since = pd.Timestamp(row.start_date).date().isoformat()
+        lines.append(f"  {row.flag}{where} since {since}{money}{ceiling}")
+    return lines
+
+
+def summary_text(
+    daily: pd.DataFrame | None, config: GuapConfig, flags: pd.DataFrame | None = None
+) -> str:
+    """A few lines a person reads after a run: money per version, ROI, payback, flags."""
     if daily is None or daily.empty:
         return "No labeled predictions yet: nothing to summarise."
     table = version_table(daily)
@@ -65,4 +97,5 @@ def summary_text(daily: pd.DataFrame | None, config: GuapConfig) -> str:
         value_capture_recent=table["value_capture_recent"].map("{:.1%}".format),
     )
     lines.append(shown.to_string(index=False))
+    lines += ["", *roi_lines(daily, config), *flag_lines(flags)]
     return "\n".join(lines)
