@@ -8,7 +8,11 @@ from assets_defs import assets, checks
 from assets_defs.jobs import daily_profit_job, ingest_landing_job, profit_timeseries_job
 from assets_defs.resources import AlertsResource, GuapResource
 from assets_defs.schedules import daily_monitoring_schedule
-from assets_defs.sensors import landing_folder_sensor, stale_days_sensor
+from assets_defs.sensors import (
+    landing_folder_sensor,
+    run_failure_alert_sensor,
+    stale_days_sensor,
+)
 from assets_defs.settings import config_path
 
 with warnings.catch_warnings():
@@ -26,6 +30,7 @@ defs = dg.Definitions(
     sensors=[
         landing_folder_sensor,
         stale_days_sensor,
+        run_failure_alert_sensor,
         freshness_sensor,
     ],
     resources={"guap": GuapResource(config_path=config_path()), "alerts": AlertsResource()},

@@ -9,10 +9,12 @@ import hashlib
 import json
 
 import dagster as dg
+import pandas as pd
 
 from assets_defs.jobs import daily_profit_job, ingest_landing_job, profit_timeseries_job
 from assets_defs.partitions import daily_partitions
-from assets_defs.resources import GuapResource
+from assets_defs.resources import AlertsResource, GuapResource
+from guap_pipeline.alerts import deliver, run_failure_alert
 from guap_pipeline.landing import pending_changes, staged_signature
 from guap_pipeline.pipeline import plan, series_state
 
@@ -82,3 +84,16 @@ def stale_days_sensor(context: dg.SensorEvaluationContext, guap: GuapResource) -
     if not requests:
         return dg.SensorResult(skip_reason="every day is current")
     return dg.SensorResult(run_requests=requests)
+
+
+@dg.run_failure_sensor(
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Alerts (log, webhook) when a monitoring run fails, so nobody has to look.",
+)
+def run_failure_alert_sensor(context: dg.RunFailureSensorContext, alerts: AlertsResource) -> None:
+    run = context.dagster_run
+    message = context.failure_event.message or "no message"
+    alert = run_failure_alert(run.job_name, run.run_id, message)
+    delivered = deliver(pd.DataFrame([alert]), alerts.notifiers(), backoff_seconds=1.0)
+    if delivered["delivered_at"].isna().any():
+        context.log.warning(f"run-failure alert not delivered: {delivered.loc[0, 'last_error']}")

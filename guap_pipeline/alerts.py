@@ -175,6 +175,25 @@ def _note(incident_id: str, kind: str, flag: pd.Series, extra: str, day: str) ->
     }
 
 
+def run_failure_alert(job_name: str, run_id: str, message: str) -> dict:
+    """An alert for a failed monitoring run (not an incident: each failure is its own)."""
+    day = dt.datetime.now(dt.UTC).date().isoformat()
+    return {
+        "alert_id": f"run-{run_id}",
+        "incident_id": f"run-{run_id[:8]}",
+        "kind": "run_failed",
+        "flag": "run_failure",
+        "series": "",
+        "severity": "ERROR",
+        "money_at_stake": None,
+        "message": f"ERROR: monitoring run {run_id[:8]} of {job_name} failed — {message}",
+        "created_on": day,
+        "delivered_at": None,
+        "attempts": 0,
+        "last_error": None,
+    }
+
+
 class Notifier(Protocol):
     """Something that delivers one alert or raises."""
 

@@ -6,9 +6,9 @@ from pathlib import Path
 import dagster as dg
 
 from assets_defs.definitions import defs
-from assets_defs.resources import GuapResource
+from assets_defs.resources import AlertsResource, GuapResource
 from assets_defs.runner import run_monitoring
-from assets_defs.sensors import landing_folder_sensor, stale_days_sensor
+from assets_defs.sensors import landing_folder_sensor, run_failure_alert_sensor, stale_days_sensor
 from tests.pipeline_data import AS_OF, labels_for, predictions_for, write_config
 
 
@@ -71,3 +71,22 @@ def test_stale_days_sensor_requests_only_the_day_a_late_label_touched(tmp_path: 
     assert request.job_name == "daily_profit_job"
     assert request.tags["dagster/asset_partition_range_start"] == "2026-10-01"
     assert request.tags["dagster/asset_partition_range_end"] == "2026-10-01"
+
+
+def test_a_failed_run_is_alerted(tmp_path: Path, caplog) -> None:
+    instance = dg.DagsterInstance.ephemeral()
+    guap = GuapResource(config_path=str(tmp_path / "missing.yaml"), as_of=AS_OF)  # fails
+    result = defs.resolve_job_def("ingest_landing_job").execute_in_process(
+        instance=instance, resources={"guap": guap}, raise_on_error=False
+    )
+    assert not result.success
+    context = dg.build_run_status_sensor_context(
+        sensor_name="run_failure_alert_sensor",
+        dagster_event=result.get_run_failure_event(),
+        dagster_instance=instance,
+        dagster_run=result.dagster_run,
+        resources={"alerts": AlertsResource()},
+    ).for_run_failure()
+    with caplog.at_level("ERROR", logger="guap_pipeline.alerts"):
+        run_failure_alert_sensor(context)
+    assert f"monitoring run {result.run_id[:8]} of ingest_landing_job failed" in caplog.text
