@@ -268,18 +268,19 @@ def account(
     pred = _decisions(frame, "y_pred", matrix, labeled=labeled)
     base = _baseline_codes(frame, matrix, baseline, positive_class, labeled=labeled)
 
-    lab = np.flatnonzero(labeled)
+    lab = slice(None) if labeled.all() else np.flatnonzero(labeled)  # no copy when all are
     t, p, g = true[lab], pred[lab], gid[lab]
     columns = {c: _numeric(frame, c, lab) for c in matrix.columns}
-    realized = matrix.row_values(t, p, columns)
-    cell = (g * k + t) * k + p
-    size = n_groups * k * k
-    counts = np.bincount(cell, minlength=size).astype(np.int64).reshape(n_groups, k, k)
-    values = np.bincount(cell, weights=realized, minlength=size).reshape(n_groups, k, k)
-    baseline_profit = np.bincount(
-        g, weights=matrix.row_values(t, base[lab], columns), minlength=n_groups
-    )
-    oracle_profit = np.bincount(g, weights=matrix.oracle_values(t, columns), minlength=n_groups)
+    counts, values = _cell_money(g * k + t, p, n_groups * k, matrix, columns)
+    counts = counts.reshape(n_groups, k, k)
+    values = values.reshape(n_groups, k, k)
+    baseline_cells = _cell_money(g * k + t, base[lab], n_groups * k, matrix, columns)[1]
+    baseline_profit = baseline_cells.reshape(n_groups, k * k).sum(axis=1)
+    if columns:  # the best cell depends on the row's own amounts
+        oracle = matrix.oracle_values(t, columns)
+        oracle_profit = np.bincount(g, weights=oracle, minlength=n_groups)
+    else:
+        oracle_profit = counts.sum(axis=2) @ matrix.constants().max(axis=1)
     return Accounts(
         keys=keys,
         classes=matrix.classes,
@@ -291,7 +292,35 @@ def account(
     )
 
 
-def _numeric(frame: pd.DataFrame, column: str, rows: NDArray[np.intp]) -> NDArray[np.float64]:
+def _cell_money(
+    row_cell: NDArray[np.intp],
+    decision: NDArray[np.intp],
+    n_rows: int,
+    matrix: ValueMatrix,
+    columns: dict[str, NDArray[np.float64]],
+) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
+    """Count and value of each (group × true class, decision) cell, flattened.
+
+    Cell values are linear in the data columns, so each cell's money is its count times
+    the constant plus, per column, the column's sum over the cell times the rate: a few
+    ``bincount`` passes instead of valuing every row.
+    """
+    k = matrix.n_classes
+    cell = row_cell * k + decision
+    size = n_rows * k
+    counts = np.bincount(cell, minlength=size).astype(np.int64)
+    constants = np.tile(matrix.constants().reshape(-1), n_rows // k)
+    values = counts * constants
+    rates = matrix.rates()
+    for i, column in enumerate(matrix.columns):
+        sums = np.bincount(cell, weights=columns[column], minlength=size)
+        values = values + sums * np.tile(rates[:, :, i].reshape(-1), n_rows // k)
+    return counts, values
+
+
+def _numeric(
+    frame: pd.DataFrame, column: str, rows: NDArray[np.intp] | slice
+) -> NDArray[np.float64]:
     if column not in frame.columns:
         raise InputError(f"value matrix reads column '{column}', which the data lacks")
     data = pd.to_numeric(frame[column].iloc[rows], errors="coerce").to_numpy(
