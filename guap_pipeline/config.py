@@ -119,7 +119,19 @@ def _timestamp_or_text(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> object
         return loader.construct_scalar(node)
 
 
+def _mapping_without_duplicates(loader: yaml.SafeLoader, node: yaml.MappingNode) -> dict:
+    """A YAML mapping; a key given twice is an error, not a silent "last one wins"."""
+    seen: set[object] = set()
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node)
+        if key in seen:
+            raise ConfigError(str(key), f"given twice (line {key_node.start_mark.line + 1})")
+        seen.add(key)
+    return loader.construct_mapping(node)
+
+
 _SafeLoader.add_constructor("tag:yaml.org,2002:timestamp", _timestamp_or_text)
+_SafeLoader.add_constructor("tag:yaml.org,2002:map", _mapping_without_duplicates)
 
 
 def load_config(path: str | Path) -> GuapConfig:

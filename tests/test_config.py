@@ -268,3 +268,10 @@ def test_quoted_and_datetime_payback_dates_are_read_as_dates(tmp_path: Path) -> 
 def test_operating_cost_fields_are_read(tmp_path: Path) -> None:
     text = MATRIX + "operating_cost: {per_day: 120, per_prediction: 0.002, investment: 50000}\n"
     assert load_config(write(tmp_path, text)).operating_cost == OperatingCost(120, 0.002, 50000)
+
+
+def test_a_key_given_twice_is_an_error_naming_it(tmp_path: Path) -> None:
+    path = tmp_path / "guap.yaml"
+    path.write_text("value_matrix: {tp: 1, fp: 0, fn: 0, tn: 0}\nthreshold: 0.4\nthreshold: 0.6\n")
+    with pytest.raises(ConfigError, match="'threshold': given twice"):
+        load_config(path)
