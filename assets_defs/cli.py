@@ -17,6 +17,7 @@ import pandas as pd
 
 from guap_pipeline.config import GuapConfig, load_config
 from guap_pipeline.errors import GuapError
+from guap_pipeline.pipeline import quarantine
 from guap_pipeline.report import summary_text
 from guap_pipeline.storage import Store
 from guap_pipeline.timeseries import DAILY_COLUMNS
@@ -77,13 +78,31 @@ def cmd_run(args: argparse.Namespace) -> None:
     _print_summary(config)
 
 
-def cmd_export_daily(args: argparse.Namespace) -> None:
+def _exported(config: GuapConfig, table: str) -> pd.DataFrame:
+    """A stored table as users see it; a clear error before the first run."""
+    store = Store(config.storage)
+    if table == "daily":
+        frame = store.read("daily_summary")
+        return None if frame is None else frame[list(DAILY_COLUMNS)]
+    if table == "cells":
+        return store.read_partitions("daily_cells") if store.partitions("daily_cells") else None
+    return quarantine(store)
+
+
+EXPORTS = {
+    "daily": "the daily summary table",
+    "cells": "the K×K cell table (date, model_version, true_class, predicted_class, count, value)",
+    "quarantine": "every quarantined row with its reason",
+}
+
+
+def cmd_export(args: argparse.Namespace) -> None:
     config = load_config(args.config)
-    daily = Store(config.storage).read("daily_summary")
-    if daily is None:
-        raise GuapError(f"no daily summary in {config.storage} yet: run `guap-pipeline run` first")
-    daily[list(DAILY_COLUMNS)].to_csv(args.output, index=False)
-    _progress(f"wrote {len(daily)} rows to {args.output}")
+    frame = _exported(config, args.table)
+    if frame is None:
+        raise GuapError(f"no {args.table} table in {config.storage} yet: run `guap-pipeline run`")
+    frame.to_csv(args.output, index=False)
+    _progress(f"wrote {len(frame)} rows to {args.output}")
 
 
 def cmd_report(args: argparse.Namespace) -> None:
@@ -156,10 +175,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     export = commands.add_parser("export", help="write a pipeline table to a file")
     tables = export.add_subparsers(dest="table", required=True)
-    daily = tables.add_parser("daily", help="the daily summary table, as CSV")
-    daily.add_argument("--config", required=True, help="path to guap.yaml")
-    daily.add_argument("--output", required=True, help="CSV file to write")
-    daily.set_defaults(func=cmd_export_daily)
+    for table, what in EXPORTS.items():
+        sub = tables.add_parser(table, help=f"{what}, as CSV")
+        sub.add_argument("--config", required=True, help="path to guap.yaml")
+        sub.add_argument("--output", required=True, help="CSV file to write")
+        sub.set_defaults(func=cmd_export, table=table)
 
     flags = commands.add_parser(
         "flags", help="trend flags (decline, plateau, diminishing returns) of a daily table"

@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import dagster as dg
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -146,3 +147,62 @@ def test_run_reports_a_bad_config_clearly(tmp_path: Path, capsys) -> None:
     config.write_text("value_matrix: {tp: 1, fp: 0, fn: 0, tx: 0}\n")
     assert main(["run", "--config", str(config)]) == 1
     assert "value_matrix" in capsys.readouterr().err
+
+
+MULTICLASS = """\
+landing: ./landing
+storage: ./store
+start_date: 2026-10-01
+classes: [low, mid, high]
+baseline: baseline_pred
+value_matrix: [[0, -5, -20], [-10, 8, -5], [-40, -10, 30]]
+"""
+
+
+def test_multiclass_exports_the_cell_table_equal_to_the_core(tmp_path: Path) -> None:
+    (tmp_path / "landing" / "predictions").mkdir(parents=True)
+    (tmp_path / "landing" / "labels").mkdir(parents=True)
+    config = tmp_path / "guap.yaml"
+    config.write_text(MULTICLASS)
+    rng = np.random.default_rng(4)
+    classes = np.array(["low", "mid", "high"])
+    preds = pd.DataFrame(
+        {
+            "prediction_id": [f"m{i}" for i in range(600)],
+            "predicted_at": pd.Timestamp("2026-10-02", tz="UTC")
+            + pd.to_timedelta(rng.integers(0, 2 * 86_400, 600), unit="s"),
+            "y_pred": classes[rng.integers(0, 3, 600)],
+            "baseline_pred": "low",
+        }
+    )
+    preds.to_csv(tmp_path / "landing" / "predictions" / "p.csv", index=False)
+    labels = pd.DataFrame(
+        {"prediction_id": preds["prediction_id"], "y_true": classes[rng.integers(0, 3, 600)]}
+    )
+    labels.to_csv(tmp_path / "landing" / "labels" / "l.csv", index=False)
+
+    assert main(["run", "--config", str(config), "--as-of", AS_OF]) == 0
+    assert (
+        main(["export", "cells", "--config", str(config), "--output", str(tmp_path / "c.csv")]) == 0
+    )
+    assert (
+        main(["export", "daily", "--config", str(config), "--output", str(tmp_path / "d.csv")]) == 0
+    )
+
+    cells = pd.read_csv(tmp_path / "c.csv")
+    joined = preds.merge(labels, on="prediction_id")
+    joined["date"] = joined["predicted_at"].dt.strftime("%Y-%m-%d")
+    matrix = {"low": 0, "mid": 1, "high": 2}
+    values = np.array([[0, -5, -20], [-10, 8, -5], [-40, -10, 30]])
+    joined["value"] = values[joined["y_true"].map(matrix), joined["y_pred"].map(matrix)]
+    expected = joined.groupby(["date", "y_true", "y_pred"]).agg(
+        count=("value", "size"), value=("value", "sum")
+    )
+    got = cells.set_index(["date", "true_class", "predicted_class"])
+    for key, row in expected.iterrows():
+        assert got.loc[key, "count"] == row["count"]
+        assert got.loc[key, "value"] == row["value"]
+    assert len(cells) == 2 * 9  # two days, every cell present even when empty
+    daily = pd.read_csv(tmp_path / "d.csv")
+    assert daily["tp"].isna().all()  # no positive class: read the cells instead
+    assert daily["profit"].sum() == joined["value"].sum()
