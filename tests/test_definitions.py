@@ -1,6 +1,9 @@
 """The code location as Dagster loads it: wiring, schedule, and the sensors' ticks."""
 
 import datetime as dt
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import dagster as dg
@@ -90,3 +93,24 @@ def test_a_failed_run_is_alerted(tmp_path: Path, caplog) -> None:
     with caplog.at_level("ERROR", logger="guap_pipeline.alerts"):
         run_failure_alert_sensor(context)
     assert f"monitoring run {result.run_id[:8]} of ingest_landing_job failed" in caplog.text
+
+
+def test_dagster_cli_validates_the_workspace(tmp_path: Path) -> None:
+    (tmp_path / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    root = Path(__file__).resolve().parents[1]
+    result = subprocess.run(
+        [
+            Path(sys.executable).parent / "dagster",
+            "definitions",
+            "validate",
+            "-w",
+            "workspace.yaml",
+        ],
+        cwd=root,
+        env={**os.environ, "DAGSTER_HOME": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "All code locations passed validation" in result.stderr + result.stdout
