@@ -147,3 +147,75 @@ def test_changed_file_replaces_its_rows_and_removed_file_takes_them_away(root: P
     stage(root)
     build_predictions(store, "2026-10-01")
     assert store.read("predictions", "2026-10-01").empty
+
+
+@pytest.mark.parametrize(
+    ("line", "reason"),
+    [
+        ("x,,1,0.9,10", "'predicted_at' is missing"),
+        ("x,2026-10-01T10:00:00Z,1,0.9,", "'amount' is missing"),
+        ("x,2026-10-01T10:00:00Z,1,NaN,10", "'score' is not a number"),
+        ("x,2026-10-01T10:00:00Z,1,high,10", "'score' is not a number"),
+    ],
+)
+def test_nulls_and_wrong_types_in_predictions(root: Path, line: str, reason: str) -> None:
+    write(root, "predictions/p.csv", HEADER + line + "\n")
+    _, bad = stage(root)
+    assert bad["reason"].tolist() == [reason]
+
+
+@pytest.mark.parametrize(
+    ("line", "reason"),
+    [
+        (",1,2026-10-03", "'prediction_id' is missing"),
+        ("x,,2026-10-03", "'y_true' is missing"),
+        ("x,maybe,2026-10-03", "'y_true' is not one of the classes [0, 1]"),
+        ("x,1,soon", "'labeled_at' is not a timestamp"),
+    ],
+)
+def test_nulls_and_wrong_types_in_labels(root: Path, line: str, reason: str) -> None:
+    write(root, "predictions/p.csv", HEADER + "x,2026-10-01T10:00:00Z,1,0.9,10\n")
+    write(root, "labels/l.csv", "prediction_id,y_true,labeled_at\n" + line + "\n")
+    _, bad = stage(root)
+    assert bad["reason"].tolist() == [reason]
+
+
+def test_duplicates_within_one_file_keep_the_first_row(root: Path) -> None:
+    write(
+        root,
+        "predictions/p.csv",
+        HEADER + "x,2026-10-01T10:00:00Z,1,0.9,10\nx,2026-10-01T11:00:00Z,0,0.1,10\n",
+    )
+    store, _ = stage(root)
+    assert build_predictions(store, "2026-10-01") == {"n_predictions": 1, "n_duplicates": 1}
+    assert quarantine(store)["row"].tolist() == [2]
+
+
+def test_a_dst_day_is_cut_in_the_configured_time_zone(root: Path) -> None:
+    config = root / "guap.yaml"
+    config.write_text(config.read_text() + "timezone: Europe/Berlin\n")
+    write(
+        root,
+        "predictions/p.csv",
+        HEADER + "a,2026-10-24T22:30:00Z,1,0.9,10\n"  # 00:30 CEST on Oct 25: DST ends that day
+        "b,2026-10-25T22:59:00Z,1,0.9,10\n"  # 23:59 CET, still Oct 25 (a 25-hour day)
+        "c,2026-10-25T23:00:00Z,1,0.9,10\n",  # 00:00 CET on Oct 26
+    )
+    store, bad = stage(root)
+    assert bad.empty
+    assert build_predictions(store, "2026-10-25")["n_predictions"] == 2
+    assert build_predictions(store, "2026-10-26")["n_predictions"] == 1
+
+
+def test_a_csv_in_a_legacy_encoding_is_read(root: Path) -> None:
+    text = (
+        HEADER.replace("amount", "amount,country") + "é1,2026-10-01T10:00:00Z,1,0.9,10,Österreich\n"
+    )
+    config = root / "guap.yaml"
+    config.write_text(config.read_text() + "segments: [country]\n")
+    write(root, "predictions/p.csv", text.encode("cp1252"))
+    store, bad = stage(root)
+    assert bad.empty
+    build_predictions(store, "2026-10-01")
+    row = store.read("predictions", "2026-10-01").iloc[0]
+    assert (row["prediction_id"], row["country"]) == ("é1", "Österreich")
