@@ -130,6 +130,13 @@ class DayProfit:
 
 def day_profit(labeled: pd.DataFrame, config: GuapConfig) -> DayProfit:
     """Account one day's labeled predictions per model version (SPEC definitions)."""
+    summary, cells = day_accounts(labeled, config)
+    hindsight_rows, curves = day_hindsight(labeled, summary, config)
+    return DayProfit(summary, cells, hindsight_rows, curves)
+
+
+def day_accounts(labeled: pd.DataFrame, config: GuapConfig) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The summary rows and K×K cells of :func:`day_profit`."""
     accounts = account(
         labeled,
         config.value_matrix,
@@ -138,9 +145,14 @@ def day_profit(labeled: pd.DataFrame, config: GuapConfig) -> DayProfit:
         positive_class=config.positive_class,
     )
     summary = accounts.summary(config.positive_class)
-    summary = summary[[*DAY_KEYS, *SUMMARY_COLUMNS]]
-    hindsight_rows, curves = _hindsight(labeled, summary, config)
-    return DayProfit(summary, accounts.cells(), hindsight_rows, curves)
+    return summary[[*DAY_KEYS, *SUMMARY_COLUMNS]], accounts.cells()
+
+
+def day_hindsight(
+    labeled: pd.DataFrame, summary: pd.DataFrame, config: GuapConfig
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The threshold hindsight rows and profit curves of :func:`day_profit`."""
+    return _hindsight(labeled, summary, config)
 
 
 def _hindsight(
@@ -151,15 +163,20 @@ def _hindsight(
     if config.is_binary and "score" in labeled.columns and len(labeled):
         realized = summary.set_index(list(DAY_KEYS))["profit"]
         matrix = config.value_matrix
-        for key, group in labeled[labeled["y_true"].notna()].groupby(list(DAY_KEYS), sort=True):
-            if group["score"].isna().any():
+        has_label = labeled["y_true"].notna().to_numpy()
+        score = labeled["score"]
+        # Row positions per group (labeled rows only), without copying the day's frame.
+        groups = labeled.groupby(list(DAY_KEYS), sort=True).indices
+        for key in sorted(groups):
+            rows_of_key = groups[key][has_label[groups[key]]]
+            if not len(rows_of_key) or score.iloc[rows_of_key].isna().any():
                 continue
             curve = profit_curve(
-                class_codes(group["y_true"], config.classes),
-                group["score"].to_numpy(),
+                class_codes(labeled["y_true"].iloc[rows_of_key], config.classes),
+                score.to_numpy()[rows_of_key],
                 matrix,
                 positive_class=config.positive_class,
-                columns={c: group[c].to_numpy() for c in matrix.columns},
+                columns={c: labeled[c].to_numpy()[rows_of_key] for c in matrix.columns},
             )
             best = hindsight(curve, float(realized.loc[key]))
             rows.append(

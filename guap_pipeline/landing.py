@@ -12,20 +12,39 @@ tells which days changed (the *dirty* days to re-materialize).
 from __future__ import annotations
 
 import hashlib
+import os
+import time
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from itertools import pairwise
 from pathlib import Path
 
-import duckdb
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from guap_pipeline.config import GuapConfig
 from guap_pipeline.errors import InputError
-from guap_pipeline.readers import read_landing_file
-from guap_pipeline.storage import Store
+from guap_pipeline.readers import iter_landing_file
+from guap_pipeline.storage import (
+    ParquetParts,
+    Store,
+    copy_file,
+    duckdb_connection,
+    release_memory,
+    sql_path,
+)
 from guap_pipeline.validation import QUARANTINE_COLUMNS, validate_labels, validate_predictions
 
 KINDS = ("predictions", "labels")
+# Rows validated, routed and written at a time: bounds memory on files of any size.
+SLICE_ROWS = 1 << 20
+MANIFEST_SECONDS = 1.0
+# Files up to this size are staged STAGING_THREADS at a time.
+PARALLEL_BYTES = 32 << 20
+STAGING_THREADS = 2
 MANIFEST = "landing_manifest"
 UNMATCHED_REASON = "no prediction with this prediction_id has landed (yet)"
 
@@ -106,12 +125,19 @@ class _Stager:
         self.staging = store.root / "staging"
         self.manifest: dict[str, dict] = store.read_json(MANIFEST, {})
         self.report = StageReport()
+        self.saved_at, self.unsaved = time.monotonic(), False
 
     def chunk(self, kind: str, day: str, file_id: str) -> Path:
         return self.staging / kind / day / f"{file_id}.parquet"
 
-    def save_manifest(self) -> None:
-        self.store.write_json(MANIFEST, self.manifest)
+    def save_manifest(self, *, now: bool = False) -> None:
+        """Write the manifest, at most once a second unless ``now`` (a big first staging
+        touches hundreds of files). Staging a file again rewrites the same chunks, so a
+        crash between two saves only makes the next run redo a few files."""
+        self.unsaved = True
+        if now or time.monotonic() - self.saved_at >= MANIFEST_SECONDS:
+            self.store.write_json(MANIFEST, self.manifest)
+            self.saved_at, self.unsaved = time.monotonic(), False
 
     def forget(self, relative: str) -> None:
         """Remove everything a file staged before (it changed or was deleted)."""
@@ -127,13 +153,56 @@ class _Stager:
     def write(self, path: Path, frame: pd.DataFrame) -> None:
         self.store.write_path(path, frame)
 
+    def _stage_rows(self, landing_file: LandingFile, entry: dict) -> pd.DataFrame:
+        """Validate and write a file's rows, slice by slice; returns its quarantine rows.
+
+        Raises :class:`InputError` for an unreadable file, having written nothing.
+        """
+        predictions = landing_file.kind == "predictions"
+        validate = validate_predictions if predictions else validate_labels
+        stamp = "predicted_at" if predictions else "labeled_at"
+        raw_path = self.staging / "labels_raw" / f"{landing_file.file_id}.parquet"
+        quarantines, empty = [], None
+        batches = iter_landing_file(
+            landing_file.path, batch_rows=SLICE_ROWS, timestamp=stamp, whole_if_gaps=not predictions
+        )
+        with ParquetParts() as parts:
+            for raw in batches:
+                for part in _slices(raw, stamp, whole_if_gaps=not predictions):
+                    good, quarantine = validate(part, self.config, source=landing_file.relative)
+                    quarantines.append(quarantine)
+                    if predictions:
+                        for day, rows in _by_day(good):
+                            parts.write(self.chunk("predictions", day, landing_file.file_id), rows)
+                    elif len(good):
+                        parts.write(raw_path, _as_routed(good))
+                    else:
+                        empty = _as_routed(good)
+                    del part, good
+                    release_memory()
+                del raw
+            if not predictions and raw_path not in parts.rows and empty is not None:
+                parts.write(raw_path, empty)
+        if predictions:
+            for path, n_rows in parts.rows.items():
+                entry["days"][path.parent.name] = n_rows
+        else:
+            entry["route"] = True
+        found = [q for q in quarantines if len(q)]
+        return pd.concat(found, ignore_index=True) if len(found) > 1 else (found or quarantines)[0]
+
     def stage_file(self, landing_file: LandingFile) -> None:
+        self.record(landing_file, *self.prepare(landing_file))
+
+    def prepare(self, landing_file: LandingFile) -> tuple[dict, bool]:
+        """Validate and write one file's chunks; its manifest entry and whether it was
+        unreadable. Touches only this file's own paths, so files can be staged in parallel."""
         entry = {"kind": landing_file.kind, "file_id": landing_file.file_id, "days": {}}
+        unreadable = False
         try:
-            raw = read_landing_file(landing_file.path)
+            quarantine = self._stage_rows(landing_file, entry)
         except InputError as exc:
-            self.report.unreadable.append(landing_file.relative)
-            raw = None
+            unreadable = True
             quarantine = pd.DataFrame(
                 {
                     "source": [landing_file.relative],
@@ -145,65 +214,238 @@ class _Stager:
                 },
                 columns=list(QUARANTINE_COLUMNS),
             )
-        if raw is not None:
-            validate = (
-                validate_predictions if landing_file.kind == "predictions" else validate_labels
-            )
-            good, quarantine = validate(raw, self.config, source=landing_file.relative)
-            if landing_file.kind == "predictions":
-                for day, rows in good.groupby("date", sort=True):
-                    self.write(self.chunk("predictions", str(day), landing_file.file_id), rows)
-                    entry["days"][str(day)] = len(rows)
-                    self.report.dirty_days.add(str(day))
-            else:
-                self.write(self.staging / "labels_raw" / f"{landing_file.file_id}.parquet", good)
-                entry["route"] = True
         if len(quarantine):
             self.write(self.staging / "quarantine" / f"{landing_file.file_id}.parquet", quarantine)
-        self.report.quarantined_rows += len(quarantine)
         entry["fingerprint"] = landing_file.fingerprint
         entry["quarantined"] = len(quarantine)
+        return entry, unreadable
+
+    def record(self, landing_file: LandingFile, entry: dict, unreadable: bool) -> None:
+        """Enter a staged file in the report and the manifest."""
+        if unreadable:
+            self.report.unreadable.append(landing_file.relative)
+        self.report.quarantined_rows += entry["quarantined"]
+        if landing_file.kind == "predictions":
+            self.report.dirty_days.update(entry["days"])
         self.manifest[landing_file.relative] = entry
         self.save_manifest()
 
+    def stage_files(self, files: list[LandingFile]) -> None:
+        """Stage files; small ones two at a time (reading, validating and writing Parquet
+        release the GIL for much of the work), big ones alone to bound memory."""
+        small = [f for f in files if f.path.stat().st_size <= PARALLEL_BYTES]
+        workers = min(STAGING_THREADS, os.cpu_count() or 1)
+        done: dict[str, tuple[dict, bool]] = {}
+        if len(small) > 1 and workers > 1:
+            with ThreadPoolExecutor(max_workers=workers) as pool:
+                staged = pool.map(self.prepare, small)
+                done = dict(zip([f.relative for f in small], staged, strict=True))
+        for landing_file in files:  # recorded in path order, as when staged one by one
+            staged = done.pop(landing_file.relative, None) or self.prepare(landing_file)
+            self.record(landing_file, *staged)
+
     def route_labels(self, relatives: Iterable[str]) -> None:
         """Send validated labels to their prediction's day; keep the unmatched waiting."""
-        entries = {r: self.manifest[r] for r in relatives}
+        entries = [self.manifest[r] for r in relatives]
         if not entries:
             return
-        index = _prediction_index(self.staging / "predictions")
-        for entry in entries.values():
+        raw_paths = [self.staging / "labels_raw" / f"{e['file_id']}.parquet" for e in entries]
+        matches = _match_labels(self.staging / "predictions", raw_paths)
+        routes = []
+        for entry, raw_path, (rows, days) in zip(entries, raw_paths, matches, strict=True):
             file_id = entry["file_id"]
-            labels = pd.read_parquet(self.staging / "labels_raw" / f"{file_id}.parquet")
-            routed = labels.merge(index, on="prediction_id", how="left")
-            old_days = dict(entry["days"])
-            entry["days"] = {}
-            for day, rows in routed[routed["date"].notna()].groupby("date", sort=True):
-                day = str(day)
-                entry["days"][day] = len(rows)
-                if old_days.get(day) != len(rows):
-                    self.write(self.chunk("labels", day, file_id), rows.drop(columns="date"))
-                    self.report.dirty_days.add(day)
-            unmatched = routed[routed["date"].isna()].drop(columns="date")
+            groups, unmatched = _route_groups(
+                rows, days, pq.ParquetFile(raw_path).metadata.num_rows
+            )
+            changed = {
+                d: index for d, index in groups.items() if entry["days"].get(d) != len(index)
+            }
+            targets = {self.chunk("labels", day, file_id): index for day, index in changed.items()}
             unmatched_path = self.staging / "labels_unmatched" / f"{file_id}.parquet"
             if len(unmatched):
-                self.write(unmatched_path, unmatched)
-            else:
-                unmatched_path.unlink(missing_ok=True)
-            entry["unmatched"] = len(unmatched)
-            entry["route"] = False
+                targets[unmatched_path] = unmatched
+            routes.append(_Route(entry, raw_path, groups, set(changed), unmatched_path, targets))
+        small = [r for r in routes if r.raw_path.stat().st_size <= PARALLEL_BYTES]
+        workers = min(STAGING_THREADS, os.cpu_count() or 1)
+        if len(small) < 2 or workers < 2:
+            small = []
+        with ThreadPoolExecutor(max_workers=workers) as pool:  # each writes its own chunks
+            list(pool.map(_Route.write, small))
+        for route in routes:
+            if route not in small:
+                route.write()
+            if route.unmatched_path not in route.targets:
+                route.unmatched_path.unlink(missing_ok=True)
+            route.entry["days"] = {day: len(index) for day, index in route.groups.items()}
+            route.entry["unmatched"] = len(route.targets.get(route.unmatched_path, []))
+            route.entry["route"] = False
+            self.report.dirty_days.update(route.changed)
             self.save_manifest()
 
 
-def _prediction_index(folder: Path) -> pd.DataFrame:
-    """Distinct (prediction_id, date) of every staged prediction, read by DuckDB."""
-    if not any(folder.glob("*/*.parquet")):
-        return pd.DataFrame({"prediction_id": pd.Series([], dtype="string"), "date": []})
-    pattern = (folder / "*" / "*.parquet").as_posix()
-    with duckdb.connect() as con:
-        return con.execute(
-            "SELECT DISTINCT prediction_id, date FROM read_parquet(?)", [pattern]
-        ).df()
+@dataclass(eq=False)
+class _Route:
+    """Where one labels file's rows go: row numbers per day chunk (and the unmatched)."""
+
+    entry: dict
+    raw_path: Path
+    groups: dict[str, np.ndarray]
+    changed: set[str]
+    unmatched_path: Path
+    targets: dict[Path, np.ndarray]
+
+    def write(self) -> None:
+        _write_rows(self.raw_path, self.targets)
+
+
+def _slices(raw: pd.DataFrame, time_column: str, *, whole_if_gaps: bool) -> Iterable[pd.DataFrame]:
+    """Row slices of a big raw frame, validated one at a time to bound memory.
+
+    Validation is row by row, so slices give the same rows as the whole frame. A text
+    timestamp column is parsed whole (its unit is inferred from all of its values), and
+    so, ``whole_if_gaps``, is one with some values missing (a slice where every valid row
+    misses it gets another unit).
+    """
+    column = raw[time_column] if time_column in raw.columns else None
+    sliceable = column is None or (
+        pd.api.types.is_datetime64_any_dtype(column.dtype)
+        and (not whole_if_gaps or column.notna().all() or column.isna().all())
+    )
+    if len(raw) <= SLICE_ROWS or not sliceable:
+        yield raw
+        return
+    for start in range(0, len(raw), SLICE_ROWS):
+        yield raw.iloc[start : start + SLICE_ROWS]
+
+
+def _as_routed(labels: pd.DataFrame) -> pd.DataFrame:
+    """Valid labels with ``prediction_id`` in the dtype routed labels have always had.
+
+    Routing used to be a pandas merge with an index read by DuckDB, which turned the key
+    into ``str``; the staged labels (and the tables built from them) keep that dtype.
+    """
+    return labels.astype({"prediction_id": "str"})
+
+
+def _by_day(good: pd.DataFrame) -> Iterable[tuple[str, pd.DataFrame]]:
+    """Valid prediction rows per prediction day, in row order (no copy for a single day)."""
+    if not len(good):
+        return
+    days = good["date"].unique()
+    if len(days) == 1:
+        yield str(days[0]), good
+        return
+    for day, rows in good.groupby("date", sort=True):
+        yield str(day), rows
+
+
+def _match_labels(folder: Path, raw_paths: list[Path]) -> list[tuple[np.ndarray, np.ndarray]]:
+    """For each labels file, (row, day) of every label whose prediction_id is staged that day.
+
+    One DuckDB hash join of every file's ids against the ids of all staged predictions;
+    only integers come back (row numbers, and days since the epoch), streamed in batches.
+    """
+    nothing = np.array([], dtype=np.int64)
+    if not raw_paths or not any(folder.glob("*/*.parquet")):
+        return [(nothing, nothing) for _ in raw_paths]
+    labels = " UNION ALL ".join(
+        f"SELECT {i} AS f, file_row_number AS j, prediction_id "
+        f"FROM read_parquet({sql_path(path)}, file_row_number = true)"
+        for i, path in enumerate(raw_paths)
+    )
+    query = f"""
+        SELECT CAST(l.f AS INTEGER) AS f, CAST(l.j AS INTEGER) AS j,
+               CAST(CAST(p.date AS DATE) - DATE '1970-01-01' AS INTEGER) AS day
+        FROM ({labels}) AS l
+        JOIN read_parquet({sql_path(folder / "*" / "*.parquet")}) AS p USING (prediction_id)
+    """
+    found: list[list[tuple[np.ndarray, np.ndarray]]] = [[] for _ in raw_paths]
+    with duckdb_connection() as con:
+        for batch in con.sql(query).to_arrow_reader(SLICE_ROWS):
+            files = batch.column(0).to_numpy()
+            order = np.argsort(_small_ints(files), kind="stable")
+            bounds = np.searchsorted(files[order], np.arange(len(raw_paths) + 1))
+            rows, days = batch.column(1).to_numpy()[order], batch.column(2).to_numpy()[order]
+            for i, (a, b) in enumerate(pairwise(bounds)):
+                if b > a:
+                    found[i].append((rows[a:b], days[a:b]))
+    return [
+        (
+            np.concatenate([r for r, _ in parts]).astype(np.int64),
+            np.concatenate([d for _, d in parts]).astype(np.int64),
+        )
+        if parts
+        else (nothing, nothing)
+        for parts in found
+    ]
+
+
+def _route_groups(
+    rows: np.ndarray, days: np.ndarray, n_rows: int
+) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Sorted row numbers of a labels file per prediction day, and of the unmatched rows.
+
+    A label whose prediction_id is staged on two days goes to both, once each.
+    """
+    first = int(days.min()) if len(days) else 0
+    codes = (days - first).astype(np.int64)
+    if len(rows) and np.bincount(rows, minlength=n_rows).max() > 1:  # rare: sort pairs
+        pairs = np.unique(np.stack([codes, rows], axis=1), axis=0)
+        codes, rows = pairs[:, 0], pairs[:, 1]  # by day, then row
+        starts = np.flatnonzero(np.diff(codes, prepend=-1))
+        bounds = [*starts.tolist(), len(codes)]
+        groups = {int(codes[a]): rows[a:b] for a, b in pairwise(bounds)}
+    else:  # each row has at most one day: a counting sort keeps rows in order
+        day_of_row = np.full(n_rows, -1, dtype=np.int64)
+        day_of_row[rows] = codes
+        order = np.argsort(_small_ints(day_of_row + 1), kind="stable")
+        counts = np.bincount(day_of_row + 1)
+        bounds = np.concatenate([[0], np.cumsum(counts)])
+        groups = {
+            code - 1: order[a:b] for code, (a, b) in enumerate(pairwise(bounds)) if code and b > a
+        }
+    matched = np.zeros(n_rows, dtype=bool)
+    matched[rows] = True
+    labels = {code: str(np.datetime64(first + code, "D")) for code in groups}
+    routed = {labels[code]: index for code, index in sorted(groups.items())}
+    return routed, np.flatnonzero(~matched)
+
+
+def _small_ints(values: np.ndarray) -> np.ndarray:
+    """Non-negative ints in the narrowest dtype: NumPy sorts 8/16-bit ints by radix, O(n)."""
+    top = int(values.max()) if len(values) else 0
+    return values.astype(np.uint8 if top < 256 else np.uint16 if top < 65536 else np.int64)
+
+
+def _write_rows(source: Path, targets: dict[Path, np.ndarray]) -> None:
+    """Write the given (sorted) rows of a Parquet file to each target, streaming the file.
+
+    A target that takes every row is a plain copy of the file.
+    """
+    reader = pq.ParquetFile(source)
+    n_rows = reader.metadata.num_rows
+    rest = {}
+    for target, index in targets.items():
+        if len(index) == n_rows:
+            copy_file(source, target)
+        else:
+            rest[target] = index
+    if not rest:
+        return
+    schema = reader.schema_arrow
+    with ParquetParts() as parts:
+        offset = 0
+        for batch in reader.iter_batches(batch_size=SLICE_ROWS, use_threads=False):
+            end = offset + batch.num_rows
+            table = pa.Table.from_batches([batch], schema=schema)
+            for target, index in rest.items():
+                lo, hi = np.searchsorted(index, [offset, end])
+                if hi > lo:
+                    parts.write(target, table.take(index[lo:hi] - offset))
+            offset = end
+        for target in rest:
+            if target not in parts.rows:
+                parts.write(target, schema.empty_table())
 
 
 def stage_landing(config: GuapConfig, store: Store) -> StageReport:
@@ -214,6 +456,7 @@ def stage_landing(config: GuapConfig, store: Store) -> StageReport:
         stager.forget(relative)
         stager.report.removed.append(relative)
     predictions_landed = False
+    pending = []
     for relative, landing_file in files.items():
         entry = stager.manifest.get(relative)
         if entry is not None and entry["fingerprint"] == landing_file.fingerprint:
@@ -222,13 +465,16 @@ def stage_landing(config: GuapConfig, store: Store) -> StageReport:
         (stager.report.changed if entry else stager.report.added).append(relative)
         if entry is not None:
             stager.forget(relative)
-        stager.stage_file(landing_file)
+        pending.append(landing_file)
         predictions_landed |= landing_file.kind == "predictions"
+    stager.stage_files(pending)
     stager.route_labels(
         r
         for r, e in stager.manifest.items()
         if e["kind"] == "labels" and (e.get("route") or (predictions_landed and e.get("unmatched")))
     )
+    if stager.unsaved:
+        stager.save_manifest(now=True)
     return stager.report
 
 

@@ -13,27 +13,45 @@ import datetime as dt
 import hashlib
 import json
 from dataclasses import dataclass, field
+from pathlib import Path
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from guap_pipeline.config import GuapConfig
 from guap_pipeline.daily import (
+    DAY_KEYS,
     DayProfit,
+    day_accounts,
+    day_hindsight,
     day_profit,
     dedupe_predictions,
     join_labels,
     latest_labels,
 )
 from guap_pipeline.landing import (
+    SLICE_ROWS,
     pending_changes,
     read_staged,
     staged_days,
     staged_quarantine,
     staged_signature,
 )
-from guap_pipeline.storage import Store
+from guap_pipeline.readers import ROW
+from guap_pipeline.storage import (
+    SHARED_DUCKDB_ROWS,
+    ParquetParts,
+    Store,
+    copy_file,
+    duckdb_connection,
+    release_memory,
+    sql_path,
+)
 from guap_pipeline.timeseries import DAILY_COLUMNS, daily_summary, profit_timeseries
-from guap_pipeline.validation import QUARANTINE_COLUMNS
+from guap_pipeline.validation import QUARANTINE_COLUMNS, SOURCE
 
 BUILT = "built_days"
 SERIES_STATE = "timeseries_state"
@@ -41,6 +59,9 @@ SERIES_STATE = "timeseries_state"
 
 def build_predictions(store: Store, day: str) -> dict[str, int]:
     """Validated, de-duplicated predictions of one day; duplicates to quarantine."""
+    fast = _build_predictions_fast(store, day)
+    if fast is not None:
+        return fast
     unique, duplicates = dedupe_predictions(read_staged(store, "predictions", day))
     store.write("predictions", unique, day)
     store.write("quarantine_predictions", _as_quarantine(duplicates), day)
@@ -49,6 +70,9 @@ def build_predictions(store: Store, day: str) -> dict[str, int]:
 
 def build_labels(store: Store, day: str) -> dict[str, int]:
     """Latest label per prediction of one day (history stays in the staged chunks)."""
+    fast = _build_labels_fast(store, day)
+    if fast is not None:
+        return fast
     staged = read_staged(store, "labels", day)
     latest, changed = latest_labels(staged)
     store.write("labels", latest, day)
@@ -57,6 +81,9 @@ def build_labels(store: Store, day: str) -> dict[str, int]:
 
 def build_labeled(store: Store, day: str) -> dict[str, int]:
     """The day's predictions with their latest label; orphan labels to quarantine."""
+    fast = _build_labeled_fast(store, day)
+    if fast is not None:
+        return fast
     predictions = store.read("predictions", day)
     labels = store.read("labels", day)
     staged = read_staged(store, "labels", day)
@@ -75,13 +102,27 @@ def build_labeled(store: Store, day: str) -> dict[str, int]:
 
 def build_day_profit(store: Store, config: GuapConfig, day: str) -> DayProfit:
     """The day's money per model version; records the inputs it was built from."""
-    labeled = store.read("labeled_predictions", day)
-    result = day_profit(
-        labeled
-        if labeled is not None
-        else pd.DataFrame(columns=["y_true", "y_pred", "date", "model_version"]),
-        config,
-    )
+    path = store.path("labeled_predictions", day)
+    if not path.exists():
+        result = day_profit(
+            pd.DataFrame(columns=["y_true", "y_pred", "date", "model_version"]), config
+        )
+    else:  # only the columns the money needs; a big day in two passes, to bound memory
+        stored = pq.read_schema(path).empty_table().to_pandas().dtypes
+        value_columns = list(config.value_matrix.columns)
+        money = ["y_true", "y_pred", *value_columns, "baseline_pred"]
+        hindsight = ["y_true", "score", *value_columns]
+        small = pq.ParquetFile(path).metadata.num_rows < SHARED_DUCKDB_ROWS
+        labeled = _read_for_profit(path, money + hindsight if small else money, config)
+        summary, cells = day_accounts(labeled, config)
+        summary, cells = _plain_keys(summary, stored), _plain_keys(cells, stored)
+        if not small:
+            del labeled
+            release_memory()
+            labeled = _read_for_profit(path, hindsight, config)
+        hindsight_rows, curves = day_hindsight(labeled, summary, config)
+        del labeled
+        result = DayProfit(summary, cells, hindsight_rows, curves)
     store.write("daily_quadrant_profit", result.summary, day)
     store.write("daily_cells", result.cells, day)
     store.write("threshold_hindsight", result.hindsight, day)
@@ -194,3 +235,358 @@ def plan(
         out_of_range_days=out,
         timeseries=bool(in_range) or series_stale,
     )
+
+
+# ---------------------------------------------------------------------------------------
+# Arrow and DuckDB paths for big days. Each gives exactly the table the pandas functions
+# of :mod:`guap_pipeline.daily` give (same rows, order and dtypes), without holding the
+# day in pandas: ids are hashed by DuckDB, rows are streamed from Parquet to Parquet, and
+# a table that equals its only input is a file copy. Anything unusual (chunks of several
+# schemas, rows out of order) returns ``None`` and the pandas path runs instead.
+
+
+@dataclass(frozen=True)
+class _Chunks:
+    """A day's staged chunks of one kind, in (source file, row) order."""
+
+    paths: list[Path]
+    sources: list[str]
+    schema: pa.Schema
+    rows: int
+    tables: list[pa.Table] | None = None  # the chunks' rows, when read up front
+
+    def union(self, columns: str, *, numbered: bool = False) -> str:
+        """SQL: every chunk's rows with ``f`` (chunk position) and ``r`` (row in chunk)."""
+        return " UNION ALL ".join(
+            f"SELECT {i} AS f, file_row_number AS r, {columns} "
+            f"FROM read_parquet({sql_path(path)}, file_row_number = true)"
+            if numbered
+            else f"SELECT {columns} FROM read_parquet({sql_path(path)})"
+            for i, path in enumerate(self.paths)
+        )
+
+
+def _staged_chunks(
+    store: Store, kind: str, day: str, load: list[str] | None = None
+) -> _Chunks | None:
+    """The day's non-empty chunks if they share one schema, each holds one source file's
+    rows in row order; else ``None``. With ``load``, a small day's chunks are read whole
+    (those columns) in the same pass."""
+    folder = store.root / "staging" / kind / day
+    paths = sorted(folder.glob("*.parquet")) if folder.is_dir() else []
+    readers = [pq.ParquetFile(path, read_dictionary=[SOURCE]) for path in paths]
+    if load and sum(r.metadata.num_rows for r in readers) >= SHARED_DUCKDB_ROWS:
+        load = None  # a big day: each step streams what it needs
+    found = []
+    for path, reader in zip(paths, readers, strict=True):
+        if reader.metadata.num_rows == 0:
+            continue
+        if found and not reader.schema_arrow.equals(found[0][1].schema_arrow, check_metadata=True):
+            return None
+        columns = reader.read(columns=[*(load or []), SOURCE, ROW], use_threads=False)
+        sources = pc.unique(columns[SOURCE]).dictionary_decode() if len(columns) else []
+        rows = columns[ROW].to_numpy()
+        if len(sources) != 1 or not (np.diff(rows) > 0).all():
+            return None
+        found.append((path, reader, str(sources[0]), columns.select(load) if load else None))
+    if not found:
+        return None
+    found.sort(key=lambda item: item[2])
+    return _Chunks(
+        paths=[p for p, _, _, _ in found],
+        sources=[s for _, _, s, _ in found],
+        schema=found[0][1].schema_arrow,
+        rows=sum(r.metadata.num_rows for _, r, _, _ in found),
+        tables=[t for _, _, _, t in found] if load else None,
+    )
+
+
+def _n_duplicates(chunks: _Chunks) -> int:
+    with duckdb_connection(chunks.rows) as con:
+        if chunks.tables is not None:  # already in memory: DuckDB scans the Arrow data
+            column = [c for t in chunks.tables for c in t["prediction_id"].chunks]
+            con.register("staged_ids", pa.table({"prediction_id": pa.chunked_array(column)}))
+            (n_distinct,) = con.execute(
+                "SELECT count(DISTINCT prediction_id) FROM staged_ids"
+            ).fetchall()[0]
+            con.unregister("staged_ids")
+        else:
+            (n_distinct,) = con.execute(
+                f"SELECT count(DISTINCT prediction_id) FROM ({chunks.union('prediction_id')})"
+            ).fetchall()[0]
+    return chunks.rows - int(n_distinct)
+
+
+def _stream(paths: list[Path], target: Path, drop: dict[int, np.ndarray] | None = None) -> None:
+    """Concatenate Parquet files into ``target`` (a copy for one file), leaving out the
+    sorted row numbers ``drop[i]`` of file ``i``."""
+    drop = drop or {}
+    if len(paths) == 1 and not len(drop.get(0, [])):
+        copy_file(paths[0], target)
+        return
+    with ParquetParts() as parts:
+        for i, path in enumerate(paths):
+            reader = pq.ParquetFile(path)
+            schema, offset = reader.schema_arrow, 0
+            for batch in reader.iter_batches(batch_size=SLICE_ROWS, use_threads=False):
+                table = pa.Table.from_batches([batch], schema=schema)
+                skip = drop.get(i, np.array([], dtype=np.int64))
+                lo, hi = np.searchsorted(skip, [offset, offset + len(table)])
+                if hi > lo:
+                    keep = np.ones(len(table), dtype=bool)
+                    keep[skip[lo:hi] - offset] = False
+                    table = table.filter(keep)
+                parts.write(target, table)
+                offset += batch.num_rows
+
+
+def _build_predictions_fast(store: Store, day: str) -> dict[str, int] | None:
+    chunks = _staged_chunks(store, "predictions", day)
+    if chunks is None:
+        return None
+    n_duplicates = _n_duplicates(chunks)
+    duplicates = pd.DataFrame(columns=list(QUARANTINE_COLUMNS))
+    drop: dict[int, np.ndarray] = {}
+    if n_duplicates:
+        with duckdb_connection(chunks.rows) as con:
+            rows = con.execute(
+                f"""
+                WITH t AS ({chunks.union(f"prediction_id, {SOURCE}, {ROW}", numbered=True)})
+                SELECT * FROM t WHERE prediction_id IN (
+                    SELECT prediction_id FROM t GROUP BY prediction_id HAVING count(*) > 1)
+                ORDER BY f, r
+                """
+            ).df()
+        rows["prediction_id"] = rows["prediction_id"].astype("string")
+        _, duplicates = dedupe_predictions(rows)
+        later = rows.loc[rows["prediction_id"].duplicated(keep="first")]
+        drop = {int(f): np.sort(g["r"].to_numpy()) for f, g in later.groupby("f")}
+    _stream(chunks.paths, store.path("predictions", day), drop)
+    store.write("quarantine_predictions", _as_quarantine(duplicates), day)
+    return {"n_predictions": chunks.rows - n_duplicates, "n_duplicates": n_duplicates}
+
+
+def _build_labels_fast(store: Store, day: str) -> dict[str, int] | None:
+    columns = ["prediction_id", "y_true", "labeled_at"]
+    chunks = _staged_chunks(store, "labels", day, load=columns)
+    if chunks is None or _n_duplicates(chunks):
+        return None  # ids labeled more than once: the pandas path picks the latest
+    table = pa.concat_tables(
+        chunks.tables
+        or (pq.read_table(path, columns=columns, use_threads=False) for path in chunks.paths)
+    ).combine_chunks()
+    order = _labeled_at_order(table["labeled_at"])
+    frame = table.slice(0, 0).to_pandas()
+    frame["n_label_versions"] = np.array([], dtype=np.int64)
+    schema = pa.Schema.from_pandas(frame, preserve_index=False)
+    with ParquetParts() as parts:
+        target = store.path("labels", day)
+        for start in range(0, len(table), SLICE_ROWS):
+            part = (
+                table.take(order[start : start + SLICE_ROWS])
+                if order is not None
+                else (table.slice(start, SLICE_ROWS))
+            )
+            versions = pa.array(np.ones(len(part), dtype=np.int64))
+            parts.write(target, part.append_column("n_label_versions", versions).cast(schema))
+        if not len(table):
+            parts.write(target, schema.empty_table())
+    return {"n_labels": len(table), "n_label_rows": len(table), "n_changed_labels": 0}
+
+
+def _labeled_at_order(labeled_at: pa.ChunkedArray) -> np.ndarray | None:
+    """Row order by ``labeled_at`` (missing first), ties in row order; ``None`` if sorted."""
+    stamps = pc.fill_null(labeled_at.cast(pa.int64()), np.iinfo(np.int64).min).to_numpy()
+    if (stamps[1:] >= stamps[:-1]).all():
+        return None
+    order = np.argsort(stamps)
+    ordered = stamps[order]
+    tied = np.flatnonzero(ordered[1:] == ordered[:-1])
+    if len(tied):  # a stable sort keeps tied rows in row order: re-sort within each run
+        members = np.union1d(tied, tied + 1)
+        members = members[np.lexsort((order[members], ordered[members]))]
+        order[np.sort(members)] = order[members]
+    return order
+
+
+def _build_labeled_fast(store: Store, day: str) -> dict[str, int] | None:
+    predictions_path, labels_path = store.path("predictions", day), store.path("labels", day)
+    if not (predictions_path.exists() and labels_path.exists()):
+        return None
+    predictions = pq.ParquetFile(predictions_path)
+    n_predictions = predictions.metadata.num_rows
+    if n_predictions == 0 or "prediction_id" not in predictions.schema_arrow.names:
+        return None
+    n_labels = pq.ParquetFile(labels_path).metadata.num_rows
+    with duckdb_connection(n_predictions + n_labels) as con:
+        found = con.execute(
+            f"""
+            SELECT p.file_row_number AS i, l.file_row_number AS j
+            FROM read_parquet({sql_path(predictions_path)}, file_row_number = true) AS p
+            JOIN read_parquet({sql_path(labels_path)}, file_row_number = true) AS l
+            USING (prediction_id)
+            """
+        ).fetchnumpy()
+    labels_file = pq.ParquetFile(labels_path)
+    labels = labels_file.read(columns=["y_true", "labeled_at"], use_threads=False).combine_chunks()
+    index = np.full(n_predictions, -1, dtype=np.int64)
+    index[np.asarray(found["i"], dtype=np.int64)] = np.asarray(found["j"], dtype=np.int64)
+    n_labeled = len(found["i"])
+    del found
+    missing = index < 0
+    take = pa.array(index, mask=missing)
+    y_true = labels["y_true"].take(take)
+    labeled_at = labels["labeled_at"].take(take)
+    key = (
+        predictions.schema_arrow.serialize().to_pybytes(),
+        labels_file.schema_arrow.serialize().to_pybytes(),
+        bool((index >= 0).any()),
+        bool(missing.any()),
+    )
+    schema = _MERGED.get(key)
+    if schema is None:  # the same for every day of the same inputs
+        schema = _MERGED.setdefault(key, _merged_schema(predictions, labels_file, index))
+    target = store.path("labeled_predictions", day)
+    with ParquetParts() as parts:
+        offset = 0
+        for batch in predictions.iter_batches(batch_size=SLICE_ROWS, use_threads=False):
+            n = batch.num_rows
+            part = (
+                pa.Table.from_batches([batch])
+                .append_column("y_true", y_true.slice(offset, n))
+                .append_column("labeled_at", labeled_at.slice(offset, n))
+            )
+            parts.write(target, _cast(part.select(schema.names), schema))
+            offset += n
+    # Labels built from the staged rows (one row per id, with its number of versions)
+    # and all joined: no staged label is an orphan. Otherwise look them up.
+    staged_rows = sum(
+        pq.ParquetFile(p).metadata.num_rows
+        for p in sorted((store.root / "staging" / "labels" / day).glob("*.parquet"))
+    )
+    versions = (
+        pq.read_table(labels_path, columns=["n_label_versions"], use_threads=False)[0]
+        if "n_label_versions" in labels_file.schema_arrow.names
+        else None
+    )
+    n_versions = int(pc.sum(versions).as_py() or 0) if versions is not None else -1
+    if n_labeled == len(labels) and n_versions == staged_rows:
+        orphans = pd.DataFrame(columns=list(QUARANTINE_COLUMNS))
+    else:
+        orphans = _orphan_labels(store, day, predictions_path)
+    store.write("quarantine_labels", _as_quarantine(orphans), day)
+    return {
+        "n_predictions": n_predictions,
+        "n_labeled": n_labeled,
+        "n_orphan_labels": len(orphans),
+    }
+
+
+_MERGED: dict[tuple[bytes, bytes, bool, bool], pa.Schema] = {}
+
+
+def _merged_schema(
+    predictions: pq.ParquetFile, labels: pq.ParquetFile, index: np.ndarray
+) -> pa.Schema:
+    """The schema pandas' left merge of the whole day would have given the labeled table.
+
+    Its dtypes depend on the dtypes of both sides and on whether some rows found no
+    label (an integer class column then becomes float), so the merge is done on a
+    sample of the same dtypes: a labeled and an unlabeled prediction, where the day has
+    them (the first prediction, given the id of a label or an id no label has).
+    """
+    row = _first_row(predictions).to_pandas()
+    columns = ["prediction_id", "y_true", "labeled_at"]
+    matched = _first_row(labels).select(columns) if labels.metadata.num_rows else None
+    if matched is None:
+        matched = labels.schema_arrow.empty_table().select(columns)
+    sample = []
+    if (index >= 0).any():
+        sample.append(_with_id(row, "labeled"))
+    if (index < 0).any():
+        sample.append(_with_id(row, "unlabeled"))
+    right = _with_id(matched.to_pandas(), "labeled")
+    left = pd.concat(sample, ignore_index=True) if sample else row.iloc[:0]
+    frame = left.merge(right, on="prediction_id", how="left")
+    return pa.Schema.from_pandas(frame, preserve_index=False)
+
+
+def _first_row(reader: pq.ParquetFile) -> pa.Table:
+    first = next(reader.iter_batches(batch_size=1, use_threads=False))
+    return pa.Table.from_batches([first], schema=reader.schema_arrow).slice(0, 1)
+
+
+def _with_id(frame: pd.DataFrame, value: str) -> pd.DataFrame:
+    """``frame`` with every prediction_id set to ``value``, in the column's own dtype."""
+    ids = pd.array([value] * len(frame), dtype=frame["prediction_id"].dtype)
+    return frame.assign(prediction_id=ids)
+
+
+def _cast(table: pa.Table, schema: pa.Schema) -> pa.Table:
+    """``table.cast(schema)``, also to the null type of a column that is all missing."""
+    columns = [
+        pa.nulls(len(table)) if pa.types.is_null(field.type) else table[field.name]
+        for field in schema
+    ]
+    return pa.table(columns, names=schema.names).cast(schema)
+
+
+def _orphan_labels(store: Store, day: str, predictions_path: Path) -> pd.DataFrame:
+    """Staged labels of the day whose prediction_id is not among its predictions."""
+    folder = store.root / "staging" / "labels" / day
+    sizes = {p: pq.ParquetFile(p).metadata.num_rows for p in sorted(folder.glob("*.parquet"))}
+    paths = [p for p, n in sizes.items() if n]
+    if not paths:
+        return pd.DataFrame(columns=list(QUARANTINE_COLUMNS))
+    rows = sum(sizes.values()) + pq.ParquetFile(predictions_path).metadata.num_rows
+    union = " UNION ALL ".join(
+        f"SELECT {i} AS f, file_row_number AS r, prediction_id, {SOURCE}, {ROW} "
+        f"FROM read_parquet({sql_path(path)}, file_row_number = true)"
+        for i, path in enumerate(paths)
+    )
+    with duckdb_connection(rows) as con:
+        orphans = con.execute(
+            f"""
+            SELECT * FROM ({union}) AS s
+            WHERE NOT EXISTS (
+                SELECT 1 FROM read_parquet({sql_path(predictions_path)}) AS p
+                WHERE p.prediction_id = s.prediction_id)
+            ORDER BY f, r
+            """
+        ).df()
+    if not len(orphans):
+        return pd.DataFrame(columns=list(QUARANTINE_COLUMNS))
+    return join_labels(
+        pd.DataFrame({"prediction_id": pd.Series([], dtype="string")}),
+        pd.DataFrame(columns=["prediction_id", "y_true", "labeled_at"]),
+        orphans,
+    )[1]
+
+
+def _read_for_profit(path: Path, columns: list[str], config: GuapConfig) -> pd.DataFrame:
+    """The day keys and the given columns of the labeled predictions (those it has); the
+    keys as categoricals, sorted so that groups come out in the same order, to group
+    cheaply. ``baseline_pred`` only when the baseline reads it."""
+    names = pq.read_schema(path).names
+    wanted = {*DAY_KEYS, *columns} - (
+        {"baseline_pred"} if config.baseline != "baseline_pred" else set()
+    )
+    keys = [c for c in DAY_KEYS if c in names]
+    table = pq.ParquetFile(path, read_dictionary=keys).read(
+        columns=[c for c in names if c in wanted], use_threads=False
+    )
+    frame = table.to_pandas(self_destruct=True, split_blocks=True)
+    del table
+    release_memory()  # the reader's buffers, before the accounting allocates its own
+    for key in keys:
+        if isinstance(frame[key].dtype, pd.CategoricalDtype):
+            frame[key] = frame[key].cat.reorder_categories(sorted(frame[key].cat.categories))
+    return frame
+
+
+def _plain_keys(frame: pd.DataFrame, dtypes: pd.Series) -> pd.DataFrame:
+    """Day keys back in their stored dtype (they were read as categoricals)."""
+    for key in DAY_KEYS:
+        if key in frame.columns and isinstance(frame[key].dtype, pd.CategoricalDtype):
+            frame[key] = frame[key].astype(dtypes[key])
+    return frame

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -41,6 +42,92 @@ def read_landing_file(path: Path) -> pd.DataFrame:
     if ROW not in frame.columns:
         frame.insert(len(frame.columns), ROW, range(1, len(frame) + 1))
     return frame
+
+
+def iter_landing_file(
+    path: Path, *, batch_rows: int, timestamp: str, whole_if_gaps: bool = False
+) -> Iterator[pd.DataFrame]:
+    """:func:`read_landing_file` in slices of ``batch_rows`` rows, to bound memory.
+
+    A Parquet file of plain columns (text, numbers, a typed ``timestamp``) is read batch
+    by batch, each converted as the whole file would be (an integer column with a missing
+    value anywhere becomes float in every batch); anything else is read whole, and so is
+    a ``timestamp`` with some values missing when ``whole_if_gaps`` (validation keeps the
+    unit of such a column only if one of its valid rows has a value). Errors raise
+    :class:`InputError` naming the file, possibly after some batches.
+    """
+    reader = _batch_reader(path, timestamp, whole_if_gaps)
+    if reader is None:
+        yield read_landing_file(path)
+        return
+    schema = reader.schema_arrow
+    floats = [
+        i
+        for i, f in enumerate(schema)
+        if pa.types.is_integer(f.type) and _has_nulls(reader, path, f.name)
+    ]
+    offset = 0
+    try:
+        batches = reader.iter_batches(batch_size=batch_rows, use_threads=False)
+        for batch in batches:
+            table = pa.Table.from_batches([batch], schema=schema)
+            for i in floats:
+                table = table.set_column(i, schema[i].name, table[i].cast(pa.float64()))
+            frame = table.to_pandas()
+            if ROW not in frame.columns:
+                frame.insert(len(frame.columns), ROW, range(offset + 1, offset + len(frame) + 1))
+            offset += len(frame)
+            yield frame
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise InputError(f"{path.name}: unreadable Parquet file ({exc})") from None
+    if offset == 0:
+        yield read_landing_file(path)
+
+
+def _batch_reader(path: Path, timestamp: str, whole_if_gaps: bool) -> pq.ParquetFile | None:
+    """A reader for batches if the file is Parquet of plain columns, else ``None``."""
+    with path.open("rb") as handle:
+        if handle.read(len(PARQUET_MAGIC)) != PARQUET_MAGIC:
+            return None
+    try:
+        reader = pq.ParquetFile(path)
+    except (pa.ArrowInvalid, OSError):
+        return None  # the whole-file reader reports it
+    for f in reader.schema_arrow:
+        plain = (
+            pa.types.is_string(f.type)
+            or pa.types.is_large_string(f.type)
+            or pa.types.is_integer(f.type)
+            or pa.types.is_floating(f.type)
+            or pa.types.is_timestamp(f.type)
+        )
+        if not plain or (f.name == timestamp and not pa.types.is_timestamp(f.type)):
+            return None
+    pandas = reader.schema_arrow.pandas_metadata or {}
+    if any(isinstance(c, str) for c in pandas.get("index_columns", [])):
+        return None  # an index stored as columns: read whole, as before
+    if whole_if_gaps and timestamp in reader.schema_arrow.names:
+        nulls = _null_count(reader, path, timestamp)
+        if 0 < nulls < reader.metadata.num_rows:
+            return None
+    return reader
+
+
+def _has_nulls(reader: pq.ParquetFile, path: Path, column: str) -> bool:
+    return _null_count(reader, path, column) > 0
+
+
+def _null_count(reader: pq.ParquetFile, path: Path, column: str) -> int:
+    """Missing values of a column in the whole file (statistics, else the column)."""
+    meta = reader.metadata
+    index = reader.schema_arrow.get_field_index(column)
+    counts = []
+    for group in range(meta.num_row_groups):
+        stats = meta.row_group(group).column(index).statistics
+        if stats is None or not stats.has_null_count:
+            return pq.read_table(path, columns=[column], use_threads=False)[column].null_count
+        counts.append(stats.null_count)
+    return int(sum(counts))
 
 
 def _read_parquet(path: Path) -> pd.DataFrame:

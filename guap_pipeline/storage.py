@@ -8,15 +8,20 @@ table names are checked so that no key can build a path outside the store.
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
 import re
+import shutil
+import sys
 import tempfile
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -48,6 +53,158 @@ def atomic_path(path: Path) -> Iterator[Path]:
         Path(tmp).unlink(missing_ok=True)
 
 
+# DuckDB's memory for one query (hash tables of ids); beyond it DuckDB spills to disk.
+DUCKDB_MEMORY_ENV = "GUAP_DUCKDB_MEMORY"
+
+
+def release_memory() -> None:
+    """Hand memory freed by the last step back to the OS (Arrow's pool, glibc's heap).
+
+    Both keep freed blocks for reuse; before a step that needs a lot (a DuckDB hash join)
+    or between big slices, that retained memory would add to the peak.
+    """
+    pa.default_memory_pool().release_unused()
+    if _LIBC is not None:
+        _LIBC.malloc_trim(0)
+
+
+def _glibc() -> ctypes.CDLL | None:
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        libc.malloc_trim  # noqa: B018  (glibc only)
+    except (OSError, AttributeError):
+        return None
+    return libc
+
+
+_LIBC = _glibc()
+
+
+# Below this many input rows a query runs on one DuckDB database kept for the process
+# (opening one costs ~15 ms, which adds up over a backfill of small days); above it, on
+# a database of its own, closed after the query, which hands its memory back.
+SHARED_DUCKDB_ROWS = 2_000_000
+_SHARED: duckdb.DuckDBPyConnection | None = None
+
+
+def duckdb_connection(rows: int = SHARED_DUCKDB_ROWS) -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection with a bounded memory budget (default 1GB) for a query over
+    ``rows`` input rows; use it as a context manager (it closes what it opened)."""
+    global _SHARED
+    if rows < SHARED_DUCKDB_ROWS:
+        if _SHARED is None:
+            _SHARED = _new_duckdb()
+        return _SHARED.cursor()
+    release_memory()
+    return _new_duckdb()
+
+
+def _new_duckdb() -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect()
+    con.execute(f"SET memory_limit = '{os.environ.get(DUCKDB_MEMORY_ENV, '1GB')}'")
+    con.execute("SET preserve_insertion_order = false")
+    return con
+
+
+def sql_path(path: Path) -> str:
+    """A path as a quoted SQL string literal."""
+    return "'" + path.as_posix().replace("'", "''") + "'"
+
+
+# Columns with few distinct values: dictionary-encoded, with statistics. The others (ids,
+# amounts, scores, times) are written plain and without statistics, which nothing reads:
+# encoding a dictionary that overflows, and min/max of every page, only cost time.
+FEW_VALUES = frozenset({"date", "model_version", "_source", "source", "kind", "reason"})
+
+
+def parquet_options(schema: pa.Schema) -> dict[str, list[str]]:
+    """Writer options for a table: dictionary and statistics for few-valued text columns."""
+    few = [
+        f.name
+        for f in schema
+        if f.name in FEW_VALUES or pa.types.is_dictionary(f.type) or pa.types.is_boolean(f.type)
+    ]
+    return {"use_dictionary": few, "write_statistics": few}
+
+
+class ParquetParts:
+    """Parquet files written part by part, each moved into place when all parts are in.
+
+    Use as a context manager: on success every file is committed atomically (as
+    :func:`atomic_path`); on error the temporary files are removed and nothing changes.
+    The first part of a file fixes its schema; later parts are cast to it. Parts are
+    encoded by a background thread (Arrow releases the GIL), one at a time and in order,
+    while the caller prepares the next part; at most one part waits, to bound memory.
+    """
+
+    def __init__(self) -> None:
+        self._open: dict[Path, tuple[Path, pq.ParquetWriter]] = {}
+        self.rows: dict[Path, int] = {}
+        self._encoder = ThreadPoolExecutor(max_workers=1)
+        self._pending: Future | None = None
+
+    def __enter__(self) -> ParquetParts:
+        return self
+
+    def write(self, target: Path, part: pd.DataFrame | pa.Table | pa.RecordBatch) -> None:
+        table = (
+            part
+            if isinstance(part, pa.Table)
+            else pa.Table.from_batches([part])
+            if isinstance(part, pa.RecordBatch)
+            else pa.Table.from_pandas(part, preserve_index=False)
+        )
+        if target not in self._open:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+            os.close(fd)
+            writer = pq.ParquetWriter(tmp, table.schema, **parquet_options(table.schema))
+            self._open[target] = (Path(tmp), writer)
+            self.rows[target] = 0
+        _, writer = self._open[target]
+        if not table.schema.equals(writer.schema, check_metadata=False):
+            table = table.cast(writer.schema)
+        self._wait()
+        self._pending = self._encoder.submit(writer.write_table, table)
+        self.rows[target] += len(table)
+
+    def _wait(self) -> None:
+        if self._pending is not None:
+            pending, self._pending = self._pending, None
+            pending.result()  # re-raises an encoding error here
+
+    def __exit__(self, kind: object, error: object, trace: object) -> None:
+        try:
+            self._wait()
+        except Exception:
+            if kind is None:
+                self._close(commit=False)
+                raise
+        finally:
+            self._encoder.shutdown(wait=True)
+        self._close(commit=kind is None)
+
+    def _close(self, *, commit: bool) -> None:
+        for target, (tmp, writer) in self._open.items():
+            writer.close()
+            if commit:
+                with tmp.open("rb+") as handle:
+                    os.fsync(handle.fileno())
+                tmp.replace(target)
+            else:
+                tmp.unlink(missing_ok=True)
+        self._open.clear()
+
+
+def copy_file(source: Path, target: Path) -> Path:
+    """Atomically replace ``target`` with a copy of the file ``source``."""
+    with atomic_path(target) as tmp:
+        shutil.copyfile(source, tmp)
+    return target
+
+
 class Store:
     """The pipeline's tables under one root folder (the config's ``storage``)."""
 
@@ -77,7 +234,7 @@ class Store:
             else pa.Table.from_pandas(frame, preserve_index=False)
         )
         with atomic_path(target) as tmp:
-            pq.write_table(data, tmp)
+            pq.write_table(data, tmp, **parquet_options(data.schema))
         return target
 
     def read(

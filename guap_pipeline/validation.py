@@ -13,6 +13,7 @@ from collections.abc import Hashable, Sequence
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from guap_pipeline.config import GuapConfig
 from guap_pipeline.readers import BAD_LINES, ROW
@@ -22,17 +23,22 @@ SOURCE = "_source"
 
 
 class _Reasons:
-    """The first failing check of each row (``None`` while the row is still good)."""
+    """The first failing check of each row (code 0 while the row is still good)."""
 
     def __init__(self, raw: pd.DataFrame) -> None:
         self.raw = raw
-        self.values = np.full(len(raw), None, dtype=object)
+        self.codes = np.zeros(len(raw), dtype=np.int16)
+        self.reasons: list[str | None] = [None]
         if BAD_LINES in raw.columns:
             self.flag(raw[BAD_LINES].notna().to_numpy(), "line has the wrong number of fields")
 
     def flag(self, mask: np.ndarray | pd.Series, reason: str) -> None:
-        mask = np.asarray(mask, dtype=bool) & (self.values == None)  # noqa: E711
-        self.values[mask] = reason
+        mask = np.asarray(mask, dtype=bool)
+        if not mask.any():
+            return
+        mask = mask & (self.codes == 0)
+        self.reasons.append(reason)
+        self.codes[mask] = len(self.reasons) - 1
 
     def require(self, column: str) -> pd.Series | None:
         """The column, or quarantine every row when the file lacks it."""
@@ -45,7 +51,12 @@ class _Reasons:
 
     @property
     def good(self) -> np.ndarray:
-        return self.values == None  # noqa: E711
+        return self.codes == 0
+
+    @property
+    def values(self) -> np.ndarray:
+        """The reason of each row, ``None`` for good rows."""
+        return np.asarray(self.reasons, dtype=object)[self.codes]
 
 
 def class_codes(values: pd.Series, classes: Sequence[Hashable]) -> np.ndarray:
@@ -55,6 +66,12 @@ def class_codes(values: pd.Series, classes: Sequence[Hashable]) -> np.ndarray:
     classes match the stripped text.
     """
     if all(isinstance(c, int) for c in classes):
+        if isinstance(values.dtype, np.dtype) and values.dtype.kind in "iu":
+            numbers = values.to_numpy()  # already integers: compare, no conversion
+            codes = np.full(len(numbers), -1, dtype=np.intp)
+            for code, cls in enumerate(classes):
+                codes[numbers == cls] = code
+            return codes
         number = pd.to_numeric(values, errors="coerce")
         number = number.where(number == np.floor(number))
         return pd.Index(list(classes)).get_indexer(number)
@@ -70,13 +87,40 @@ def _timestamps(values: pd.Series) -> pd.Series:
     return pd.to_datetime(values, utc=True, errors="coerce", format="ISO8601")
 
 
+def _utc_values(stamps: pd.Series) -> pd.api.extensions.ExtensionArray:
+    """UTC timestamps as a tz-aware array, without a detour through Python objects.
+
+    Keeps the unit of the source (as converting Timestamp objects would); an all-missing
+    column becomes ``datetime64[s, UTC]``, which is what that conversion gives.
+    """
+    if len(stamps) and stamps.notna().any():
+        return stamps.array
+    return pd.array(np.full(len(stamps), np.datetime64("NaT"), "datetime64[s]")).tz_localize("UTC")
+
+
 def local_days(timestamps: pd.Series, timezone: str) -> pd.Series:
     """ISO date of each UTC timestamp in ``timezone`` (DST-safe); formats each day once."""
-    local = timestamps.dt.tz_convert(timezone).dt.tz_localize(None).dt.floor("D")
-    codes, uniques = pd.factorize(local)
-    labels = np.asarray(pd.DatetimeIndex(uniques).strftime("%Y-%m-%d"), dtype=object)
-    days = np.where(codes >= 0, labels[np.maximum(codes, 0)] if len(labels) else None, None)
-    return pd.Series(days, index=timestamps.index, dtype="string")
+    local = timestamps.dt.tz_convert(timezone).dt.tz_localize(None).to_numpy()
+    day = local.astype("datetime64[D]")  # floors, like ``floor("D")``; NaT stays NaT
+    missing = np.isnat(day)
+    codes, uniques = pd.factorize(day.view(np.int64))
+    labels = np.datetime_as_string(uniques.astype("datetime64[D]"), unit="D").astype(object)
+    indices = pa.array(codes.astype(np.int32), mask=missing)
+    days = pa.DictionaryArray.from_arrays(indices, pa.array(labels, pa.large_string()))
+    return pd.Series(
+        pd.arrays.ArrowStringArray(days.cast(pa.large_string())), index=timestamps.index
+    )
+
+
+def constant_text(value: str, n: int) -> pd.api.extensions.ExtensionArray:
+    """``n`` times ``value`` as the ``str`` column a scalar assignment gives, built in Arrow."""
+    repeated = pa.DictionaryArray.from_arrays(np.zeros(n, dtype=np.int8), pa.array([value]))
+    return pd.array(repeated.cast(pa.large_string()), dtype="str")
+
+
+def _kept(values, good: np.ndarray, all_good: bool):
+    """The good rows of a column; the column itself (no copy) when every row is good."""
+    return values if all_good else values[good]
 
 
 def _quarantine(raw: pd.DataFrame, reasons: _Reasons, *, source: str, kind: str) -> pd.DataFrame:
@@ -97,7 +141,7 @@ def _quarantine(raw: pd.DataFrame, reasons: _Reasons, *, source: str, kind: str)
             "kind": kind,
             "row": rows[ROW].to_numpy(dtype=np.int64),
             "prediction_id": ids.to_numpy() if ids is not None else pd.NA,
-            "reason": reasons.values[bad],
+            "reason": np.asarray(reasons.reasons, dtype=object)[reasons.codes[bad]],
             "record": records,
         },
         columns=list(QUARANTINE_COLUMNS),
@@ -113,8 +157,9 @@ def _class_column(
 
 
 def _labels(codes: np.ndarray, classes: Sequence[Hashable]) -> pd.Series:
-    dtype = "int64" if all(isinstance(c, int) for c in classes) else "string"
-    return pd.Series(np.asarray(list(classes), dtype=object)[np.maximum(codes, 0)]).astype(dtype)
+    if all(isinstance(c, int) for c in classes):
+        return pd.Series(np.asarray(list(classes), dtype=np.int64)[np.maximum(codes, 0)])
+    return pd.Series(np.asarray(list(classes), dtype=object)[np.maximum(codes, 0)]).astype("string")
 
 
 def validate_predictions(
@@ -137,7 +182,7 @@ def validate_predictions(
 
     if "y_pred" in raw.columns:
         pred_raw = raw["y_pred"]
-        if score is not None and config.is_binary:
+        if score is not None and config.is_binary and pred_raw.isna().any():
             pred_raw = pred_raw.where(pred_raw.notna(), _threshold_decisions(score, config))
         pred = _class_column(reasons, pred_raw, config.classes, "y_pred")
     elif score is not None and config.is_binary:
@@ -172,32 +217,39 @@ def validate_predictions(
         )
 
     good = reasons.good
-    quarantine = _quarantine(
-        raw.assign(**{SOURCE: source}), reasons, source=source, kind="predictions"
-    )
+    quarantine = _quarantine(raw, reasons, source=source, kind="predictions")
     if not good.any():
         return _empty_predictions(config), quarantine
+    all_good = bool(good.all())
+
+    def kept(values):
+        return _kept(values, good, all_good)
+
     version = raw["model_version"] if "model_version" in raw.columns else None
     frame = pd.DataFrame(
         {
-            "prediction_id": ids[good].astype("string").str.strip().to_numpy(),
-            "predicted_at": stamps[good].to_numpy(),
-            "date": days[good].to_numpy(),
+            "prediction_id": kept(ids).astype("string").str.strip().array,
+            "predicted_at": _utc_values(kept(stamps)),
+            "date": kept(days).array,
             "model_version": (
-                version[good].astype("string").str.strip().fillna("default").replace("", "default")
+                kept(version)
+                .astype("string")
+                .str.strip()
+                .fillna("default")
+                .replace("", "default")
+                .array
                 if version is not None
                 else "default"
             ),
-            "y_pred": _labels(pred[good], config.classes).to_numpy(),
+            "y_pred": _labels(kept(pred), config.classes).to_numpy(),
         }
     )
-    frame["predicted_at"] = pd.to_datetime(frame["predicted_at"], utc=True)
     if score is not None:
-        frame["score"] = score[good].to_numpy()
+        frame["score"] = kept(score).to_numpy()
     for column, values in extra.items():
-        frame[column] = values[good].to_numpy()
-    frame[SOURCE] = source
-    frame[ROW] = raw[ROW].to_numpy(dtype=np.int64)[good]
+        frame[column] = kept(values).to_numpy()
+    frame[SOURCE] = constant_text(source, len(frame))
+    frame[ROW] = kept(raw[ROW].to_numpy(dtype=np.int64))
     return frame.astype(
         {"prediction_id": "string", "date": "string", "model_version": "string"}
     ), quarantine
@@ -232,17 +284,22 @@ def validate_labels(
         reasons.flag(given & labeled_at.isna().to_numpy(), "'labeled_at' is not a timestamp")
     good = reasons.good
     quarantine = _quarantine(raw, reasons, source=source, kind="labels")
+    all_good = bool(good.all())
+
+    def kept(values):
+        return _kept(values, good, all_good)
+
     frame = pd.DataFrame(
         {
             "prediction_id": (
-                ids[good].astype("string").str.strip().to_numpy()
+                kept(ids).astype("string").str.strip().array
                 if ids is not None
                 else pd.Series([], dtype="string")
             ),
-            "y_true": _labels(codes[good], config.classes).to_numpy(),
-            "labeled_at": pd.to_datetime(labeled_at[good].to_numpy(), utc=True),
-            SOURCE: source,
-            ROW: raw[ROW].to_numpy(dtype=np.int64)[good],
+            "y_true": _labels(kept(codes), config.classes).to_numpy(),
+            "labeled_at": _utc_values(kept(labeled_at)),
+            SOURCE: constant_text(source, int(good.sum())),
+            ROW: kept(raw[ROW].to_numpy(dtype=np.int64)),
         }
     )
     return frame.astype({"prediction_id": "string"}), quarantine

@@ -1,0 +1,421 @@
+"""Benchmark: the whole pipeline, ingest → join → quadrant profit, on big days and a long backfill.
+
+Targets (issue "Dagster pipeline"):
+
+- **One day of 10M predictions plus 10M labels** through the core steps the Dagster
+  assets call (``stage_landing``, ``build_predictions``, ``build_labels``,
+  ``build_labeled``, ``build_day_profit``): wall time within **2×** of a bare DuckDB
+  join-and-aggregate over the same two Parquet files in the same run, and peak RSS
+  under **1.5 GiB**.
+- **A 365-day backfill at 100k predictions/day** through the real command line,
+  ``guap-pipeline run --config ... --as-of ...`` (in-process Dagster on a persistent
+  instance): under **3 minutes** on 2 cores.
+
+Each scenario runs in its own subprocess, reaped with ``os.wait4``, so the peak RSS
+(``ru_maxrss``) reported is that scenario's alone. Wall times are measured around the
+work inside the child (imports excluded) and around the whole process.
+
+Data (synthetic fraud traffic, written by a separate subprocess under ``--out``):
+predictions Parquet with ``prediction_id`` (string), ``predicted_at`` (UTC timestamps),
+``model_version`` (``v1``/``v2``), ``score``, ``y_pred``, ``amount``; labels Parquet
+with ``prediction_id``, ``y_true``, ``labeled_at``. The big day has one file of each,
+every prediction labeled once, labels in random order. The backfill has one
+predictions file per day and one labels file per arrival day (labels come 1-20 days
+late, fraud last), so routing crosses days and the last days are still immature.
+Value matrix: the SPEC's fraud example, TP ``0.9 × amount − 5``, FP ``−20``, FN
+``−amount``, TN ``0``.
+
+The bare DuckDB yardstick reads both files, joins on ``prediction_id``, values each
+row with the same matrix and aggregates counts and values per
+``(model_version, y_true, y_pred)``; the benchmark checks that the pipeline's
+``daily_quadrant_profit`` agrees with it to the cent.
+
+Usage::
+
+    python benchmarks/bench_pipeline.py                         # full: 10M day + 365 × 100k
+    python benchmarks/bench_pipeline.py --rows 200000 --days 10 --per-day 5000   # smoke test
+    python benchmarks/bench_pipeline.py --only day              # or: --only backfill
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime as dt
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+TARGET_RATIO = 2.0
+TARGET_RSS_MIB = 1.5 * 1024
+TARGET_BACKFILL_SECONDS = 180.0
+DAY = "2026-03-02"
+BACKFILL_START = "2025-10-01"
+CONFIG = """\
+landing: ./landing
+storage: ./store
+start_date: {start}
+value_matrix:
+  tp: {{constant: -5, amount: 0.9}}
+  fp: -20
+  fn: {{amount: -1.0}}
+  tn: 0
+label_window_days: 21
+min_label_coverage: 0.95
+"""
+ROOT = Path(__file__).resolve().parent
+HERE = Path(__file__).resolve()
+
+# The yardstick: one SQL statement, the same value matrix, written by hand.
+DUCKDB_SQL = """
+SELECT p.model_version, l.y_true, p.y_pred,
+       count(*) AS n,
+       sum(CASE
+             WHEN l.y_true = 1 AND p.y_pred = 1 THEN 0.9 * p.amount - 5
+             WHEN l.y_true = 0 AND p.y_pred = 1 THEN -20
+             WHEN l.y_true = 1 AND p.y_pred = 0 THEN -p.amount
+             ELSE 0
+           END) AS value
+FROM read_parquet(?) AS p
+JOIN read_parquet(?) AS l USING (prediction_id)
+GROUP BY ALL
+ORDER BY ALL
+"""
+
+
+# ---------------------------------------------------------------------------- data
+
+
+def _day_tables(day: dt.date, n: int, seed: int, *, shuffle_labels: bool):
+    """One prediction day: (predictions, labels) as Arrow tables, labels with arrival day."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    rng = np.random.default_rng(seed)
+    seq = pa.array(np.arange(n, dtype=np.int64))
+    ids = pc.binary_join_element_wise(
+        f"tx-{day:%Y%m%d}-", pc.utf8_lpad(pc.cast(seq, pa.string()), 8, "0"), ""
+    )
+    start = np.datetime64(day, "us")
+    predicted_at = start + np.sort(rng.integers(0, 86_400_000_000, n)).astype("timedelta64[us]")
+    fraud = rng.random(n) < 0.02
+    score = np.clip(rng.normal(np.where(fraud, 0.7, 0.2), 0.15), 0.0, 1.0).round(4)
+    amount = np.maximum(rng.lognormal(4.0 + 0.5 * fraud, 0.8), 1.0).round(2)
+    version = np.where(rng.random(n) < 0.7, "v1", "v2")
+    predictions = pa.table(
+        {
+            "prediction_id": ids,
+            "predicted_at": pa.array(predicted_at, pa.timestamp("us", tz="UTC")),
+            "model_version": pa.array(version, pa.string()),
+            "score": score,
+            "y_pred": (score >= 0.5).astype(np.int64),
+            "amount": amount,
+        }
+    )
+    delay = np.where(fraud, rng.integers(5, 21, n), rng.integers(1, 8, n))
+    labeled_at = predicted_at + (delay * 86_400_000_000).astype("timedelta64[us]")
+    order = rng.permutation(n) if shuffle_labels else np.arange(n)
+    labels = pa.table(
+        {
+            "prediction_id": ids.take(pa.array(order)),
+            "y_true": fraud.astype(np.int64)[order],
+            "labeled_at": pa.array(labeled_at[order], pa.timestamp("us", tz="UTC")),
+        }
+    )
+    arrival = (np.datetime64(day, "D") + delay.astype("timedelta64[D]"))[order]
+    return predictions, labels, arrival
+
+
+def generate_day(folder: Path, rows: int) -> None:
+    """One day of ``rows`` predictions and ``rows`` labels (every prediction labeled once)."""
+    import pyarrow.parquet as pq
+
+    _fresh_landing(folder, start=DAY)
+    predictions, labels, _ = _day_tables(dt.date.fromisoformat(DAY), rows, 0, shuffle_labels=True)
+    pq.write_table(predictions, folder / "landing/predictions/predictions.parquet")
+    pq.write_table(labels, folder / "landing/labels/labels.parquet")
+
+
+def generate_backfill(folder: Path, days: int, per_day: int) -> str:
+    """``days`` prediction files and one labels file per arrival day; returns the as-of date."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    _fresh_landing(folder, start=BACKFILL_START)
+    first = dt.date.fromisoformat(BACKFILL_START)
+    last = first + dt.timedelta(days=days - 1)
+    as_of = last + dt.timedelta(days=1)  # labels that arrive later have not landed yet
+    pending: dict[dt.date, list[pa.Table]] = {}
+
+    def flush(upto: dt.date) -> None:
+        for arrival in sorted(d for d in pending if d <= upto):
+            pq.write_table(
+                pa.concat_tables(pending.pop(arrival)),
+                folder / f"landing/labels/labels_{arrival:%Y%m%d}.parquet",
+            )
+
+    for i in range(days):
+        day = first + dt.timedelta(days=i)
+        predictions, labels, arrival = _day_tables(day, per_day, 1000 + i, shuffle_labels=False)
+        pq.write_table(
+            predictions, folder / f"landing/predictions/predictions_{day:%Y%m%d}.parquet"
+        )
+        for when in np.unique(arrival):
+            when_day = when.astype(dt.date)
+            if when_day <= as_of:
+                pending.setdefault(when_day, []).append(labels.filter(pa.array(arrival == when)))
+        flush(day)
+    flush(as_of)
+    return as_of.isoformat()
+
+
+def _fresh_landing(folder: Path, *, start: str) -> None:
+    shutil.rmtree(folder, ignore_errors=True)
+    for kind in ("predictions", "labels"):
+        (folder / "landing" / kind).mkdir(parents=True)
+    (folder / "guap.yaml").write_text(CONFIG.format(start=start))
+
+
+# ---------------------------------------------------------------------------- scenarios
+
+
+def scenario_guap(folder: Path) -> dict:
+    """The core steps of the Dagster assets, in their order, on a fresh store."""
+    from guap_pipeline.config import load_config
+    from guap_pipeline.landing import stage_landing
+    from guap_pipeline.pipeline import (
+        build_day_profit,
+        build_labeled,
+        build_labels,
+        build_predictions,
+    )
+    from guap_pipeline.storage import Store
+
+    config = load_config(folder / "guap.yaml")
+    shutil.rmtree(config.storage, ignore_errors=True)
+    store = Store(config.storage)
+    steps: dict[str, float] = {}
+    peaks: dict[str, float] = {}
+    started = time.perf_counter()
+
+    def step(name: str, call):
+        _reset_peak()
+        begin = time.perf_counter()
+        out = call()
+        steps[name] = round(time.perf_counter() - begin, 3)
+        peaks[name] = _peak_mib()
+        return out
+
+    report = step("stage_landing", lambda: stage_landing(config, store))
+    assert report.dirty_days == {DAY}, report.dirty_days
+    step("build_predictions", lambda: build_predictions(store, DAY))
+    step("build_labels", lambda: build_labels(store, DAY))
+    step("build_labeled", lambda: build_labeled(store, DAY))
+    result = step("build_day_profit", lambda: build_day_profit(store, config, DAY))
+    wall = time.perf_counter() - started
+    summary = result.summary
+    cells = {
+        f"{row.model_version}/{q}": [int(getattr(row, q)), float(getattr(row, f"value_{q}"))]
+        for row in summary.itertuples()
+        for q in ("tp", "fp", "fn", "tn")
+    }
+    return {"wall": wall, "steps": steps, "step_peak_mib": peaks, "cells": cells}
+
+
+def _reset_peak() -> None:
+    """Reset this process's peak RSS (Linux ``clear_refs``), to measure one step's peak."""
+    with contextlib.suppress(OSError):
+        Path("/proc/self/clear_refs").write_text("5")
+
+
+def _peak_mib() -> float:
+    """Peak RSS since the last reset (``VmHWM``), in MiB; -1 where /proc is missing."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return round(int(line.split()[1]) / 1024)
+    except OSError:
+        pass
+    return -1.0
+
+
+QUADRANT = {(1, 1): "tp", (0, 1): "fp", (1, 0): "fn", (0, 0): "tn"}
+
+
+def scenario_duckdb(folder: Path) -> dict:
+    import duckdb
+
+    started = time.perf_counter()
+    with duckdb.connect() as con:
+        rows = con.execute(
+            DUCKDB_SQL,
+            [
+                (folder / "landing/predictions/predictions.parquet").as_posix(),
+                (folder / "landing/labels/labels.parquet").as_posix(),
+            ],
+        ).fetchall()
+    wall = time.perf_counter() - started
+    cells = {
+        f"{version}/{QUADRANT[(int(t), int(p))]}": [int(n), float(v)]
+        for version, t, p, n, v in rows
+    }
+    return {"wall": wall, "cells": cells}
+
+
+def _child_main(argv: list[str]) -> None:
+    name, folder = argv[0], Path(argv[1])
+    if name == "generate-day":
+        generate_day(folder, int(argv[2]))
+        out: dict = {}
+    elif name == "generate-backfill":
+        out = {"as_of": generate_backfill(folder, int(argv[2]), int(argv[3]))}
+    elif name == "guap":
+        out = scenario_guap(folder)
+    elif name == "duckdb":
+        out = scenario_duckdb(folder)
+    else:
+        raise SystemExit(f"unknown scenario {name}")
+    print("RESULT " + json.dumps(out))
+
+
+# ---------------------------------------------------------------------------- parent
+
+
+def run_child(argv: list[str], *, log: Path) -> dict:
+    """Run a subprocess; its wall time, own peak RSS (wait4) and the RESULT it printed."""
+    started = time.perf_counter()
+    with log.open("w") as out:
+        proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT.parent)
+        _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    wall = time.perf_counter() - started
+    text = log.read_text()
+    if proc.returncode != 0:
+        raise SystemExit(
+            f"{' '.join(argv[:4])} failed ({proc.returncode}); see {log}\n{text[-3000:]}"
+        )
+    result: dict = {}
+    for line in text.splitlines():
+        if line.startswith("RESULT "):
+            result = json.loads(line[len("RESULT ") :])
+    result["process_wall"] = wall
+    result["peak_rss_mib"] = usage.ru_maxrss / 1024  # Linux: KiB
+    return result
+
+
+def child(name: str, *args: object, log: Path) -> dict:
+    return run_child([sys.executable, str(HERE), "--child", name, *map(str, args)], log=log)
+
+
+def bench_day(out: Path, rows: int) -> dict:
+    folder = out / "day"
+    print(f"generating one day of {rows:,} predictions and {rows:,} labels ...", flush=True)
+    child("generate-day", folder, rows, log=out / "generate_day.log")
+    duck = child("duckdb", folder, log=out / "duckdb.log")
+    print(f"  bare DuckDB   {duck['wall']:7.2f} s  peak RSS {duck['peak_rss_mib']:7.0f} MiB")
+    guap = child("guap", folder, log=out / "guap_day.log")
+    print(f"  guap pipeline {guap['wall']:7.2f} s  peak RSS {guap['peak_rss_mib']:7.0f} MiB")
+    print(
+        "    steps: "
+        + ", ".join(
+            f"{k} {v:.2f}s/{guap['step_peak_mib'][k]:.0f}MiB" for k, v in guap["steps"].items()
+        )
+    )
+    agree = _agree(guap["cells"], duck["cells"])
+    ratio = guap["wall"] / duck["wall"]
+    print(
+        f"  ratio guap/duckdb {ratio:.2f} (target ≤ {TARGET_RATIO}); "
+        f"results {'agree' if agree else 'DIFFER'}"
+    )
+    return {"rows": rows, "duckdb": duck, "guap": guap, "ratio": ratio, "agree": agree}
+
+
+def _agree(a: dict, b: dict) -> bool:
+    """Same count in every (model version, quadrant); values equal to the cent."""
+    zero = [0, 0.0]
+    return all(
+        a.get(k, zero)[0] == b.get(k, zero)[0]
+        and abs(a.get(k, zero)[1] - b.get(k, zero)[1]) < 0.005 + 1e-12 * abs(b.get(k, zero)[1])
+        for k in set(a) | set(b)
+    )
+
+
+def bench_backfill(out: Path, days: int, per_day: int) -> dict:
+    folder = out / "backfill"
+    print(f"generating a backfill of {days} days × {per_day:,} predictions ...", flush=True)
+    as_of = child("generate-backfill", folder, days, per_day, log=out / "generate_backfill.log")[
+        "as_of"
+    ]
+    cli = Path(sys.executable).with_name("guap-pipeline")
+    argv = [str(cli), "run", "--config", str(folder / "guap.yaml"), "--as-of", as_of]
+    env_home = os.environ.pop("DAGSTER_HOME", None)  # the store's own persistent instance
+    try:
+        run = run_child(argv, log=out / "backfill.log")
+    finally:
+        if env_home is not None:
+            os.environ["DAGSTER_HOME"] = env_home
+    import pandas as pd
+
+    daily = pd.read_parquet(folder / "store/tables/daily_summary.parquet")
+    n_days = int(daily["date"].nunique())
+    n_predictions = int(daily["n_predictions"].sum())
+    print(
+        f"  guap-pipeline run: {run['process_wall']:7.1f} s  peak RSS {run['peak_rss_mib']:.0f} MiB"
+        f"  ({n_days} days, {n_predictions:,} predictions; "
+        f"target < {TARGET_BACKFILL_SECONDS:.0f} s)"
+    )
+    assert n_days == days and n_predictions == days * per_day, (n_days, n_predictions)
+    return {"days": days, "per_day": per_day, "run": run, "n_predictions": n_predictions}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--rows", type=int, default=10_000_000, help="predictions (and labels) of the big day"
+    )
+    parser.add_argument("--days", type=int, default=365, help="days of the backfill")
+    parser.add_argument("--per-day", type=int, default=100_000, help="predictions per backfill day")
+    parser.add_argument("--only", choices=["day", "backfill"], help="run one benchmark only")
+    parser.add_argument("--out", type=Path, default=ROOT / "out" / "pipeline", help="work folder")
+    parser.add_argument("--keep", action="store_true", help="keep the generated data and stores")
+    args = parser.parse_args(argv)
+    args.out.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix="run-", dir=args.out))
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(f"machine: {os.cpu_count()} cores, load average {load}; work folder {work}")
+    results: dict = {"cores": os.cpu_count(), "loadavg_start": os.getloadavg()}
+    ok, checked = True, False  # the targets are for the full sizes only
+    try:
+        if args.only in (None, "day"):
+            day = results["day"] = bench_day(work, args.rows)
+            ok &= day["agree"]
+            if args.rows >= 10_000_000:
+                checked = True
+                ok &= day["ratio"] <= TARGET_RATIO and day["guap"]["peak_rss_mib"] < TARGET_RSS_MIB
+        if args.only in (None, "backfill"):
+            back = results["backfill"] = bench_backfill(work, args.days, args.per_day)
+            if args.days >= 365 and args.per_day >= 100_000:
+                checked = True
+                ok &= back["run"]["process_wall"] < TARGET_BACKFILL_SECONDS
+    finally:
+        results["loadavg_end"] = os.getloadavg()
+        (args.out / "pipeline_results.json").write_text(json.dumps(results, indent=1))
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
+    verdict = ("met" if ok else "NOT met") if checked else "checked at full size only"
+    print(f"results in {args.out / 'pipeline_results.json'}; targets {verdict}")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "--child":
+        _child_main(sys.argv[2:])
+    else:
+        sys.exit(main())
