@@ -14,7 +14,7 @@ per model version (a new version restarts the reference), and comes with its evi
 
 >>> from guap_pipeline.flags import FlagSettings, detect_flags, explain
 >>> from guap_pipeline.flags.datasets import stable
->>> daily = stable(n_days=20, seed=1).daily
+>>> daily = stable(n_days=20, seed=1).daily.drop(columns="mature")
 >>> detect_flags(daily).empty
 True
 >>> explain(daily)[0]

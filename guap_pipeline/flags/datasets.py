@@ -77,7 +77,7 @@ def simulate(
     mean_level = np.asarray(level, dtype=np.float64)
     n = len(mean_level)
     dates = pd.date_range(start, periods=n, freq="D")
-    weekday = dates.dayofweek.to_numpy()
+    weekday = dates.day_of_week.to_numpy()
     factor = np.ones(n) if volume_factor is None else np.asarray(volume_factor, dtype=float)
     expected = volume * VOLUME_BY_WEEKDAY[weekday] * factor
     n_pred = rng.poisson(expected).astype(np.int64)
@@ -333,7 +333,8 @@ def version_steps(
     """One model version after another, each at its own flat level.
 
     With increments that shrink (the default +1.0, +0.6, +0.3) diminishing returns across
-    versions is right from the first day of the last version.
+    versions is right from the first day of the first version whose increment is smaller
+    than the one before (the third version here).
     """
     parts = []
     for i, lv in enumerate(levels):
@@ -349,5 +350,5 @@ def version_steps(
     daily = pd.concat(parts, ignore_index=True)
     inc = np.diff(levels)
     shrinking = len(levels) >= 3 and bool(np.all(inc > 0) and np.all(np.diff(inc) < 0))
-    truth = {"diminishing_returns": (len(levels) - 1) * days_per_version} if shrinking else {}
+    truth = {"diminishing_returns": 2 * days_per_version} if shrinking else {}
     return Scenario("version_steps", daily, truth=truth, sigma=sigma, params={})

@@ -1,39 +1,55 @@
 """Decline: a one-sided CUSUM for a fall of the level, dated and sized by PELT.
 
-Method, per current model version (:class:`~guap_pipeline.flags.series.VersionSeries`):
+Method, per current model version (:class:`~guap_pipeline.flags.series.VersionSeries`);
+``R = reference_days`` (28), ``G = R`` (the guard):
 
-1. Reference. The first ``reference_days`` mature days of the version set the reference:
-   weekday offsets (:func:`~guap_pipeline.flags.series.weekday_effects`), the level
-   ``mu`` (mean of the weekday-adjusted values, winsorized at 3 robust sd), the daily
-   noise ``sigma`` and its lag-1 autocorrelation ``rho``. The CUSUM works in long-run
-   units ``s = sigma √((1 + rho) / (1 - rho))`` so that autocorrelated noise does not
-   look like a shift. A new version restarts the reference.
+1. Reference. The first ``R`` mature days of the version set the reference: weekday
+   offsets (:func:`~guap_pipeline.flags.series.weekday_effects`), the level ``mu``
+   (mean of the weekday-adjusted values, winsorized at 3 robust sd), the daily noise
+   ``sigma`` and its lag-1 autocorrelation ``rho``. The CUSUM works in long-run units
+   ``s = sigma √((1 + rho) / (1 - rho))`` so that autocorrelated noise does not look
+   like a shift. A new model version restarts everything.
 2. Volume. Uplift per labeled prediction is noisier on a quiet day. A day with fewer
    labeled predictions than the reference median ``n_ref`` gets a wider band,
    ``s √(n_ref / n)``; a busy day keeps ``s`` (never narrower than the reference): a pure
    volume drop, with the value per prediction unchanged, does not raise a decline.
 3. CUSUM. ``z_t = clip((x_t − mu) / s_t, ±winsor_z)`` and
-   ``S_t = min(max(0, S_{t-1} − z_t − k), 2h)``. The flag is active while ``S_t > h``.
-   The clip means one bad day moves ``S`` by at most ``winsor_z − k``; the cap means the
-   flag clears within days once the level has recovered.
-4. Rebaseline. An upper CUSUM with the same ``k`` and ``h`` watches for a significant
-   rise; when it fires (at most once per ``reference_days``), ``mu`` moves up to the
-   mean of the last ``reference_days`` days. A fall from a higher level is then measured
-   from that level; the reference never moves down.
-5. Threshold. ``h`` is calibrated by simulation (:func:`calibrate_threshold`): stable
-   AR(1) series with lag-1 autocorrelation uniform on ``[0, calibration_autocorrelation]``
-   run through exactly steps 1–4, and ``h`` is the smallest threshold whose rate of
-   alarms (up-crossings of ``h``) per year of monitored days is at most
-   ``false_alarms_per_year``. The simulation includes the estimation error of a
-   ``reference_days`` reference, which matters more than the textbook known-parameter
-   ARL (Siegmund's approximation gives ``h ≈ 5.5`` for ``k = 0.5``, ARL 730 days; with a
-   28-day reference ``h`` must be larger).
-6. Dating and size. When active, PELT (:func:`~guap_pipeline.flags.changepoint.change_points`)
-   segments the standardized series of the version; the decline starts at the earliest
-   downward change point at or after the start of the CUSUM run (less two minimum
-   segments), else at the start of the CUSUM run. ``money_at_stake`` per day is the drop of
-   the level (reference minus the mean of the last segment) times the mean daily number
-   of predictions over that segment.
+   ``S_t = min(max(0, S_{t-1} − z_t − k), 1.5 h)``. The flag is raised when ``S_t > h``
+   and stays up until ``S_t <= h/2`` (:func:`flagged`): one incident, one alarm, not a
+   flag blinking while ``S`` hovers about ``h``. The clip means one bad day moves ``S``
+   by at most ``winsor_z − k``; the cap means the flag clears within a few weeks once
+   the level has recovered. ``k = 0.5`` is tuned to a drop of one long-run sd.
+4. A growing reference. A 28-day reference is imprecise, and its error costs more
+   than anything else (the threshold must allow for it). So the reference is refit on
+   ``R·2^j`` days (56, 112, 224) once the version is ``R·2^j + G`` days old: the last
+   ``G`` days stay out of it (a change that began lately is not absorbed) and are
+   replayed through the CUSUM with the new reference. A refit waits while the CUSUM
+   holds half the evidence of an alarm (``S > h/2``), so a decline under way is not
+   absorbed either. Each stage has its own calibrated ``h`` (step 6).
+5. Rebaseline. An upper CUSUM (same ``k``, threshold ``1.5 × h`` of stage 0) watches
+   for a significant rise; when it fires, at most once per ``R`` days, ``mu`` moves up
+   to the mean of the last ``R`` days and the stages restart from there. A fall from a
+   higher level is then measured from that level; the reference never moves down.
+6. Threshold, by simulation (:func:`calibrate_threshold`; cached, about 2 s once per
+   process). Stable AR(1) series with lag-1 autocorrelation uniform on
+   ``[0, calibration_autocorrelation]`` and a strong weekly pattern go through steps 1–3
+   with a reference of each stage's length; each stage's ``h`` is the smallest whose
+   rate of alarms (flags raised, with the hysteresis of step 3) per year, over the days
+   that stage is in force, is at most ``false_alarms_per_year``. With the defaults
+   (k 0.5, 0.2 per year, winsor 2.5) ``h`` is about 10.7, 7.9, 6.4 and 5.8 for
+   references of 28, 56, 112 and 224 days; Siegmund's known-parameter approximation
+   (:func:`siegmund_arl`) says 5.7 for an in-control ARL of 5 years — the difference
+   is the price of estimating the reference. The harness (``benchmarks/flags_eval.py``)
+   measures the rate actually achieved.
+7. Dating and size. When active, PELT (:func:`~guap_pipeline.flags.changepoint.change_points`)
+   segments the standardized series of the version; the decline starts at the first
+   change point of the latest run of downward steps (one for a fall, several for a
+   slide), else at the start of the CUSUM run. ``money_at_stake`` per day is the drop of
+   the level (reference minus the mean since the last downward change point) times the
+   mean daily number of predictions over those days.
+
+A decline that lasts is absorbed into the reference at the next refits (months later):
+the flag then clears, the new level having become the norm.
 """
 
 from __future__ import annotations
@@ -57,8 +73,13 @@ from guap_pipeline.flags.verdict import Flag, Verdict, fmt
 
 WINSOR_REFERENCE = 3.0
 CALIBRATION_DAYS = 365
-CALIBRATION_PATHS = 2000
+CALIBRATION_PATH_DAYS = 730_000  # 2000 paths of a year
+# A strong weekly pattern (in noise sd): its offsets are then estimated, not shrunk away,
+# and their estimation error is part of the calibration (the worst case).
+CALIBRATION_WEEKLY = np.array([1.5, 1.0, 0.5, 0.0, -0.5, -1.5, -1.0])
 REFERENCE_DOUBLINGS = 3
+CAP = 1.5  # S never exceeds CAP × h: the flag clears soon after a recovery
+RELEASE = 0.5  # a raised flag stays up until S falls to RELEASE × h
 
 
 @dataclass(frozen=True)
@@ -152,7 +173,7 @@ def run_cusum(
     cumulative = np.vstack([np.zeros((1, paths)), np.cumsum(x, axis=0)]) if rebaseline_h else None
     for t in range(start, stop):
         z = np.clip((x[t] - state.level) / scale[t], -winsor_z, winsor_z)
-        state.s_low = np.minimum(np.maximum(0.0, state.s_low - z - k), 2 * state.h)
+        state.s_low = np.minimum(np.maximum(0.0, state.s_low - z - k), CAP * state.h)
         state.since += 1
         if cumulative is not None and rebaseline_h is not None:
             state.s_up = np.maximum(0.0, state.s_up + z - k)
@@ -169,6 +190,20 @@ def run_cusum(
     return stat, thresholds
 
 
+def flagged(stat: NDArray[np.float64], h: NDArray[np.float64]) -> NDArray[np.bool_]:
+    """Days on which the decline flag is up: raised when ``S > h``, kept until ``S <= h/2``.
+
+    The hysteresis makes one incident one alarm, instead of a flag that blinks while
+    ``S`` hovers about ``h``. Arrays are ``(days,)`` or ``(days, paths)``.
+    """
+    on = np.zeros(stat.shape, dtype=bool)
+    previous = np.zeros(stat.shape[1:], dtype=bool)
+    for t in range(len(stat)):
+        previous = (stat[t] > h[t]) | (previous & (stat[t] > RELEASE * h[t]))
+        on[t] = previous
+    return on
+
+
 @functools.lru_cache(maxsize=64)
 def calibrate_threshold(
     *,
@@ -177,20 +212,24 @@ def calibrate_threshold(
     reference_days: int,
     winsor_z: float,
     max_autocorrelation: float,
-    paths: int = CALIBRATION_PATHS,
+    warmup: int = 0,
     days: int = CALIBRATION_DAYS,
+    path_days: int = CALIBRATION_PATH_DAYS,
     seed: int = 20250101,
 ) -> float:
     """The CUSUM threshold ``h`` giving ``false_alarms_per_year`` on stable data.
 
-    Simulates ``paths`` stable series (Gaussian AR(1), lag-1 autocorrelation uniform on
-    ``[0, max_autocorrelation]``, no weekday pattern, constant volume), fits each
+    Simulates stable series (Gaussian AR(1), lag-1 autocorrelation uniform on
+    ``[0, max_autocorrelation]``, a strong weekly pattern, constant volume), fits each
     reference on its first ``reference_days`` days exactly as :func:`detect_decline`
-    does, runs the CUSUM over the next ``days`` days and bisects ``h`` on the rate of
-    alarms (up-crossings of ``h``) per year. Deterministic (fixed seed) and cached.
+    does, runs the CUSUM from there and bisects ``h`` on the rate of alarms (flags raised,
+    see :func:`flagged`) per year over ``days`` days that follow ``warmup`` days (the days a refit
+    reference leaves out, whose CUSUM is replayed). ``path_days`` simulated days in all.
+    Deterministic (fixed seed) and cached.
     """
     rng = np.random.default_rng(seed)
-    total = reference_days + days
+    paths = max(path_days // days, 200)
+    total = reference_days + warmup + days
     rho = rng.uniform(0.0, max_autocorrelation, size=paths)
     noise = rng.standard_normal((total, paths))
     x = np.empty_like(noise)
@@ -199,6 +238,7 @@ def calibrate_threshold(
     for t in range(1, total):
         x[t] = rho * x[t - 1] + innovation * noise[t]
     weekday = (np.arange(total) % 7).astype(np.int64)
+    x += CALIBRATION_WEEKLY[weekday, None]
     ref = fit_reference(
         weekday[:reference_days],
         np.arange(reference_days, dtype=np.float64),
@@ -210,9 +250,8 @@ def calibrate_threshold(
     years = paths * days / 365.0
 
     def rate(h: float) -> float:
-        state = CusumState.start(ref.level, h)
         stat, _ = run_cusum(
-            state,
+            CusumState.start(ref.level, h),
             adjusted,
             scale,
             start=reference_days,
@@ -223,9 +262,11 @@ def calibrate_threshold(
             window=reference_days,
             reanchored_h=h,
         )
-        above = stat > h
-        crossings = (above[1:] & ~above[:-1]).sum() + above[0].sum()
-        return float(crossings) / years
+        on = flagged(stat, np.full_like(stat, h))
+        counted = on[warmup:]
+        before = on[warmup - 1] if warmup else np.zeros(paths, dtype=bool)
+        raised = (counted[1:] & ~counted[:-1]).sum() + (counted[0] & ~before).sum()
+        return float(raised) / years
 
     low, high = 0.5, 4.0
     while rate(high) > false_alarms_per_year and high < 200:
@@ -243,14 +284,16 @@ def calibrate_threshold(
 class DeclineRule:
     """The decline detector's parameters, every one explicit (see the module docstring).
 
-    ``thresholds`` maps a reference length (mature days) to its ``h``; lengths double
-    from ``reference_days`` up to ``REFERENCE_GROWTH × reference_days``.
+    ``thresholds[j]`` is ``h`` while the reference is in its stage ``j``: stage ``j``
+    rests on the first ``reference_days × 2^j`` days of the version (or of its
+    rebaselined part) and, for ``j >= 1``, begins ``guard_days`` after those days.
     """
 
     reference_days: int
     k: float
-    thresholds: tuple[tuple[int, float], ...]
-    winsor_z: float = 3.0
+    thresholds: tuple[float, ...]
+    guard_days: int
+    winsor_z: float = 2.5
     rebaseline: bool = True
     penalty: float = 3.0
     min_days: int = 7
@@ -262,52 +305,49 @@ class DeclineRule:
         *,
         reference_days: int = 28,
         k: float = 0.5,
-        false_alarms_per_year: float = 0.5,
+        false_alarms_per_year: float = 0.2,
         cusum_h: float | None = None,
-        winsor_z: float = 3.0,
+        winsor_z: float = 2.5,
         rebaseline: bool = True,
         max_autocorrelation: float = 0.4,
         penalty: float = 3.0,
         min_days: int = 7,
     ) -> DeclineRule:
         """A rule whose thresholds meet ``false_alarms_per_year`` (or are ``cusum_h``)."""
-        lengths = [reference_days * 2**j for j in range(REFERENCE_DOUBLINGS + 1)]
+        guard = reference_days
+        stages = REFERENCE_DOUBLINGS + 1
         if cusum_h is not None:
-            table = tuple((n, float(cusum_h)) for n in lengths)
+            table = (float(cusum_h),) * stages
         else:
-            # Each reference is in force until the version's age doubles (the last one
-            # for good): calibrate each over that horizon, with as many path-days.
-            horizons = [*lengths[:-1], CALIBRATION_DAYS]
+            # Stage j rests on R·2^j days and is in force from age R·2^j + guard (R for
+            # stage 0) to the next stage (for good, for the last one).
             table = tuple(
-                (
-                    n,
-                    calibrate_threshold(
-                        k=float(k),
-                        false_alarms_per_year=float(false_alarms_per_year),
-                        reference_days=int(n),
-                        winsor_z=float(winsor_z),
-                        max_autocorrelation=float(max_autocorrelation),
-                        paths=CALIBRATION_PATHS * CALIBRATION_DAYS // days,
-                        days=days,
+                calibrate_threshold(
+                    k=float(k),
+                    false_alarms_per_year=float(false_alarms_per_year),
+                    reference_days=reference_days * 2**j,
+                    warmup=guard if j else 0,
+                    days=(
+                        CALIBRATION_DAYS
+                        if j == stages - 1
+                        else reference_days * 2**j + (guard if j == 0 else 0)
                     ),
+                    winsor_z=float(winsor_z),
+                    max_autocorrelation=float(max_autocorrelation),
                 )
-                for n, days in zip(lengths, horizons, strict=True)
+                for j in range(stages)
             )
         return cls(
             reference_days=reference_days,
             k=k,
             thresholds=table,
+            guard_days=guard,
             winsor_z=winsor_z,
             rebaseline=rebaseline,
             penalty=penalty,
             min_days=min_days,
             design_rate=None if cusum_h is not None else false_alarms_per_year,
         )
-
-    def threshold(self, reference_length: int) -> float:
-        """``h`` for a reference of this many days (the next shorter calibrated length)."""
-        usable = [h for n, h in self.thresholds if n <= reference_length]
-        return usable[-1] if usable else self.thresholds[0][1]
 
 
 @dataclass(frozen=True)
@@ -327,15 +367,19 @@ class DeclinePath:
 def decline_path(series: VersionSeries, rule: DeclineRule) -> DeclinePath:
     """Run the decline CUSUM over a version with at least ``reference_days + 1`` days.
 
-    The reference is refit on all days since its anchor whenever the version's age
-    since the anchor doubles (up to ``REFERENCE_GROWTH × reference_days`` days), on a
-    day when the CUSUM holds no evidence (``S <= k``); refits use the threshold
-    calibrated for the longer reference.
+    Stage 0: reference on the first ``R = reference_days`` days, CUSUM from the next
+    day. Stage ``j`` (1, 2, 3) begins when the version's age since its anchor (its first
+    day, or the start of the window a rebaseline used) reaches ``R·2^j + guard_days``:
+    the reference is refit on the first ``R·2^j`` days since the anchor — the last
+    ``guard_days`` stay out, so a change that began lately is not absorbed — and the
+    CUSUM restarts at the end of the new reference, replaying the days left out. A refit
+    waits while the CUSUM holds half the evidence of an alarm (``S > h/2``), so a
+    decline under way is not absorbed either.
     """
     n = len(series)
     weekday, day = series.weekday, series.day
-    r = rule.reference_days
-    cap = r * 2**REFERENCE_DOUBLINGS
+    r, guard = rule.reference_days, rule.guard_days
+    last_stage = len(rule.thresholds) - 1
 
     def fit(a: int, b: int) -> tuple[Reference, NDArray[np.float64], NDArray[np.float64]]:
         ref = fit_reference(weekday[a:b], day[a:b], series.level[a:b], series.n_labeled[a:b])
@@ -344,16 +388,16 @@ def decline_path(series: VersionSeries, rule: DeclineRule) -> DeclinePath:
         return ref, x[:, None], scale[:, None]
 
     ref, x, scale = fit(0, r)
-    ref_span = (0, r)
-    length = r
-    state = CusumState.start(np.atleast_1d(ref.level), rule.threshold(r))
+    span = (0, r)
+    stage = 0
+    state = CusumState.start(np.atleast_1d(ref.level), rule.thresholds[0])
     stats = np.zeros(n)
-    hs = np.full(n, rule.threshold(r))
+    hs = np.full(n, rule.thresholds[0])
     t = r
     while t < n:
         anchor = int(state.anchor[0])
-        next_refit = anchor + 2 * length if 2 * length <= cap else n
-        stop = min(n, max(next_refit, t + 1))
+        due = anchor + r * 2 ** (stage + 1) + guard if stage < last_stage else n
+        stop = min(n, max(due, t + 1))
         s, h = run_cusum(
             state,
             x,
@@ -362,24 +406,25 @@ def decline_path(series: VersionSeries, rule: DeclineRule) -> DeclinePath:
             stop=stop,
             k=rule.k,
             winsor_z=rule.winsor_z,
-            rebaseline_h=1.5 * rule.threshold(r) if rule.rebaseline else None,
+            rebaseline_h=1.5 * rule.thresholds[0] if rule.rebaseline else None,
             window=r,
-            reanchored_h=rule.threshold(r),
+            reanchored_h=rule.thresholds[0],
         )
         stats[t:stop], hs[t:stop] = s[:, 0], h[:, 0]
         t = stop
-        if int(state.anchor[0]) != anchor:
-            length = r  # rebaselined: the level rests on the last r days
-            ref_span = (int(state.anchor[0]), int(state.anchor[0]) + r)
+        if int(state.anchor[0]) != anchor:  # rebaselined: back to stage 0 from the anchor
+            stage = 0
+            span = (int(state.anchor[0]), int(state.anchor[0]) + r)
             continue
-        if t >= n or t < next_refit or state.s_low[0] > rule.k:
+        if t >= n or t < due or state.s_low[0] > 0.5 * state.h[0]:
             continue
-        length = t - anchor
-        ref, x, scale = fit(anchor, t)
-        ref_span = (anchor, t)
-        state.level = np.atleast_1d(ref.level).astype(np.float64)
-        state.h = np.full(1, rule.threshold(length))
-        state.since = np.zeros(1, dtype=np.int64)
+        stage += 1
+        b = anchor + r * 2**stage
+        ref, x, scale = fit(anchor, b)
+        span = (anchor, b)
+        state = CusumState.start(np.atleast_1d(ref.level), rule.thresholds[stage])
+        state.anchor[:] = anchor
+        t = b
     return DeclinePath(
         statistic=stats,
         threshold=hs,
@@ -387,8 +432,8 @@ def decline_path(series: VersionSeries, rule: DeclineRule) -> DeclinePath:
         scale=scale[:, 0],
         reference=ref,
         level=float(state.level[0]),
-        reference_start=ref_span[0],
-        reference_stop=ref_span[1],
+        reference_start=span[0],
+        reference_stop=span[1],
     )
 
 
@@ -429,7 +474,7 @@ def detect_decline(series: VersionSeries, rule: DeclineRule) -> Verdict:
         )
     path = decline_path(series, rule)
     stat, h = float(path.statistic[-1]), float(path.threshold[-1])
-    if stat <= h:
+    if not flagged(path.statistic, path.threshold)[-1]:
         return Verdict()
 
     x, scale = path.adjusted, path.scale
@@ -452,7 +497,8 @@ def detect_decline(series: VersionSeries, rule: DeclineRule) -> Verdict:
     a, b = path.reference_start, path.reference_stop
     evidence = (
         f"one-sided CUSUM of weekday-adjusted uplift per labeled prediction, model version "
-        f"{series.version!r}: S = {stat:.2f} > h = {h:.2f} (k = {rule.k:g} sd{rate}); "
+        f"{series.version!r}: S = {stat:.2f}, raised above h = {h:.2f} (k = {rule.k:g} sd"
+        f"{rate}); "
         f"reference level {fmt(path.level)} per labeled prediction from "
         f"{series.dates[a]}..{series.dates[b - 1]} ({b - a} days, sd {fmt(sigma)}/day, "
         f"lag-1 autocorrelation {float(path.reference.autocorrelation):.2f}); {dated_by} "

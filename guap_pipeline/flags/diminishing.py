@@ -3,8 +3,8 @@
 Within a model version (:func:`detect_diminishing`), on the weekday-adjusted uplift per
 labeled prediction of its mature days (``t`` = days since its first mature day):
 
-1. Growth: the least-squares slope is positive with one-sided p < ``alpha`` (standard
-   error allowing for lag-1 autocorrelation).
+1. Growth: the least-squares slope is positive with one-sided p < ``growth_alpha``
+   (standard error allowing for lag-1 autocorrelation).
 2. Concave: the saturating curve ``a − b·exp(−c·t)`` (``b, c > 0``; fitted with
    ``scipy.optimize.curve_fit`` from the best start on a grid of ``c``) beats the straight
    line by at least ``min_aic_gain`` in AIC (``n log(RSS/n) + 2p``; the gain is scaled by
@@ -21,9 +21,10 @@ labeled prediction of its mature days (``t`` = days since its first mature day):
 
 Across versions (:func:`detect_version_returns`): with at least three versions of at
 least ``min_days`` mature days each, ordered by first appearance, each version's level
-(mean of its last 28 mature days) rises above the previous one's by less than the
-previous increment, and the last increment is smaller than the one before it with
-one-sided p < ``alpha`` (a z test; each level's variance allows for autocorrelation).
+(mean of its weekday-adjusted mature days) rises above the previous one's by less than the
+previous increment, and the last increment is smaller than the first with one-sided
+p < ``growth_alpha`` (a z test; each level's variance allows for
+autocorrelation).
 The ceiling is where increments shrinking at the last ratio would end: ``level_last +
 d_last · r / (1 − r)`` with ``r = d_last / d_previous``.
 """
@@ -50,7 +51,6 @@ from guap_pipeline.flags.verdict import Flag, Verdict, fmt
 RATE_GRID = np.geomspace(0.3, 60.0, 60)
 MIN_RATE = 0.5  # below this the curve cannot bend by half within the data (needs ln 2)
 DRAWS = 500
-VERSION_LEVEL_DAYS = 28
 
 
 def saturating(t: NDArray[np.float64], a: float, b: float, c: float) -> NDArray[np.float64]:
@@ -112,7 +112,7 @@ def detect_diminishing(
     min_days: int = 56,
     proximity: float = 0.05,
     min_aic_gain: float = 10.0,
-    alpha: float = 0.05,
+    growth_alpha: float = 0.001,
     seed: int = 0,
 ) -> Verdict:
     """Is this version's growth concave, and where is its ceiling?"""
@@ -129,7 +129,7 @@ def detect_diminishing(
     span = float(day[-1])
     line = trend(day, x)
     p_growth = line.p_greater(0.0)
-    if line.slope <= 0 or p_growth >= alpha:
+    if line.slope <= 0 or p_growth >= growth_alpha:
         return Verdict()
     t = day / span
     fit = fit_saturating(t, x)
@@ -194,7 +194,7 @@ def detect_diminishing(
 
 
 def detect_version_returns(
-    versions: Sequence[VersionSeries], *, min_days: int = 14, alpha: float = 0.05
+    versions: Sequence[VersionSeries], *, min_days: int = 14, growth_alpha: float = 0.001
 ) -> Verdict:
     """Does each model version add less than the one before it? (oldest first)"""
     eligible = [v for v in versions if len(v) >= min_days]
@@ -209,7 +209,7 @@ def detect_version_returns(
         )
     levels, variances = [], []
     for v in eligible:
-        x = adjusted_level(v)[-VERSION_LEVEL_DAYS:]
+        x = adjusted_level(v)
         rho = float(lag1_autocorrelation(x))
         levels.append(float(x.mean()))
         variances.append(float(x.var(ddof=1)) / len(x) * float(long_run_factor(rho)) ** 2)
@@ -218,19 +218,23 @@ def detect_version_returns(
     if not (np.all(inc > 0) and np.all(np.diff(inc) < 0)):
         return Verdict()
     d_prev, d_last = float(inc[-2]), float(inc[-1])
-    var = variances[-3] + 4 * variances[-2] + variances[-1]
-    z = (d_prev - d_last) / math.sqrt(var) if var > 0 else math.inf
+    # Contrast: first increment minus last, on the levels' (independent) variances.
+    contrast = np.zeros(len(lv))
+    contrast[[1, 0]] += (1.0, -1.0)
+    contrast[[-1, -2]] -= (1.0, -1.0)
+    var = float((contrast**2 * np.array(variances)).sum())
+    z = float(contrast @ lv) / math.sqrt(var) if var > 0 else math.inf
     p = float(stats.norm.sf(z))
-    if p >= alpha:
+    if p >= growth_alpha:
         return Verdict()
     ratio = d_last / d_prev
     ceiling = levels[-1] + d_last * ratio / (1 - ratio)
     names = ", ".join(f"{v.version!r} {fmt(level)}" for v, level in zip(eligible, lv, strict=True))
     evidence = (
         f"each model version adds less than the previous one: levels of weekday-adjusted "
-        f"uplift per labeled prediction (mean of the last {VERSION_LEVEL_DAYS} mature days) "
+        f"uplift per labeled prediction (mean over each version's mature days) "
         f"{names}; increments {', '.join(fmt(float(d)) for d in inc)}; last increment "
-        f"smaller than the one before: z = {z:.2f}, one-sided p = {p:.2g}; increments "
+        f"smaller than the first: z = {z:.2f}, one-sided p = {p:.2g}; increments "
         f"shrinking at ratio {ratio:.2f} would end at {fmt(ceiling)}"
     )
     latest = eligible[-1]

@@ -9,7 +9,8 @@ equivalence test on the recent slope, per current model version:
 2. Earlier growth: the growth phase is the days up to the knot of a broken-stick fit
    (rising line, then flat) over the days before the recent window — all of them if the
    knot leaves fewer than ``min_growth_days``. Its least-squares slope ``b_e`` must be
-   positive with one-sided p < ``alpha``.
+   positive with one-sided p < ``growth_alpha`` (0.001: the knot is chosen to fit best,
+   and the test is repeated every day, so a lax level would find growth in noise).
 3. Flat now: on the last ``window_days`` mature days, the slope ``b_r`` is shown to lie
    within ``± margin × b_e``: both one-sided tests (H0: ``b_r <= −δ`` and H0:
    ``b_r >= δ``) reject at ``alpha``; the TOST p-value is the larger of the two.
@@ -60,6 +61,7 @@ def detect_plateau(
     margin: float = 0.35,
     min_growth_days: int = 28,
     alpha: float = 0.05,
+    growth_alpha: float = 0.001,
 ) -> Verdict:
     """Did this version's level grow and then go flat, as of its last mature day?"""
     n = len(series)
@@ -79,7 +81,7 @@ def detect_plateau(
         stop = cut  # no clear knot before the window: all earlier days are the growth phase
     earlier = trend(day[: stop + 1], x[: stop + 1])
     p_growth = earlier.p_greater(0.0)
-    if earlier.slope <= 0 or p_growth >= alpha:
+    if earlier.slope <= 0 or p_growth >= growth_alpha:
         return Verdict()
     recent = trend(day[cut:], x[cut:])
     delta = margin * earlier.slope

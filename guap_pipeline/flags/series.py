@@ -22,6 +22,7 @@ ordinary least-squares slope whose standard error allows for lag-1 autocorrelati
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -51,7 +52,6 @@ class VersionSeries:
     uplift: NDArray[np.float64]
     n_labeled: NDArray[np.float64]
     n_predictions: NDArray[np.float64]
-    first_seen: np.datetime64
 
     def __len__(self) -> int:
         return len(self.dates)
@@ -65,10 +65,6 @@ class VersionSeries:
         # 1970-01-01 was a Thursday (weekday 3).
         return (self.dates.astype("datetime64[D]").astype(np.int64) + 3) % 7
 
-    def tail(self, n: int) -> VersionSeries:
-        """The last ``n`` mature days."""
-        return self.slice(max(len(self) - n, 0), len(self))
-
     def slice(self, start: int, stop: int) -> VersionSeries:
         return VersionSeries(
             version=self.version,
@@ -77,7 +73,6 @@ class VersionSeries:
             uplift=self.uplift[start:stop],
             n_labeled=self.n_labeled[start:stop],
             n_predictions=self.n_predictions[start:stop],
-            first_seen=self.first_seen,
         )
 
 
@@ -86,14 +81,12 @@ class PreparedSeries:
     """One daily summary series, split into model versions, ready for the detectors.
 
     ``versions`` are ordered by first appearance; ``current`` are the indices of the
-    versions with mature data within ``active_version_days`` of ``last_mature``.
+    versions with mature data within ``active_version_days`` of the last mature day.
     ``notes`` say what was left out and why.
     """
 
     versions: tuple[VersionSeries, ...]
     current: tuple[int, ...]
-    last_date: np.datetime64 | None
-    last_mature: np.datetime64 | None
     notes: tuple[str, ...]
 
 
@@ -112,7 +105,7 @@ def prepare_series(daily: pd.DataFrame, settings: FlagSettings) -> PreparedSerie
             "uplift (profit minus baseline profit of the labeled rows)"
         )
     if daily.empty:
-        return PreparedSeries((), (), None, None, ("the daily table is empty",))
+        return PreparedSeries((), (), ("the daily table is empty",))
     dates = _dates(daily["date"])
     n_labeled = _numeric(daily, "n_labeled")
     uplift = _numeric(daily, "uplift")
@@ -142,9 +135,10 @@ def prepare_series(daily: pd.DataFrame, settings: FlagSettings) -> PreparedSerie
     rows_of = {v: order[versions[order] == v] for v in np.unique(versions)}
     series: list[VersionSeries] = []
     for version, rows in sorted(rows_of.items(), key=lambda item: dates[item[1][0]]):
-        first_seen = dates[rows[0]]
         rows = rows[usable[rows]]
         if len(rows) == 0:
+            if usable.any():  # else the note above says it for all
+                notes.append(f"model version {version!r} has no mature day yet")
             continue
         day, lab, upl, pred = dates[rows], n_labeled[rows], uplift[rows], n_predictions[rows]
         if len(np.unique(day)) < len(day):  # several rows of a (date, version): sum them
@@ -158,11 +152,10 @@ def prepare_series(daily: pd.DataFrame, settings: FlagSettings) -> PreparedSerie
                 uplift=upl,
                 n_labeled=lab,
                 n_predictions=pred,
-                first_seen=first_seen,
             )
         )
     if not series:
-        return PreparedSeries((), (), np.datetime64(last_date, "D"), None, tuple(notes))
+        return PreparedSeries((), (), tuple(notes))
     last_mature = max(s.dates[-1] for s in series)
     horizon = last_mature - np.timedelta64(settings.active_version_days, "D")
     current = tuple(i for i, s in enumerate(series) if s.dates[-1] > horizon)
@@ -172,14 +165,14 @@ def prepare_series(daily: pd.DataFrame, settings: FlagSettings) -> PreparedSerie
                 f"model version {s.version!r} is not current (last mature day "
                 f"{s.dates[-1]}), so it raises no flag"
             )
-    return PreparedSeries(
-        tuple(series), current, np.datetime64(last_date, "D"), last_mature, tuple(notes)
-    )
+    return PreparedSeries(tuple(series), current, tuple(notes))
 
 
 def _dates(values: pd.Series) -> NDArray[np.datetime64]:
     try:
-        parsed = pd.to_datetime(values)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # "could not infer format"
+            parsed = pd.to_datetime(values)
     except (ValueError, TypeError) as exc:
         raise FlagInputError(f"column 'date' cannot be read as dates: {exc}") from None
     if parsed.isna().any():
