@@ -1,0 +1,300 @@
+"""Benchmark of the immature-day profit estimate against a known truth, beside NannyML CBPE.
+
+Each run simulates ``DAYS`` days of scored traffic with late labels (legitimate outcomes
+after ~1-7 days, positives after ~5-25 days, as in the demo), stops the clock at the
+end of the last day, and estimates every day whose label window (28 days) has not
+passed, from the labels that have arrived by then. The truth of a day is its realized
+profit once every label is in. Scenarios (``SCENARIOS``):
+
+- ``stable`` — calibrated scores, constant prevalence: CBPE's assumptions hold.
+- ``miscalibrated`` — stable, but the scores are over-confident (both methods calibrate).
+- ``prevalence_shift`` — the positive rate doubles half-way through the estimated days;
+  the class-conditional score distributions do not change (so P(y | score) does).
+- ``degrading`` — the model separates the classes less and less over the last 6 weeks:
+  P(y | score) drifts, which no score-only method can see until labels arrive.
+
+Two value matrices: ``constant`` (TN 0, FP −10, FN −170, TP 145: what CBPE supports)
+and ``amount`` (the demo's example-dependent values: FN −amount, TP 0.9 × amount − 5);
+CBPE gets the constant matrix whose cells are the reference's mean values per quadrant.
+
+Metrics, per scenario, matrix and method, over the estimated days of every seed:
+``mae`` (mean absolute error of the daily estimate against the realized value once all
+labels are in), ``bias_total`` (Σ estimate − Σ truth, relative to Σ |truth|),
+``coverage`` of the interval (90 % for ours; CBPE's ±3 sampling-error band) and its
+mean ``width``. Ours is also reported on the days that are at most one day old
+(``age ≤ 1``: almost no labels, the like-for-like comparison with CBPE, which uses none).
+
+CBPE runs in its own virtualenv (NannyML 0.13 pulls scikit-learn, XGBoost, LightGBM...),
+driven through :mod:`cbpe_runner` with Parquet files; see ``benchmarks/README.md``::
+
+    python3 -m venv benchmarks/.venv-nannyml
+    benchmarks/.venv-nannyml/bin/pip install nannyml==0.13.1 statsmodels pyarrow
+    .venv/bin/python benchmarks/bench_estimate.py            # 12 seeds, a few minutes
+    .venv/bin/python benchmarks/bench_estimate.py --quick    # 6 seeds
+    .venv/bin/python benchmarks/bench_estimate.py --no-cbpe  # ours only
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import multiprocessing
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from guap_pipeline.accounting import account
+from guap_pipeline.config import parse_config
+from guap_pipeline.daily import day_profit
+from guap_pipeline.estimate import estimate_frame
+from guap_pipeline.timeseries import daily_summary
+
+HERE = Path(__file__).resolve().parent
+OUT = HERE / "out"
+NANNYML_PYTHON = HERE / ".venv-nannyml" / "bin" / "python"
+
+DAYS = 84
+WINDOW = 28  # label_window_days: the last 28 days are estimated
+ROWS_PER_DAY = 2000
+START = dt.date(2026, 1, 1)
+PREVALENCE = 0.03
+SEPARATION = 3.0  # latent N(0, 1) vs N(d, 1)
+SHIFT_DAY = DAYS - WINDOW // 2  # prevalence_shift: doubles from here
+DEGRADE_FROM, DEGRADED = DAYS - 42, 1.5  # degrading: separation 3.0 -> 1.5 linearly
+SCENARIOS = ("stable", "miscalibrated", "prevalence_shift", "degrading")
+MATRICES = {
+    "constant": {"tp": 145, "fp": -10, "fn": -170, "tn": 0},
+    "amount": {"tp": {"amount": 0.9, "constant": -5}, "fp": -10, "fn": {"amount": -1.0}, "tn": 0},
+}
+LEVEL = 0.9
+AGES = {"age<=1": (0, 1), "age 2-6": (2, 6), "age>=7": (7, DAYS)}  # days since the day ended
+
+
+def config_for(matrix: str):
+    return parse_config(
+        {
+            "value_matrix": MATRICES[matrix],
+            "label_window_days": WINDOW,
+            "min_label_coverage": 0.95,
+            "start_date": START.isoformat(),
+        }
+    )
+
+
+def simulate(scenario: str, seed: int) -> pd.DataFrame:
+    """One run's rows with their final outcome (``y_true``) and label time."""
+    rng = np.random.default_rng(seed)
+    frames = []
+    for i in range(DAYS):
+        day = START + dt.timedelta(days=i)
+        n = int(rng.poisson(ROWS_PER_DAY))
+        prevalence = PREVALENCE * (2.0 if scenario == "prevalence_shift" and i >= SHIFT_DAY else 1)
+        separation = SEPARATION
+        if scenario == "degrading" and i >= DEGRADE_FROM:
+            separation -= (SEPARATION - DEGRADED) * (i - DEGRADE_FROM) / (DAYS - 1 - DEGRADE_FROM)
+        y = (rng.random(n) < prevalence).astype(np.int64)
+        latent = rng.normal(0.0, 1.0, n) + separation * y
+        # the model's belief: separation 3.0 at the original prevalence (calibrated then)
+        log_odds = SEPARATION * latent - SEPARATION**2 / 2 + np.log(PREVALENCE / (1 - PREVALENCE))
+        if scenario == "miscalibrated":
+            log_odds = 1.8 * log_odds + 1.0
+        score = 1.0 / (1.0 + np.exp(-log_odds))
+        amount = np.round(rng.lognormal(np.log(80.0) + 0.5 * y, 0.7), 2).clip(min=1.0)
+        seconds = np.sort(rng.integers(0, 86_400, n))
+        predicted = pd.Timestamp(day, tz="UTC") + pd.to_timedelta(seconds, unit="s")
+        delay = np.where(
+            y == 1, 5.0 + 20.0 * rng.beta(2.0, 3.0, n), 1.0 + 6.0 * rng.beta(1.5, 3.0, n)
+        )
+        frames.append(
+            pd.DataFrame(
+                {
+                    "prediction_id": [f"{day}-{j}" for j in range(n)],
+                    "predicted_at": predicted,
+                    "date": day.isoformat(),
+                    "model_version": "m1",
+                    "score": score,
+                    "y_pred": (score >= 0.5).astype(np.int64),
+                    "amount": amount,
+                    "y_true": y,
+                    "labeled_at": predicted + pd.to_timedelta(delay * 86_400, unit="s").round("s"),
+                }
+            )
+        )
+    return pd.concat(frames, ignore_index=True)
+
+
+def as_seen(rows: pd.DataFrame, now: pd.Timestamp) -> pd.DataFrame:
+    """The row-level table as the pipeline holds it at ``now``: later labels are null."""
+    seen = rows.copy()
+    late = seen["labeled_at"] >= now
+    seen["y_true"] = seen["y_true"].astype("Int64").mask(late)
+    seen["labeled_at"] = seen["labeled_at"].mask(late)
+    return seen
+
+
+@dataclass(frozen=True)
+class Run:
+    scenario: str
+    matrix: str
+    seed: int
+    adapt: str = "auto"  # estimate.py's adapt: auto | always | never
+
+
+def run_ours(run: Run) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """(our estimates joined with the truth, CBPE reference rows, CBPE analysis rows)."""
+    config = config_for(run.matrix)
+    rows = simulate(run.scenario, run.seed)
+    now = pd.Timestamp(START + dt.timedelta(days=DAYS), tz="UTC")
+    as_of = START + dt.timedelta(days=DAYS)
+    seen = as_seen(rows, now)
+    summary = day_profit(seen, config).summary
+    daily = daily_summary(summary, config, as_of)
+    estimated = estimate_frame(seen, daily, config, as_of=as_of, adapt=run.adapt)
+    truth = (
+        account(rows, config.value_matrix, by=["date", "model_version"], positive_class=1)
+        .summary(1)[["date", "model_version", "profit"]]
+        .rename(columns={"profit": "truth"})
+    )
+    out = estimated.merge(truth, on=["date", "model_version"])
+    out = out[out["estimate_kind"] == "estimated"].copy()
+    out["age"] = (as_of - pd.to_datetime(out["date"]).dt.date).map(lambda d: d.days - 1)
+    out["scenario"], out["matrix"], out["seed"] = run.scenario, run.matrix, run.seed
+
+    # CBPE: reference = the mature days that calibrate ours; analysis = the estimated days
+    estimated_days = set(out["date"])
+    reference_days = sorted(set(daily["date"]) - estimated_days)[-WINDOW:]
+    ref = rows[rows["date"].isin(reference_days)]
+    ana = rows[rows["date"].isin(estimated_days)]
+    matrix = cbpe_matrix(run.matrix, ref)
+    keep = ["predicted_at", "date", "score", "y_pred", "y_true"]
+    tag = {"scenario": run.scenario, "matrix": run.matrix, "seed": run.seed}
+    ref_out = ref[keep].assign(
+        **tag, tn=matrix[0][0], fp=matrix[0][1], fn=matrix[1][0], tp=matrix[1][1]
+    )
+    return out, ref_out, ana[keep].assign(**tag)
+
+
+def cbpe_matrix(matrix: str, reference: pd.DataFrame) -> list[list[float]]:
+    """CBPE's constant business value matrix [[TN, FP], [FN, TP]]."""
+    cells = MATRICES[matrix]
+    if matrix == "constant":
+        return [[cells["tn"], cells["fp"]], [cells["fn"], cells["tp"]]]
+    fraud = reference.loc[(reference["y_true"] == 1), "amount"]
+    caught = reference.loc[(reference["y_true"] == 1) & (reference["y_pred"] == 1), "amount"]
+    missed = reference.loc[(reference["y_true"] == 1) & (reference["y_pred"] == 0), "amount"]
+    tp = 0.9 * (caught.mean() if len(caught) else fraud.mean()) - 5
+    fn = -(missed.mean() if len(missed) else fraud.mean())
+    return [[0.0, -10.0], [float(fn), float(tp)]]
+
+
+def run_cbpe(reference: pd.DataFrame, analysis: pd.DataFrame, python: Path) -> pd.DataFrame:
+    """CBPE estimates per (scenario, matrix, seed, date), from the NannyML virtualenv."""
+    with tempfile.TemporaryDirectory() as tmp:
+        ref_path, ana_path, out_path = (Path(tmp) / f"{n}.parquet" for n in ("ref", "ana", "out"))
+        reference.to_parquet(ref_path)
+        analysis.to_parquet(ana_path)
+        env = {**os.environ, "NML_DISABLE_USAGE_LOGGING": "1"}
+        subprocess.run(
+            [
+                str(python),
+                str(HERE / "cbpe_runner.py"),
+                str(ref_path),
+                str(ana_path),
+                str(out_path),
+            ],
+            check=True,
+            env=env,
+        )
+        return pd.read_parquet(out_path)
+
+
+def metrics(frame: pd.DataFrame, estimate: str, low: str, high: str) -> dict[str, float]:
+    err = frame[estimate] - frame["truth"]
+    slack = 1e-6 * (1 + frame["truth"].abs())  # a degenerate interval at the truth covers it
+    covered = (frame["truth"] >= frame[low] - slack) & (frame["truth"] <= frame[high] + slack)
+    return {
+        "days": len(frame),
+        "mae": float(err.abs().mean()),
+        "bias_total": float(err.sum() / frame["truth"].abs().sum()),
+        "coverage": float(covered.mean()),
+        "width": float((frame[high] - frame[low]).mean()),
+    }
+
+
+def summarise(results: pd.DataFrame, cbpe: pd.DataFrame | None) -> pd.DataFrame:
+    rows = []
+    est = ("estimated_profit", "estimated_profit_low", "estimated_profit_high")
+    cb = ("cbpe_value", "cbpe_lower", "cbpe_upper")
+    for (scenario, matrix), group in results.groupby(["scenario", "matrix"], sort=False):
+        key = {"scenario": scenario, "matrix": matrix}
+        rows.append({**key, "method": "ours", **metrics(group, *est)})
+        for label, (first, last) in AGES.items():
+            part = group[group["age"].between(first, last)]
+            rows.append({**key, "method": f"ours, {label}", **metrics(part, *est)})
+        realized = group.assign(lo=group["profit"], hi=group["profit"])
+        rows.append({**key, "method": "realized so far", **metrics(realized, "profit", "lo", "hi")})
+        if cbpe is not None:
+            mine = cbpe[(cbpe["scenario"] == scenario) & (cbpe["matrix"] == matrix)]
+            joined = mine.merge(group[["seed", "date", "truth", "age"]], on=["seed", "date"])
+            rows.append({**key, "method": "CBPE", **metrics(joined, *cb)})
+            young = joined[joined["age"] <= 1]
+            rows.append({**key, "method": "CBPE, age<=1", **metrics(young, *cb)})
+    return pd.DataFrame(rows)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, default=12)
+    parser.add_argument("--quick", action="store_true", help="6 seeds")
+    parser.add_argument("--no-cbpe", action="store_true", help="skip NannyML CBPE")
+    parser.add_argument("--nannyml-python", type=Path, default=NANNYML_PYTHON)
+    parser.add_argument("--processes", type=int, default=2)
+    parser.add_argument("--scenarios", nargs="*", default=list(SCENARIOS), choices=SCENARIOS)
+    parser.add_argument("--adapt", default="auto", choices=("auto", "always", "never"))
+    args = parser.parse_args(argv)
+    seeds = 6 if args.quick else args.seeds
+    runs = [
+        Run(s, m, seed, args.adapt)
+        for s in args.scenarios
+        for m in MATRICES
+        for seed in range(seeds)
+    ]
+    started = time.time()
+    with multiprocessing.get_context("spawn").Pool(args.processes) as pool:
+        parts = pool.map(run_ours, runs)
+    results = pd.concat([p[0] for p in parts], ignore_index=True)
+    ours_seconds = time.time() - started
+    cbpe = None
+    if not args.no_cbpe:
+        if not args.nannyml_python.exists():
+            print(f"no NannyML interpreter at {args.nannyml_python}; see benchmarks/README.md")
+            return 2
+        t = time.time()
+        cbpe = run_cbpe(
+            pd.concat([p[1] for p in parts], ignore_index=True),
+            pd.concat([p[2] for p in parts], ignore_index=True),
+            args.nannyml_python,
+        )
+        cbpe_seconds = time.time() - t
+    table = summarise(results, cbpe)
+    pd.set_option("display.width", 200)
+    print(table.to_string(index=False, float_format=lambda v: f"{v:,.3f}"))
+    print(f"\nours: {len(runs)} runs in {ours_seconds:.0f} s", end="")
+    print(f"; CBPE: {cbpe_seconds:.0f} s" if cbpe is not None else "")
+    OUT.mkdir(exist_ok=True)
+    name = "bench_estimate_quick" if args.quick else "bench_estimate"
+    (OUT / f"{name}.json").write_text(json.dumps(table.to_dict("records"), indent=1))
+    results.to_parquet(OUT / f"{name}_days.parquet")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
