@@ -18,6 +18,8 @@ from assets_defs.resources import AlertsResource, GuapResource
 from guap_pipeline import pipeline
 from guap_pipeline.acceptance import acceptance
 from guap_pipeline.config import GuapConfig
+from guap_pipeline.early_warning import early_declines
+from guap_pipeline.estimate import estimate_kinds
 from guap_pipeline.html_report import charts
 from guap_pipeline.landing import stage_landing
 from guap_pipeline.monitoring import build_alerts, build_flags
@@ -160,6 +162,22 @@ def flag_check(flags: pd.DataFrame, flag: str) -> dg.AssetCheckResult:
     )
 
 
+def early_decline_check(daily: pd.DataFrame) -> dg.AssetCheckResult:
+    """The estimate of the newest days below the realized pace: WARN, never ERROR (it is
+    a forecast from the scores; realized profit raises the ERROR once labels land)."""
+    found = early_declines(daily)
+    metadata: dict[str, Any] = {"versions": len(found)}
+    for item in found[:3]:
+        metadata[f"evidence ({item.model_version})"] = item.evidence()
+        metadata[f"money_at_stake_per_day ({item.model_version})"] = item.money_at_stake
+    return dg.AssetCheckResult(
+        check_name="no_early_decline_estimate",
+        passed=not found,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata=metadata,
+    )
+
+
 def acceptance_check(
     daily: pd.DataFrame, config: GuapConfig, today: dt.date
 ) -> dg.AssetCheckResult:
@@ -191,6 +209,7 @@ def chart_markdown(charts: Mapping[str, bytes]) -> dg.MetadataValue:
     kinds={"parquet"},
     check_specs=[
         *(dg.AssetCheckSpec(name, asset="profit_timeseries") for name, _ in FLAG_CHECKS.values()),
+        dg.AssetCheckSpec("no_early_decline_estimate", asset="profit_timeseries"),
         dg.AssetCheckSpec("acceptance_targets", asset="profit_timeseries"),
     ],
 )
@@ -207,6 +226,7 @@ def profit_timeseries(guap: GuapResource) -> dg.MaterializeResult:
         "total_profit": float(daily["profit"].sum()) if len(daily) else 0.0,
         "total_uplift": float(daily["uplift"].sum()) if len(daily) else 0.0,
         "cumulative_net_profit": float(daily["net_profit"].sum()) if len(daily) else 0.0,
+        "estimated_days": int((estimate_kinds(daily) == "estimated").sum()) if len(daily) else 0,
         "active_flags": len(found.flags),
         "flag_notes": dg.MetadataValue.md("\n".join(f"- {n}" for n in found.notes) or "none"),
         "columns": dg.MetadataValue.json(list(DAILY_COLUMNS)),
@@ -219,6 +239,7 @@ def profit_timeseries(guap: GuapResource) -> dg.MaterializeResult:
         metadata=metadata,
         check_results=[
             *(flag_check(found.flags, flag) for flag in FLAG_CHECKS),
+            early_decline_check(daily),
             acceptance_check(daily, config, today),
         ],
     )

@@ -71,6 +71,10 @@ REFERENCE_DAYS = 28  # most recent mature days of a version that calibrate its s
 N_REPLICATES = 300  # Monte Carlo draws behind each interval
 MIN_CLASS_ROWS = 10  # labeled positives and negatives a calibration needs at least
 MAX_BINS = 1000  # score bins of the calibration fit (quantiles of the reference scores)
+# Labeled rows an estimate learns from, at most: beyond this a seeded uniform sample (the
+# window's labeled rows weighted up to stand for all). 300k rows put ~300 in each score
+# bin: more only slows every bootstrap replicate and leaves the interval as wide.
+MAX_LEARNING_ROWS = 300_000
 PRIOR_WEIGHT = 1.0  # pseudo-rows at the base rate added to each isotonic block
 DELAY_BIN_DAYS = 1 / 24  # resolution of the label-delay distributions (one hour)
 TEST_LEVEL = 0.01  # adapt="auto": adapt when the likelihood-ratio test rejects at this level
@@ -88,6 +92,7 @@ ESTIMATE_COLUMNS: tuple[str, ...] = (
 )
 # estimate_kind: "realized" (nothing left to estimate, or the label window has passed:
 # the figure is the realized profit), "estimated" (realized + estimated), "none".
+ESTIMATED_PROFIT = ESTIMATE_COLUMNS[:3]  # the ones in the public daily summary table
 
 
 # --------------------------------------------------------------------------- calibration
@@ -470,6 +475,7 @@ class DayRows:
     value_neg: NDArray[np.float64]
     n_groups: int
     stakes: Mapping[str, NDArray[np.float64]] = field(default_factory=dict)
+    weight: NDArray[np.float64] | None = None  # rows each row stands for (None: 1 each)
 
 
 def estimate_unlabeled(
@@ -607,8 +613,10 @@ class _Engine:
             self.delay_cell = (reference.positive[timed] == 1).astype(np.intp) * nb + dbins
             self.row_bins = self.delays.bins(rows.age_days)
         lab = rows.labeled
+        self.base = np.ones(len(rows.score)) if rows.weight is None else rows.weight
         self.g_lab, self.y_lab = rows.group[lab], rows.positive[lab]
-        self.n_per_group = np.bincount(rows.group, minlength=rows.n_groups).astype(np.float64)
+        self.y_lab_w = self.y_lab * self.base[lab]
+        self.n_per_group = np.bincount(rows.group, weights=self.base, minlength=rows.n_groups)
 
     def replicate(
         self,
@@ -619,7 +627,7 @@ class _Engine:
     ) -> _Replicate:
         ref, rows, k = self.ref, self.rows, self.rows.n_groups
         wr = np.ones(len(ref.score)) if w_ref is None else w_ref
-        ww = np.ones(len(rows.score)) if w_rows is None else w_rows
+        ww = self.base if w_rows is None else w_rows * self.base
         # 1. calibration (and the value-weighted ones)
         den = np.bincount(self.index, weights=wr, minlength=self.n_bins)
         num = np.bincount(self.index, weights=wr * ref.positive, minlength=self.n_bins)
@@ -701,7 +709,7 @@ class _Engine:
         post = expit(logit(p_eff) + shift[self.g_unl] + selection)
         q1, q0 = post * e1[self.unl], (1 - post) * e0[self.unl]
         plain = expit(logit(p_unl) + shift[self.g_unl] + selection)
-        positives = np.bincount(self.g_lab, weights=self.y_lab, minlength=k) + np.bincount(
+        positives = np.bincount(self.g_lab, weights=self.y_lab_w, minlength=k) + np.bincount(
             self.g_unl, weights=plain, minlength=k
         )
         with np.errstate(invalid="ignore", divide="ignore"):
@@ -859,13 +867,19 @@ def estimate_frame(
         group = np.concatenate([np.full(len(p["score"]), i) for i, p in enumerate(parts)])
         stacked = {c: np.concatenate([p[c] for p in parts]) for c in parts[0] if c != "stakes"}
         stakes = {c: np.concatenate([p["stakes"][c] for p in parts]) for c in parts[0]["stakes"]}
-        result = estimate_unlabeled(
-            ref,
+        rows_seed = seed + zlib.crc32(version.encode())
+        window_rows = _thin_labeled(
             DayRows(group=group.astype(np.intp), n_groups=len(parts), stakes=stakes, **stacked),
+            MAX_LEARNING_ROWS,
+            np.random.default_rng(rows_seed + 1),
+        )
+        result = estimate_unlabeled(
+            _thin_reference(ref, MAX_LEARNING_ROWS, np.random.default_rng(rows_seed + 2)),
+            window_rows,
             level=level,
             n_replicates=n_replicates,
             adapt=adapt,
-            seed=seed + zlib.crc32(version.encode()),
+            seed=rows_seed,
         )
         result.index = pd.MultiIndex.from_tuples(window_keys)
         result = result.loc[usable]
@@ -926,6 +940,42 @@ def estimate_days(
         n_replicates=n_replicates,
         adapt=adapt,
         seed=seed,
+    )
+
+
+def _thin_reference(ref: ReferenceRows, cap: int, rng: np.random.Generator) -> ReferenceRows:
+    """A uniform sample of ``cap`` reference rows when there are more (never-labeled
+    rows scaled alike): the calibration is a ratio, a sample estimates it unbiased."""
+    n = len(ref.score)
+    if n <= cap:
+        return ref
+    keep = np.sort(rng.choice(n, size=cap, replace=False))
+    return ReferenceRows(
+        score=ref.score[keep],
+        positive=ref.positive[keep],
+        delay_days=ref.delay_days[keep],
+        n_never=round(ref.n_never * cap / n),
+        columns={c: x[keep] for c, x in ref.columns.items()},
+    )
+
+
+def _thin_labeled(rows: DayRows, cap: int, rng: np.random.Generator) -> DayRows:
+    """At most ``cap`` of the window's labeled rows, each weighted to stand for the ones
+    left out (so per-day counts and the prevalence fit keep their scale); every
+    unlabeled row stays: each is estimated."""
+    labeled = np.flatnonzero(rows.labeled)
+    if len(labeled) <= cap:
+        return rows
+    share = cap / len(labeled)
+    keep = np.ones(len(rows.score), dtype=bool)
+    keep[labeled] = rng.random(len(labeled)) < share
+    weight = np.where(rows.labeled, 1 / share, 1.0)[keep]
+    arrays = ("group", "labeled", "positive", "score", "age_days", "value_pos", "value_neg")
+    return DayRows(
+        **{name: getattr(rows, name)[keep] for name in arrays},
+        n_groups=rows.n_groups,
+        stakes={c: x[keep] for c, x in rows.stakes.items()},
+        weight=weight,
     )
 
 
@@ -1069,8 +1119,8 @@ def overall_estimate(daily: pd.DataFrame) -> pd.DataFrame:
     (exact for normal errors, close otherwise). NaN on a date where any version has no
     estimate; kind ``realized`` only when every version's is.
     """
-    columns = ["estimated_profit", "estimated_profit_low", "estimated_profit_high"]
-    frame = daily[["date", *columns, "estimate_kind"]].copy()
+    columns = list(ESTIMATED_PROFIT)
+    frame = daily[["date", *columns]].assign(estimate_kind=estimate_kinds(daily))
     frame["below"] = (frame[columns[0]] - frame[columns[1]]) ** 2
     frame["above"] = (frame[columns[2]] - frame[columns[0]]) ** 2
     grouped = frame.groupby("date", sort=True)
@@ -1084,6 +1134,17 @@ def overall_estimate(daily: pd.DataFrame) -> pd.DataFrame:
         }
     )
     return out.reset_index()
+
+
+def estimate_kinds(daily: pd.DataFrame) -> pd.Series:
+    """``estimate_kind`` of each row; derived from the figures where the column is absent
+    (the public table): no estimate is NaN, and a zero-width interval is ``realized`` —
+    also on a day inside the window whose missing labels are not expected to arrive."""
+    if "estimate_kind" in daily.columns:
+        return daily["estimate_kind"].astype(object)
+    low, high = daily["estimated_profit_low"], daily["estimated_profit_high"]
+    kinds = np.where(low.eq(high), "realized", "estimated")
+    return pd.Series(np.where(daily["estimated_profit"].isna(), "none", kinds), index=daily.index)
 
 
 def _any_nan(values: pd.Series) -> bool:

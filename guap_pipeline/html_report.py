@@ -1,8 +1,9 @@
 """The report people look at: one self-contained HTML page, charts embedded as PNG.
 
-Charts: profit and uplift per day with flags marked (immature days hollow), cumulative
-net profit against the investment with the payback date, daily quadrant values stacked,
-and the threshold-hindsight profit curve; then the summary table. No network is needed
+Charts: profit and uplift per day with flags marked (immature days hollow), the newest
+days' profit estimated from the scores with its interval, cumulative net profit against
+the investment with the payback date, daily quadrant values stacked, and the
+threshold-hindsight profit curve; then the summary table. No network is needed
 to view the page: images are data URIs and there is no script.
 """
 
@@ -18,12 +19,19 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from guap_pipeline.config import GuapConfig
+from guap_pipeline.estimate import LEVEL, estimate_kinds
 from guap_pipeline.report import version_table
 from guap_pipeline.roi import Payback, payback
 from guap_pipeline.timeseries import overall
 from guap_pipeline.value_matrix import QUADRANTS
 
-CHARTS = ("profit_series", "cumulative_net_profit", "quadrant_values", "threshold_curve")
+CHARTS = (
+    "profit_series",
+    "profit_estimate",
+    "cumulative_net_profit",
+    "quadrant_values",
+    "threshold_curve",
+)
 COLORS = {"tp": "#2b8a3e", "fp": "#e67700", "fn": "#c92a2a", "tn": "#868e96"}
 
 
@@ -59,6 +67,25 @@ def profit_series_chart(daily: pd.DataFrame, flags: pd.DataFrame) -> bytes:
                           fontsize=8, color="#c92a2a", va="top")  # fmt: skip
     axis.axhline(0, color="black", lw=0.5)
     axis.set_title("Uplift per day (hollow: not yet mature; dashed: flags)")
+    axis.legend(fontsize=8)
+    return _png(figure)
+
+
+def estimate_chart(series: pd.DataFrame) -> bytes:
+    """Profit per day (all versions): realized, and for days whose labels are still
+    arriving the estimate from the scores with its interval, marked as estimated."""
+    figure, axis = _axes(3.2)
+    when = _dates(series)
+    axis.plot(when, series["profit"], lw=1, color="#1c7ed6", label="realized (labeled rows)")
+    if "estimated_profit" in series.columns:
+        open_days = (estimate_kinds(series) == "estimated").to_numpy()
+        axis.plot(when[open_days], series.loc[open_days, "estimated_profit"], ls="--", lw=1.5,
+                  marker="o", ms=3, color="#e67700", label="estimated once labeled")  # fmt: skip
+        axis.fill_between(when[open_days], series.loc[open_days, "estimated_profit_low"],
+                          series.loc[open_days, "estimated_profit_high"], color="#e67700",
+                          alpha=0.2, label=f"{LEVEL:.0%} interval")  # fmt: skip
+    axis.axhline(0, color="black", lw=0.5)
+    axis.set_title("Profit per day — newest days estimated from the scores (dashed)")
     axis.legend(fontsize=8)
     return _png(figure)
 
@@ -121,6 +148,7 @@ def charts(
     result = payback(series, config.operating_cost.investment)
     return {
         "profit_series": profit_series_chart(daily, flags),
+        "profit_estimate": estimate_chart(series),
         "cumulative_net_profit": cumulative_chart(series, config.operating_cost.investment, result),
         "quadrant_values": quadrant_chart(series, dict(config.quadrants)),
         "threshold_curve": threshold_chart(curves, {"configured": config.threshold}),

@@ -32,6 +32,7 @@ from guap_pipeline.daily import (
     join_labels,
     latest_labels,
 )
+from guap_pipeline.estimate import estimate_days
 from guap_pipeline.landing import (
     SLICE_ROWS,
     pending_changes,
@@ -134,11 +135,12 @@ def build_day_profit(store: Store, config: GuapConfig, day: str) -> DayProfit:
 
 
 def build_timeseries(store: Store, config: GuapConfig, as_of: dt.date) -> pd.DataFrame:
-    """Stitch every built day into the daily summary table and the profit time series."""
+    """Stitch every built day into the daily summary table and the profit time series;
+    returns the table with the estimate's kind and note per row."""
     days = store.read_partitions("daily_quadrant_profit")
-    daily = daily_summary(days, config, as_of)
-    store.write("daily_summary", daily)
-    series = profit_timeseries(daily)
+    daily = estimate_days(store, config, daily_summary(days, config, as_of), as_of=as_of)
+    store.write("daily_summary", daily[list(DAILY_COLUMNS)])
+    series = profit_timeseries(daily)  # keeps estimate_kind and estimate_note
     store.write("profit_timeseries", series)
     store.write_json(SERIES_STATE, series_state(store, as_of))
     return daily

@@ -5,6 +5,8 @@ from __future__ import annotations
 import pandas as pd
 
 from guap_pipeline.config import GuapConfig
+from guap_pipeline.early_warning import early_declines
+from guap_pipeline.estimate import ESTIMATED_PROFIT, LEVEL, estimate_kinds
 from guap_pipeline.roi import payback
 from guap_pipeline.timeseries import overall
 
@@ -58,6 +60,36 @@ def roi_lines(daily: pd.DataFrame, config: GuapConfig) -> list[str]:
     ]
 
 
+def estimate_lines(daily: pd.DataFrame) -> list[str]:
+    """The newest days' profit as realized so far and as estimated from the scores."""
+    if not set(ESTIMATED_PROFIT) <= set(daily.columns):
+        return []
+    kinds = estimate_kinds(daily)
+    open_days = daily[kinds != "realized"]
+    if open_days.empty:
+        return ["estimate: every day is realized (labels in, or the label window passed)"]
+    estimated = daily[kinds == "estimated"]
+    lines = []
+    if len(estimated):
+        first, last = estimated["date"].min(), estimated["date"].max()
+        lines.append(
+            f"estimate, {first} .. {last} (labels still arriving): realized so far "
+            f"{_money(estimated['profit'].sum())}; estimated "
+            f"{_money(estimated['estimated_profit'].sum())} once labeled "
+            f"(per-day {LEVEL:.0%} intervals in the daily table)"
+        )
+    lines += [f"early warning (estimate, WARN only): {w.evidence()}" for w in early_declines(daily)]
+    missing = open_days[kinds[open_days.index] == "none"]
+    if len(missing):
+        lines.append(
+            f"estimate: none for {len(missing)} day(s) of "
+            f"{', '.join(sorted(map(str, missing['model_version'].unique())))} "
+            "(no scores, or no mature days to calibrate on: see estimate_note in the "
+            "profit time series)"
+        )
+    return lines
+
+
 def flag_lines(flags: pd.DataFrame | None) -> list[str]:
     """One line per active flag, with the money at stake and the start date."""
     if flags is None or flags.empty:
@@ -97,5 +129,5 @@ def summary_text(
         value_capture_recent=table["value_capture_recent"].map("{:.1%}".format),
     )
     lines.append(shown.to_string(index=False))
-    lines += ["", *roi_lines(daily, config), *flag_lines(flags)]
+    lines += ["", *roi_lines(daily, config), *estimate_lines(daily), *flag_lines(flags)]
     return "\n".join(lines)

@@ -1,9 +1,10 @@
 """The daily summary table and the profit time series stitched from the day results.
 
-``daily_summary`` is the public table of SPEC "Daily summary table" (its columns are a
-stable interface), with the ROI columns of :mod:`guap_pipeline.roi`.
-``profit_timeseries`` adds, per model version and overall, rolling 7- and 28-day sums
-and means and cumulative uplift.
+``DAILY_COLUMNS`` are the public table of SPEC "Daily summary table" (a stable
+interface): the day figures, the ROI columns of :mod:`guap_pipeline.roi` and the estimate
+columns of :mod:`guap_pipeline.estimate`. ``daily_summary`` computes all but the
+estimate, which needs the row-level data. ``profit_timeseries`` adds, per model version
+and overall, rolling 7- and 28-day sums and means and cumulative uplift.
 """
 
 from __future__ import annotations
@@ -15,9 +16,10 @@ import pandas as pd
 
 from guap_pipeline.accounting import SUMMARY_COLUMNS
 from guap_pipeline.config import GuapConfig
+from guap_pipeline.estimate import ESTIMATED_PROFIT, overall_estimate
 from guap_pipeline.roi import ROI_COLUMNS, add_roi, cumulate
 
-DAILY_COLUMNS: tuple[str, ...] = (
+DAY_COLUMNS: tuple[str, ...] = (
     "date",
     "model_version",
     "n_predictions",
@@ -27,6 +29,7 @@ DAILY_COLUMNS: tuple[str, ...] = (
     *SUMMARY_COLUMNS[3:],
     *ROI_COLUMNS,
 )
+DAILY_COLUMNS: tuple[str, ...] = (*DAY_COLUMNS, *ESTIMATED_PROFIT)
 ROLLING_WINDOWS = (7, 28)
 ROLLED = ("profit", "uplift")
 OVERALL = "(all)"
@@ -62,12 +65,13 @@ def is_mature(
 
 
 def daily_summary(day_rows: pd.DataFrame, config: GuapConfig, as_of: dt.date) -> pd.DataFrame:
-    """The public daily summary table, one row per (date, model_version), sorted."""
+    """The daily summary table but its estimate columns (``DAY_COLUMNS``), one row per
+    (date, model_version), sorted; :func:`guap_pipeline.estimate.estimate_days` adds them."""
     if day_rows.empty:
-        return pd.DataFrame({c: pd.Series([], dtype=object) for c in DAILY_COLUMNS})
+        return pd.DataFrame({c: pd.Series([], dtype=object) for c in DAY_COLUMNS})
     frame = add_roi(day_rows, config.operating_cost)
     frame["mature"] = is_mature(frame["date"], frame["label_coverage"], config, as_of)
-    return frame[list(DAILY_COLUMNS)]
+    return frame[list(DAY_COLUMNS)]
 
 
 def with_ratios(frame: pd.DataFrame) -> pd.DataFrame:
@@ -83,11 +87,15 @@ def with_ratios(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def overall(daily: pd.DataFrame) -> pd.DataFrame:
-    """All model versions added up per date (model_version ``(all)``)."""
+    """All model versions added up per date (model_version ``(all)``); the estimate too
+    when ``daily`` has it."""
     summed = daily.groupby("date", sort=True)[list(ADDITIVE)].sum(min_count=1).reset_index()
     summed["model_version"] = OVERALL
     summed["mature"] = daily.groupby("date", sort=True)["mature"].all().to_numpy()
-    return cumulate(with_ratios(summed))[list(DAILY_COLUMNS)]
+    summed = cumulate(with_ratios(summed))[list(DAY_COLUMNS)]
+    if not set(ESTIMATED_PROFIT) <= set(daily.columns):
+        return summed
+    return summed.merge(overall_estimate(daily), on="date", how="left")
 
 
 def profit_timeseries(daily: pd.DataFrame) -> pd.DataFrame:

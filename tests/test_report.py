@@ -11,7 +11,13 @@ import pytest
 from assets_defs.cli import main
 from tests.pipeline_data import AS_OF, days, labels_for, predictions_for, write_config
 
-CHARTS = ["profit_series", "cumulative_net_profit", "quadrant_values", "threshold_curve"]
+CHARTS = [
+    "profit_series",
+    "profit_estimate",
+    "cumulative_net_profit",
+    "quadrant_values",
+    "threshold_curve",
+]
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
