@@ -46,6 +46,8 @@ MANIFEST_SECONDS = 1.0
 PARALLEL_BYTES = 32 << 20
 STAGING_THREADS = 2
 MANIFEST = "landing_manifest"
+# A run waits this long for another run's staging pass (a big first staging takes minutes).
+STAGING_LOCK_SECONDS = 3600.0
 UNMATCHED_REASON = "no prediction with this prediction_id has landed (yet)"
 
 
@@ -449,7 +451,16 @@ def _write_rows(source: Path, targets: dict[Path, np.ndarray]) -> None:
 
 
 def stage_landing(config: GuapConfig, store: Store) -> StageReport:
-    """Stage every new or changed landing file, route labels, and report dirty days."""
+    """Stage every new or changed landing file, route labels, and report dirty days.
+
+    One staging pass at a time per store (a lock): two at once would both stage the same
+    files and each save a manifest without the other's entries.
+    """
+    with store.lock(MANIFEST, timeout=STAGING_LOCK_SECONDS):
+        return _stage_landing(config, store)
+
+
+def _stage_landing(config: GuapConfig, store: Store) -> StageReport:
     stager = _Stager(config, store)
     files = {f.relative: f for f in scan_landing(config.landing)}
     for relative in sorted(set(stager.manifest) - set(files)):

@@ -127,10 +127,18 @@ def build_day_profit(store: Store, config: GuapConfig, day: str) -> DayProfit:
     store.write("daily_cells", result.cells, day)
     store.write("threshold_hindsight", result.hindsight, day)
     store.write("threshold_curve", result.curves, day)
-    built = store.read_json(BUILT, {})
-    built[day] = staged_signature(store, day)
-    store.write_json(BUILT, built)
+    record_built(store, day)
     return result
+
+
+def record_built(store: Store, day: str) -> None:
+    """Note the staged inputs the day was built from, under the store's lock: runs that
+    build days in parallel would otherwise overwrite each other's entries."""
+    signature = staged_signature(store, day)
+    with store.lock(BUILT):
+        built = store.read_json(BUILT, {})
+        built[day] = signature
+        store.write_json(BUILT, built)
 
 
 def build_timeseries(store: Store, config: GuapConfig, as_of: dt.date) -> pd.DataFrame:
