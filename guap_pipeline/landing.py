@@ -177,9 +177,9 @@ class _Stager:
                         for day, rows in _by_day(good):
                             parts.write(self.chunk("predictions", day, landing_file.file_id), rows)
                     elif len(good):
-                        parts.write(raw_path, _as_routed(good))
+                        parts.write(raw_path, good)
                     else:
-                        empty = _as_routed(good)
+                        empty = good
                     del part, good
                     release_memory()
                 del raw
@@ -318,15 +318,6 @@ def _slices(raw: pd.DataFrame, time_column: str, *, whole_if_gaps: bool) -> Iter
         return
     for start in range(0, len(raw), SLICE_ROWS):
         yield raw.iloc[start : start + SLICE_ROWS]
-
-
-def _as_routed(labels: pd.DataFrame) -> pd.DataFrame:
-    """Valid labels with ``prediction_id`` in the dtype routed labels have always had.
-
-    Routing used to be a pandas merge with an index read by DuckDB, which turned the key
-    into ``str``; the staged labels (and the tables built from them) keep that dtype.
-    """
-    return labels.astype({"prediction_id": "str"})
 
 
 def _by_day(good: pd.DataFrame) -> Iterable[tuple[str, pd.DataFrame]]:

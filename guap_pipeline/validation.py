@@ -219,7 +219,7 @@ def validate_predictions(
     good = reasons.good
     quarantine = _quarantine(raw, reasons, source=source, kind="predictions")
     if not good.any():
-        return _empty_predictions(config), quarantine
+        return empty_predictions(config), quarantine
     all_good = bool(good.all())
 
     def kept(values):
@@ -260,9 +260,23 @@ def _threshold_decisions(score: pd.Series, config: GuapConfig) -> pd.Series:
     return pd.Series(decided, index=score.index, dtype=object).where(score.notna())
 
 
-def _empty_predictions(config: GuapConfig) -> pd.DataFrame:
-    columns = ["prediction_id", "predicted_at", "date", "model_version", "y_pred", SOURCE, ROW]
-    return pd.DataFrame({c: pd.Series([], dtype=object) for c in columns})
+def empty_predictions(config: GuapConfig | None = None) -> pd.DataFrame:
+    """Valid predictions with no rows, in the dtypes of valid rows (so that a day without
+    predictions still has its keys to group by); ``y_pred`` as the config's classes give."""
+    y_pred = (
+        _labels(np.array([], dtype=np.intp), config.classes).to_numpy().dtype if config else object
+    )
+    return pd.DataFrame(
+        {
+            "prediction_id": pd.Series([], dtype="string"),
+            "predicted_at": pd.Series([], dtype="datetime64[us, UTC]"),
+            "date": pd.Series([], dtype="string"),
+            "model_version": pd.Series([], dtype="string"),
+            "y_pred": pd.Series([], dtype=y_pred),
+            SOURCE: pd.Series([], dtype="str"),
+            ROW: pd.Series([], dtype="int64"),
+        }
+    )
 
 
 def validate_labels(
