@@ -20,6 +20,9 @@ from guap_pipeline.readers import BAD_LINES, ROW
 
 QUARANTINE_COLUMNS: tuple[str, ...] = ("source", "kind", "row", "prediction_id", "reason", "record")
 SOURCE = "_source"
+# A null y_pred: with a score column, a binary model's row is decided by the threshold.
+_NO_PRED = "'y_pred' is missing"
+_NO_DECISION = "'y_pred' is missing, and there is no 'score' to threshold"
 
 
 class _Reasons:
@@ -184,6 +187,8 @@ def validate_predictions(
         pred_raw = raw["y_pred"]
         if score is not None and config.is_binary and pred_raw.isna().any():
             pred_raw = pred_raw.where(pred_raw.notna(), _threshold_decisions(score, config))
+        thresholded = score is not None and config.is_binary
+        reasons.flag(pred_raw.isna().to_numpy(), _NO_DECISION if thresholded else _NO_PRED)
         pred = _class_column(reasons, pred_raw, config.classes, "y_pred")
     elif score is not None and config.is_binary:
         reasons.flag(score.isna().to_numpy(), "no 'y_pred' and no 'score' to threshold")
