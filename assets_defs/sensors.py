@@ -15,8 +15,8 @@ from assets_defs.jobs import daily_profit_job, ingest_landing_job, profit_timese
 from assets_defs.partitions import daily_partitions
 from assets_defs.resources import AlertsResource, GuapResource
 from guap_pipeline.alerts import deliver, run_failure_alert
-from guap_pipeline.landing import pending_changes, staged_signature
-from guap_pipeline.pipeline import plan, series_state
+from guap_pipeline.landing import pending_changes, staged_days, staged_signature
+from guap_pipeline.pipeline import BUILT, plan, series_state
 
 
 def _digest(payload: object) -> str:
@@ -67,8 +67,14 @@ def stale_days_sensor(context: dg.SensorEvaluationContext, guap: GuapResource) -
         store,
         as_of=guap.today(),
         last_partition=daily_partitions.get_last_partition_key(),
-        staged=True,
     )
+    if todo.stage:  # staging changes days: rebuilding first would build some twice
+        return dg.SensorResult(
+            skip_reason="landing files are waiting to be staged (landing_folder_sensor's "
+            "run stages them); the days they touch are rebuilt after that"
+        )
+    if not staged_days(store) and not store.read_json(BUILT):
+        return dg.SensorResult(skip_reason="nothing is staged yet: the store is empty")
     requests = [
         dg.RunRequest(
             job_name=daily_profit_job.name,

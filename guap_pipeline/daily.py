@@ -101,7 +101,10 @@ def join_labels(
     file was removed) are returned as quarantine rows.
     """
     if predictions.empty:
-        labeled = predictions.assign(y_true=pd.Series([], dtype=object))
+        labeled = predictions.assign(
+            y_true=pd.Series([], dtype=object),
+            labeled_at=pd.Series([], dtype="datetime64[us, UTC]"),
+        )
     else:
         labeled = predictions.merge(
             labels[["prediction_id", "y_true", "labeled_at"]], on="prediction_id", how="left"

@@ -16,3 +16,7 @@ class ConfigError(GuapError, ValueError):
 
 class InputError(GuapError, ValueError):
     """Input data cannot be used as given; the message names the file, row or column."""
+
+
+class LockTimeoutError(GuapError, TimeoutError):
+    """Another run held a lock on the store for longer than the caller would wait."""

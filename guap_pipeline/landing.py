@@ -46,6 +46,8 @@ MANIFEST_SECONDS = 1.0
 PARALLEL_BYTES = 32 << 20
 STAGING_THREADS = 2
 MANIFEST = "landing_manifest"
+# A run waits this long for another run's staging pass (a big first staging takes minutes).
+STAGING_LOCK_SECONDS = 3600.0
 UNMATCHED_REASON = "no prediction with this prediction_id has landed (yet)"
 
 
@@ -175,9 +177,9 @@ class _Stager:
                         for day, rows in _by_day(good):
                             parts.write(self.chunk("predictions", day, landing_file.file_id), rows)
                     elif len(good):
-                        parts.write(raw_path, _as_routed(good))
+                        parts.write(raw_path, good)
                     else:
-                        empty = _as_routed(good)
+                        empty = good
                     del part, good
                     release_memory()
                 del raw
@@ -318,15 +320,6 @@ def _slices(raw: pd.DataFrame, time_column: str, *, whole_if_gaps: bool) -> Iter
         yield raw.iloc[start : start + SLICE_ROWS]
 
 
-def _as_routed(labels: pd.DataFrame) -> pd.DataFrame:
-    """Valid labels with ``prediction_id`` in the dtype routed labels have always had.
-
-    Routing used to be a pandas merge with an index read by DuckDB, which turned the key
-    into ``str``; the staged labels (and the tables built from them) keep that dtype.
-    """
-    return labels.astype({"prediction_id": "str"})
-
-
 def _by_day(good: pd.DataFrame) -> Iterable[tuple[str, pd.DataFrame]]:
     """Valid prediction rows per prediction day, in row order (no copy for a single day)."""
     if not len(good):
@@ -449,7 +442,16 @@ def _write_rows(source: Path, targets: dict[Path, np.ndarray]) -> None:
 
 
 def stage_landing(config: GuapConfig, store: Store) -> StageReport:
-    """Stage every new or changed landing file, route labels, and report dirty days."""
+    """Stage every new or changed landing file, route labels, and report dirty days.
+
+    One staging pass at a time per store (a lock): two at once would both stage the same
+    files and each save a manifest without the other's entries.
+    """
+    with store.lock(MANIFEST, timeout=STAGING_LOCK_SECONDS):
+        return _stage_landing(config, store)
+
+
+def _stage_landing(config: GuapConfig, store: Store) -> StageReport:
     stager = _Stager(config, store)
     files = {f.relative: f for f in scan_landing(config.landing)}
     for relative in sorted(set(stager.manifest) - set(files)):

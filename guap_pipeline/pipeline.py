@@ -52,7 +52,7 @@ from guap_pipeline.storage import (
     sql_path,
 )
 from guap_pipeline.timeseries import DAILY_COLUMNS, daily_summary, profit_timeseries
-from guap_pipeline.validation import QUARANTINE_COLUMNS, SOURCE
+from guap_pipeline.validation import QUARANTINE_COLUMNS, SOURCE, empty_predictions
 
 BUILT = "built_days"
 SERIES_STATE = "timeseries_state"
@@ -63,7 +63,8 @@ def build_predictions(store: Store, day: str) -> dict[str, int]:
     fast = _build_predictions_fast(store, day)
     if fast is not None:
         return fast
-    unique, duplicates = dedupe_predictions(read_staged(store, "predictions", day))
+    staged = read_staged(store, "predictions", day)
+    unique, duplicates = dedupe_predictions(staged if len(staged) else empty_predictions())
     store.write("predictions", unique, day)
     store.write("quarantine_predictions", _as_quarantine(duplicates), day)
     return {"n_predictions": len(unique), "n_duplicates": len(duplicates)}
@@ -90,9 +91,7 @@ def build_labeled(store: Store, day: str) -> dict[str, int]:
     staged = read_staged(store, "labels", day)
     labeled, orphans = join_labels(
         predictions if predictions is not None else pd.DataFrame(),
-        labels
-        if labels is not None
-        else pd.DataFrame(columns=["prediction_id", "y_true", "labeled_at"]),
+        labels if labels is not None else latest_labels(pd.DataFrame())[0],
         staged if len(staged) else pd.DataFrame(columns=["prediction_id", "_source", "_row"]),
     )
     store.write("labeled_predictions", labeled, day)
@@ -104,10 +103,8 @@ def build_labeled(store: Store, day: str) -> dict[str, int]:
 def build_day_profit(store: Store, config: GuapConfig, day: str) -> DayProfit:
     """The day's money per model version; records the inputs it was built from."""
     path = store.path("labeled_predictions", day)
-    if not path.exists():
-        result = day_profit(
-            pd.DataFrame(columns=["y_true", "y_pred", "date", "model_version"]), config
-        )
+    if not path.exists() or pq.ParquetFile(path).metadata.num_rows == 0:
+        result = day_profit(_no_predictions(config), config)
     else:  # only the columns the money needs; a big day in two passes, to bound memory
         stored = pq.read_schema(path).empty_table().to_pandas().dtypes
         value_columns = list(config.value_matrix.columns)
@@ -128,10 +125,25 @@ def build_day_profit(store: Store, config: GuapConfig, day: str) -> DayProfit:
     store.write("daily_cells", result.cells, day)
     store.write("threshold_hindsight", result.hindsight, day)
     store.write("threshold_curve", result.curves, day)
-    built = store.read_json(BUILT, {})
-    built[day] = staged_signature(store, day)
-    store.write_json(BUILT, built)
+    record_built(store, day)
     return result
+
+
+def _no_predictions(config: GuapConfig) -> pd.DataFrame:
+    """Labeled predictions of a day that has none, with every column the money reads
+    (a stored empty table may lack them: its file was deleted, or it had no rows)."""
+    money = ["y_true", *config.value_matrix.columns, "baseline_pred"]
+    return empty_predictions(config).assign(**{c: pd.Series([], dtype="float64") for c in money})
+
+
+def record_built(store: Store, day: str) -> None:
+    """Note the staged inputs the day was built from, under the store's lock: runs that
+    build days in parallel would otherwise overwrite each other's entries."""
+    signature = staged_signature(store, day)
+    with store.lock(BUILT):
+        built = store.read_json(BUILT, {})
+        built[day] = signature
+        store.write_json(BUILT, built)
 
 
 def build_timeseries(store: Store, config: GuapConfig, as_of: dt.date) -> pd.DataFrame:

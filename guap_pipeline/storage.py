@@ -9,12 +9,14 @@ table names are checked so that no key can build a path outside the store.
 from __future__ import annotations
 
 import ctypes
+import fcntl
 import json
 import os
 import re
 import shutil
 import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
@@ -26,7 +28,10 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from guap_pipeline.errors import InputError
+from guap_pipeline.errors import InputError, LockTimeoutError
+
+# How long a run waits for another run's lock on shared state before it gives up.
+LOCK_TIMEOUT_SECONDS = 60.0
 
 _NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.=-]{0,120}$")
 
@@ -268,8 +273,49 @@ class Store:
         with atomic_path(target) as tmp:
             tmp.write_text(json.dumps(payload, indent=1, sort_keys=True, default=str))
 
+    @contextmanager
+    def lock(self, name: str, *, timeout: float = LOCK_TIMEOUT_SECONDS) -> Iterator[None]:
+        """Hold an exclusive lock on ``name`` across processes (and threads), so that two
+        runs on one store cannot interleave a read-modify-write of shared state.
+
+        Waits up to ``timeout`` seconds, then raises :class:`LockTimeoutError` naming the
+        holder. Not re-entrant: taking a lock already held by the same caller waits for
+        itself. ``fcntl.flock``: the OS releases it when the holder dies, even by SIGKILL.
+        """
+        path = self.root / "locks" / f"{safe_name(name, 'lock name')}.lock"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            _acquire(fd, path, timeout)
+            try:
+                os.ftruncate(fd, 0)
+                os.pwrite(fd, f"pid {os.getpid()}\n".encode(), 0)
+                yield
+            finally:
+                fcntl.flock(fd, fcntl.LOCK_UN)
+        finally:
+            os.close(fd)
+
     def read_json(self, name: str, default: Any = None) -> Any:
         target = self.root / f"{safe_name(name, 'state name')}.json"
         if not target.exists():
             return default
         return json.loads(target.read_text())
+
+
+def _acquire(fd: int, path: Path, timeout: float) -> None:
+    """Take an exclusive ``flock`` on ``fd``, polling with a growing pause until ``timeout``."""
+    deadline, pause = time.monotonic() + timeout, 0.005
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                holder = path.read_text().strip() or "unknown process"
+                raise LockTimeoutError(
+                    f"waited {timeout:g} s for the lock {path} held by {holder} (another "
+                    "run on this store); retry when it has finished"
+                ) from None
+            time.sleep(pause)
+            pause = min(pause * 2, 0.1)

@@ -20,6 +20,9 @@ from guap_pipeline.readers import BAD_LINES, ROW
 
 QUARANTINE_COLUMNS: tuple[str, ...] = ("source", "kind", "row", "prediction_id", "reason", "record")
 SOURCE = "_source"
+# A null y_pred: with a score column, a binary model's row is decided by the threshold.
+_NO_PRED = "'y_pred' is missing"
+_NO_DECISION = "'y_pred' is missing, and there is no 'score' to threshold"
 
 
 class _Reasons:
@@ -184,6 +187,8 @@ def validate_predictions(
         pred_raw = raw["y_pred"]
         if score is not None and config.is_binary and pred_raw.isna().any():
             pred_raw = pred_raw.where(pred_raw.notna(), _threshold_decisions(score, config))
+        thresholded = score is not None and config.is_binary
+        reasons.flag(pred_raw.isna().to_numpy(), _NO_DECISION if thresholded else _NO_PRED)
         pred = _class_column(reasons, pred_raw, config.classes, "y_pred")
     elif score is not None and config.is_binary:
         reasons.flag(score.isna().to_numpy(), "no 'y_pred' and no 'score' to threshold")
@@ -219,7 +224,7 @@ def validate_predictions(
     good = reasons.good
     quarantine = _quarantine(raw, reasons, source=source, kind="predictions")
     if not good.any():
-        return _empty_predictions(config), quarantine
+        return empty_predictions(config), quarantine
     all_good = bool(good.all())
 
     def kept(values):
@@ -260,9 +265,23 @@ def _threshold_decisions(score: pd.Series, config: GuapConfig) -> pd.Series:
     return pd.Series(decided, index=score.index, dtype=object).where(score.notna())
 
 
-def _empty_predictions(config: GuapConfig) -> pd.DataFrame:
-    columns = ["prediction_id", "predicted_at", "date", "model_version", "y_pred", SOURCE, ROW]
-    return pd.DataFrame({c: pd.Series([], dtype=object) for c in columns})
+def empty_predictions(config: GuapConfig | None = None) -> pd.DataFrame:
+    """Valid predictions with no rows, in the dtypes of valid rows (so that a day without
+    predictions still has its keys to group by); ``y_pred`` as the config's classes give."""
+    y_pred = (
+        _labels(np.array([], dtype=np.intp), config.classes).to_numpy().dtype if config else object
+    )
+    return pd.DataFrame(
+        {
+            "prediction_id": pd.Series([], dtype="string"),
+            "predicted_at": pd.Series([], dtype="datetime64[us, UTC]"),
+            "date": pd.Series([], dtype="string"),
+            "model_version": pd.Series([], dtype="string"),
+            "y_pred": pd.Series([], dtype=y_pred),
+            SOURCE: pd.Series([], dtype="str"),
+            ROW: pd.Series([], dtype="int64"),
+        }
+    )
 
 
 def validate_labels(

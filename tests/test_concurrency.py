@@ -1,12 +1,23 @@
 """Two monitoring runs at once on the same store do not corrupt it."""
 
 import multiprocessing
+import multiprocessing.synchronize
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
+from guap_pipeline import landing as landing_module
+from guap_pipeline import load_config
+from guap_pipeline.errors import LockTimeoutError
+from guap_pipeline.landing import MANIFEST, stage_landing
+from guap_pipeline.pipeline import BUILT, record_built
+from guap_pipeline.storage import Store
 from tests.pipeline_data import days, labels_for, predictions_for, write_config
 from tests.test_convergence import monitoring_run
+
+WRITERS = 4
+DAYS_PER_WRITER = 40
 
 
 def landing(root: Path) -> Path:
@@ -32,3 +43,63 @@ def test_two_runs_at_once_give_the_same_table_as_one(tmp_path: Path) -> None:
     assert [run.exitcode for run in runs] == [0, 0]
     together = monitoring_run(config)
     pd.testing.assert_frame_equal(together, alone)
+
+
+def record_days(root: str, writer: int, start: multiprocessing.synchronize.Barrier) -> None:
+    """One run's share of days, each noted in the BUILT manifest as build_day_profit does."""
+    store = Store(root)
+    start.wait()  # every writer begins at once, so their updates interleave
+    for day in days("2026-01-01", WRITERS * DAYS_PER_WRITER)[writer::WRITERS]:
+        record_built(store, day)
+
+
+def test_parallel_runs_lose_no_update_of_the_built_manifest(tmp_path: Path) -> None:
+    context = multiprocessing.get_context("spawn")
+    start = context.Barrier(WRITERS)
+    writers = [
+        context.Process(target=record_days, args=(str(tmp_path), i, start)) for i in range(WRITERS)
+    ]
+    for writer in writers:
+        writer.start()
+    for writer in writers:
+        writer.join()
+    assert [writer.exitcode for writer in writers] == [0] * WRITERS
+    built = Store(tmp_path).read_json(BUILT, {})
+    assert sorted(built) == days("2026-01-01", WRITERS * DAYS_PER_WRITER)
+
+
+def hold_lock(root: str, name: str, held: multiprocessing.synchronize.Event) -> None:
+    """Take a lock and keep it until killed."""
+    with Store(root).lock(name):
+        held.set()
+        multiprocessing.Event().wait()
+
+
+def test_a_lock_held_by_another_process_times_out_and_dies_with_it(tmp_path: Path) -> None:
+    context = multiprocessing.get_context("spawn")
+    held = context.Event()
+    holder = context.Process(target=hold_lock, args=(str(tmp_path), BUILT, held))
+    holder.start()
+    try:
+        assert held.wait(timeout=120)
+        timeout = pytest.raises(LockTimeoutError, match=rf"held by pid {holder.pid}\b")
+        with timeout, Store(tmp_path).lock(BUILT, timeout=0.2):
+            pass
+    finally:
+        holder.kill()  # the OS releases a flock when its holder dies, even by SIGKILL
+        holder.join()
+    with Store(tmp_path).lock(BUILT, timeout=30):
+        pass
+
+
+def test_staging_waits_for_another_staging_pass(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = load_config(landing(tmp_path))
+    store = Store(config.storage)
+    monkeypatch.setattr(landing_module, "STAGING_LOCK_SECONDS", 0.2)
+    with store.lock(MANIFEST):  # another pass (a separate open file: flock excludes it too)
+        with pytest.raises(LockTimeoutError, match="another run on this store"):
+            stage_landing(config, store)
+        assert store.read_json(MANIFEST) is None
+    assert len(stage_landing(config, store).added) == 12

@@ -17,6 +17,7 @@ from guap_pipeline.pipeline import (
     build_predictions,
     build_timeseries,
     dirty_days,
+    quarantine,
 )
 from guap_pipeline.storage import Store
 from tests.pipeline_data import days, predictions_for, write_config
@@ -89,3 +90,43 @@ def test_any_order_and_batching_converges_to_the_one_batch_table(
 
     pd.testing.assert_frame_equal(got, expected)
     assert expected["n_labeled"].sum() == 120
+
+
+def test_deleting_a_days_only_predictions_file_leaves_that_day_empty(tmp_path_factory) -> None:
+    """Its staged labels stay, now orphans: the day builds to no rows, and the table equals
+    that of a landing folder that never had the file."""
+    gone = "2026-10-02"
+    deleted = tmp_path_factory.mktemp("deleted")
+    labels = all_labels(landing_with_predictions(deleted))
+    labels.to_parquet(deleted / "landing" / "labels" / "all.parquet")
+    monitoring_run(deleted / "guap.yaml")
+    (deleted / "landing" / "predictions" / f"{gone}.parquet").unlink()
+    got = monitoring_run(deleted / "guap.yaml")
+
+    never = tmp_path_factory.mktemp("never")
+    landing_with_predictions(never)
+    (never / "landing" / "predictions" / f"{gone}.parquet").unlink()
+    labels.to_parquet(never / "landing" / "labels" / "all.parquet")
+    pd.testing.assert_frame_equal(got, monitoring_run(never / "guap.yaml"))
+
+    assert got["date"].unique().tolist() == ["2026-10-01", "2026-10-03"]
+    store = Store(load_config(deleted / "guap.yaml").storage)
+    assert dirty_days(store) == []
+    assert store.read("daily_quadrant_profit", gone).empty
+    assert store.read("labeled_predictions", gone).empty
+    keys = ["prediction_id", "date", "model_version"]
+    for table, day in [
+        ("predictions", gone),
+        ("labeled_predictions", gone),
+        ("predictions", "2026-10-01"),
+        ("labeled_predictions", "2026-10-01"),
+    ]:
+        assert store.read(table, day)[keys].dtypes.eq("string").all(), (table, day)
+    assert store.read("labels", "2026-10-01")["prediction_id"].dtype == "string"
+    orphans = quarantine(store)
+    assert orphans["prediction_id"].dtype == "string"
+    assert (
+        orphans["prediction_id"].str.startswith(gone).sum()
+        == labels["prediction_id"].str.startswith(gone).sum()
+    )
+    assert set(orphans["reason"]) == {"label for a prediction_id not among the day's predictions"}

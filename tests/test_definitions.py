@@ -76,6 +76,37 @@ def test_stale_days_sensor_requests_only_the_day_a_late_label_touched(tmp_path: 
     assert request.tags["dagster/asset_partition_range_end"] == "2026-10-01"
 
 
+def skip_message(result: dg.SensorResult) -> str:
+    """Why a sensor tick launched nothing (and that it launched nothing)."""
+    assert not result.run_requests
+    assert result.skip_reason is not None
+    return result.skip_reason.skip_message or ""
+
+
+def test_stale_days_sensor_waits_until_something_is_staged(tmp_path: Path) -> None:
+    config = write_config(tmp_path)
+    guap = GuapResource(config_path=str(config), as_of=AS_OF)
+    instance = dg.DagsterInstance.ephemeral()
+    with dg.build_sensor_context(resources={"guap": guap}, instance=instance) as context:
+        assert skip_message(stale_days_sensor(context)) == (
+            "nothing is staged yet: the store is empty"
+        )
+        predictions_for("2026-10-01", 20, seed=1).to_parquet(
+            tmp_path / "landing" / "predictions" / "a.parquet"
+        )
+        assert "landing files are waiting to be staged" in skip_message(stale_days_sensor(context))
+        defs.resolve_job_def("ingest_landing_job").execute_in_process(
+            instance=instance, resources={"guap": guap}
+        )
+        [request] = stale_days_sensor(context).run_requests
+        assert request.job_name == "daily_profit_job"
+        assert request.tags["dagster/asset_partition_range_start"] == "2026-10-01"
+        predictions_for("2026-10-02", 20, seed=2).to_parquet(
+            tmp_path / "landing" / "predictions" / "b.parquet"
+        )  # a day is still to build, but a new file comes first
+        assert "landing files are waiting to be staged" in skip_message(stale_days_sensor(context))
+
+
 def test_a_failed_run_is_alerted(tmp_path: Path, caplog) -> None:
     instance = dg.DagsterInstance.ephemeral()
     guap = GuapResource(config_path=str(tmp_path / "missing.yaml"), as_of=AS_OF)  # fails

@@ -156,6 +156,10 @@ def test_changed_file_replaces_its_rows_and_removed_file_takes_them_away(root: P
         ("x,2026-10-01T10:00:00Z,1,0.9,", "'amount' is missing"),
         ("x,2026-10-01T10:00:00Z,1,NaN,10", "'score' is not a number"),
         ("x,2026-10-01T10:00:00Z,1,high,10", "'score' is not a number"),
+        (
+            "x,2026-10-01T10:00:00Z,,,10",
+            "'y_pred' is missing, and there is no 'score' to threshold",
+        ),
     ],
 )
 def test_nulls_and_wrong_types_in_predictions(root: Path, line: str, reason: str) -> None:
@@ -178,6 +182,20 @@ def test_nulls_and_wrong_types_in_labels(root: Path, line: str, reason: str) -> 
     write(root, "labels/l.csv", "prediction_id,y_true,labeled_at\n" + line + "\n")
     _, bad = stage(root)
     assert bad["reason"].tolist() == [reason]
+
+
+def test_a_null_y_pred_without_a_score_column_is_quarantined_as_missing(root: Path) -> None:
+    write(root, "predictions/p.csv", "prediction_id,predicted_at,y_pred,amount\nx,2026-10-01,,10\n")
+    _, bad = stage(root)
+    assert bad["reason"].tolist() == ["'y_pred' is missing"]
+
+
+def test_a_null_y_pred_with_a_score_is_decided_by_the_threshold(root: Path) -> None:
+    write(root, "predictions/p.csv", HEADER + "x,2026-10-01T10:00:00Z,,0.7,10\n")
+    store, bad = stage(root)
+    assert bad.empty
+    build_predictions(store, "2026-10-01")
+    assert store.read("predictions", "2026-10-01")["y_pred"].tolist() == [1]
 
 
 def test_duplicates_within_one_file_keep_the_first_row(root: Path) -> None:
