@@ -55,11 +55,13 @@ from guap_pipeline.timeseries import DAILY_COLUMNS, daily_summary, profit_timese
 from guap_pipeline.validation import QUARANTINE_COLUMNS, SOURCE, empty_predictions
 
 BUILT = "built_days"
+INPUTS = "inputs"  # per day: the staged signature each build step started from
 SERIES_STATE = "timeseries_state"
 
 
 def build_predictions(store: Store, day: str) -> dict[str, int]:
     """Validated, de-duplicated predictions of one day; duplicates to quarantine."""
+    note_inputs(store, day, "predictions")
     fast = _build_predictions_fast(store, day)
     if fast is not None:
         return fast
@@ -72,6 +74,7 @@ def build_predictions(store: Store, day: str) -> dict[str, int]:
 
 def build_labels(store: Store, day: str) -> dict[str, int]:
     """Latest label per prediction of one day (history stays in the staged chunks)."""
+    note_inputs(store, day, "labels")
     fast = _build_labels_fast(store, day)
     if fast is not None:
         return fast
@@ -136,10 +139,22 @@ def _no_predictions(config: GuapConfig) -> pd.DataFrame:
     return empty_predictions(config).assign(**{c: pd.Series([], dtype="float64") for c in money})
 
 
+def note_inputs(store: Store, day: str, step: str) -> None:
+    """Fingerprint the day's staged inputs as a step starts reading them, so that a
+    staging pass landing mid-build leaves the day dirty rather than recorded as fresh."""
+    name = f"{INPUTS}-{day}"
+    with store.lock(name):
+        seen = store.read_json(name, {})
+        seen[step] = staged_signature(store, day)
+        store.write_json(name, seen)
+
+
 def record_built(store: Store, day: str) -> None:
-    """Note the staged inputs the day was built from, under the store's lock: runs that
-    build days in parallel would otherwise overwrite each other's entries."""
-    signature = staged_signature(store, day)
+    """Note the staged inputs the day was built from (as its first steps saw them), under
+    the store's lock: runs building days in parallel would overwrite each other's entries.
+    Steps that saw different inputs record a signature no staging matches: rebuilt next run."""
+    seen = set(store.read_json(f"{INPUTS}-{day}", {}).values()) or {staged_signature(store, day)}
+    signature = seen.pop() if len(seen) == 1 else "mixed: " + " ".join(sorted(seen))
     with store.lock(BUILT):
         built = store.read_json(BUILT, {})
         built[day] = signature

@@ -11,7 +11,15 @@ from guap_pipeline import landing as landing_module
 from guap_pipeline import load_config
 from guap_pipeline.errors import LockTimeoutError
 from guap_pipeline.landing import MANIFEST, stage_landing
-from guap_pipeline.pipeline import BUILT, record_built
+from guap_pipeline.pipeline import (
+    BUILT,
+    build_day_profit,
+    build_labeled,
+    build_labels,
+    build_predictions,
+    dirty_days,
+    record_built,
+)
 from guap_pipeline.storage import Store
 from tests.pipeline_data import days, labels_for, predictions_for, write_config
 from tests.test_convergence import monitoring_run
@@ -103,3 +111,21 @@ def test_staging_waits_for_another_staging_pass(
             stage_landing(config, store)
         assert store.read_json(MANIFEST) is None
     assert len(stage_landing(config, store).added) == 12
+
+
+def test_a_day_whose_inputs_are_restaged_mid_build_stays_dirty(tmp_path: Path) -> None:
+    config = load_config(landing(tmp_path))
+    store = Store(config.storage)
+    stage_landing(config, store)
+    day = "2026-10-01"
+    build_predictions(store, day)
+    build_labels(store, day)
+    # a late label file lands and is staged while the day's later steps are still to run
+    late = labels_for(predictions_for(day, 3000, seed=0), share=1.0, seed=99)
+    late.to_parquet(tmp_path / "landing" / "labels" / "late.parquet")
+    stage_landing(config, store)
+    build_labeled(store, day)
+    build_day_profit(store, config, day)
+    assert day in dirty_days(store)  # built from the old labels: rebuilt by the next run
+    monitoring_run(config_path=tmp_path / "guap.yaml")
+    assert day not in dirty_days(store)
