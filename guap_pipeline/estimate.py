@@ -276,6 +276,7 @@ def adapt_prior(
     still_unlabeled: tuple[ArrayLike, ArrayLike] | None = None,
     weights: ArrayLike | None = None,
     max_iter: int = 60,
+    start: ArrayLike | None = None,
 ) -> PriorFit:
     """Adapt calibrated probabilities to each group's own class balance (prior shift).
 
@@ -285,7 +286,8 @@ def adapt_prior(
     maximises the likelihood of its unlabeled scores plus its ``labeled_positive`` /
     ``labeled_negative`` counts. ``still_unlabeled`` = (u₀, u₁) per unlabeled row
     corrects for labels that arrive later for one class (see :class:`LabelDelays`).
-    ``weights`` counts each unlabeled row that many times (a bootstrap).
+    ``weights`` counts each unlabeled row that many times (a bootstrap). ``start``: a
+    prevalence per group to start from (a bootstrap replicate starts at the full fit).
 
     >>> fit = adapt_prior([0.9] * 40 + [0.1] * 60, 0.5)  # fewer high scores than at 50 %
     >>> round(float(fit.prevalence[0]), 3)
@@ -312,6 +314,8 @@ def adapt_prior(
         out=np.full(k, prior),
         where=total > 0,
     )
+    if start is not None:
+        x = np.asarray(start, dtype=np.float64).copy()
     x = np.clip(x, 1e-4, 1 - 1e-4)
     lo, hi = np.full(k, _EPS), np.full(k, 1 - _EPS)
     for _ in range(max_iter):
@@ -511,6 +515,7 @@ def estimate_unlabeled(
             rng.standard_exponential(n_rows),
             float(rng.poisson(engine.n_never)),
             start=first.recalibration,
+            prior_start=first.prior_fit,
         )
         u = rng.random(len(rep.q1))
         v1, v0 = engine.v1, engine.v0
@@ -542,6 +547,7 @@ class _Replicate:
     recalibration: Recalibration
     adapted: NDArray[np.bool_]
     day_prevalence: NDArray[np.float64]
+    prior_fit: NDArray[np.float64] | None = None  # the prevalence fitted per group
 
 
 class _Lerp:
@@ -624,6 +630,7 @@ class _Engine:
         w_rows: NDArray | None,
         n_never: float,
         start: Recalibration | None = None,
+        prior_start: NDArray[np.float64] | None = None,
     ) -> _Replicate:
         ref, rows, k = self.ref, self.rows, self.rows.n_groups
         wr = np.ones(len(ref.score)) if w_ref is None else w_ref
@@ -682,10 +689,12 @@ class _Engine:
         k0 = np.bincount(self.g_lab, weights=lab_w, minlength=k) - k1
         shift = np.zeros(k)
         adapted = np.zeros(k, dtype=bool)
+        fit_prior = None
         if self.adapt != "never" and len(p_unl):
             fit_prior = adapt_prior(
                 p_unl,
                 window_prior,
+                start=prior_start,
                 groups=self.g_unl,
                 n_groups=k,
                 labeled_positive=k1,
@@ -722,6 +731,7 @@ class _Engine:
             recalibration=recal,
             adapted=adapted,
             day_prevalence=day_prevalence,
+            prior_fit=fit_prior.prevalence if fit_prior is not None else None,
         )
 
 
