@@ -57,6 +57,7 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 from numpy.typing import ArrayLike, NDArray
 from scipy.optimize import isotonic_regression
 from scipy.special import expit, logit
@@ -75,6 +76,11 @@ MAX_BINS = 1000  # score bins of the calibration fit (quantiles of the reference
 # window's labeled rows weighted up to stand for all). 300k rows put ~300 in each score
 # bin: more only slows every bootstrap replicate and leaves the interval as wide.
 MAX_LEARNING_ROWS = 300_000
+# Unlabeled rows valued one by one, at most; beyond this a seeded uniform sample of each
+# day's, weighted up (each sampled row's draw stands for its weight: the interval widens
+# to cover the sampling too). Bounds time and memory on days of millions of rows.
+MAX_UNLABELED_ROWS = 1_000_000
+WEIGHT = "_weight"  # column of estimate_frame's input: rows a sampled row stands for
 PRIOR_WEIGHT = 1.0  # pseudo-rows at the base rate added to each isotonic block
 DELAY_BIN_DAYS = 1 / 24  # resolution of the label-delay distributions (one hour)
 TEST_LEVEL = 0.01  # adapt="auto": adapt when the likelihood-ratio test rejects at this level
@@ -504,7 +510,8 @@ def estimate_unlabeled(
         raise ValueError(f"adapt must be 'auto', 'always' or 'never', got {adapt!r}")
     engine = _Engine(reference, rows, adapt)
     first = engine.replicate(None, None, engine.n_never)
-    expected = np.bincount(engine.g_unl, weights=first.mean, minlength=rows.n_groups)
+    w_unl = engine.base[engine.unl]  # rows each unlabeled row stands for
+    expected = np.bincount(engine.g_unl, weights=first.mean * w_unl, minlength=rows.n_groups)
 
     rng = np.random.default_rng(seed)
     draws = np.empty((n_replicates, rows.n_groups))
@@ -520,7 +527,11 @@ def estimate_unlabeled(
         u = rng.random(len(rep.q1))
         v1, v0 = engine.v1, engine.v0
         outcome = np.where(u < rep.q1, v1, np.where(u < rep.q1 + rep.q0, v0, 0.0))
-        draws[b] = np.bincount(engine.g_unl, weights=outcome, minlength=rows.n_groups)
+        # a sampled row stands for w rows: their expected values vary as the sample's do
+        # (a bootstrap of it) and their outcomes are w draws (deviation × √w)
+        boot = _sample_bootstrap(engine.g_unl, w_unl > 1, rows.n_groups, rng)
+        total = w_unl * boot * rep.mean + np.sqrt(w_unl) * (outcome - rep.mean)
+        draws[b] = np.bincount(engine.g_unl, weights=total, minlength=rows.n_groups)
     tail = (1 - level) / 2
     low, high = np.quantile(draws, [tail, 1 - tail], axis=0) if n_replicates else (expected,) * 2
     return pd.DataFrame(
@@ -528,7 +539,7 @@ def estimate_unlabeled(
             "expected": expected,
             "low": np.minimum(low, expected),
             "high": np.maximum(high, expected),
-            "n_unlabeled": np.bincount(engine.g_unl, minlength=rows.n_groups),
+            "n_unlabeled": np.rint(np.bincount(engine.g_unl, w_unl, rows.n_groups)).astype(int),
             "reference_prevalence": first.prior,
             "prevalence": first.day_prevalence,
             "recalibrated": first.recalibration != Recalibration(),
@@ -536,6 +547,22 @@ def estimate_unlabeled(
             "delays_known": engine.delays is not None,
         }
     )
+
+
+def _sample_bootstrap(
+    groups: NDArray[np.intp], sampled: NDArray[np.bool_], n_groups: int, rng: np.random.Generator
+) -> NDArray[np.float64]:
+    """Bayesian bootstrap weights of the sampled rows, each group's summing to its count
+    (how many rows a day has is known); 1 for rows that were not sampled."""
+    boot = np.ones(len(groups))
+    if not sampled.any():
+        return boot
+    draw = rng.standard_exponential(int(sampled.sum()))
+    g = groups[sampled]
+    count = np.bincount(g, minlength=n_groups)
+    total = np.bincount(g, weights=draw, minlength=n_groups)
+    boot[sampled] = draw * count[g] / total[g]
+    return boot
 
 
 @dataclass(frozen=True)
@@ -937,9 +964,7 @@ def estimate_days(
     if daily.empty:
         return estimate_frame(pd.DataFrame(), daily, config, as_of=as_of)
     need = _need(daily, config, as_of, reference_days)
-    frames = [store.read("labeled_predictions", day) for day in need.dates]
-    frames = [f for f in frames if f is not None and len(f)]
-    labeled = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    labeled = _read_bounded(store, config, need, np.random.default_rng(seed))
     return estimate_frame(
         labeled,
         daily,
@@ -979,7 +1004,8 @@ def _thin_labeled(rows: DayRows, cap: int, rng: np.random.Generator) -> DayRows:
     share = cap / len(labeled)
     keep = np.ones(len(rows.score), dtype=bool)
     keep[labeled] = rng.random(len(labeled)) < share
-    weight = np.where(rows.labeled, 1 / share, 1.0)[keep]
+    before = np.ones(len(rows.score)) if rows.weight is None else rows.weight
+    weight = (before * np.where(rows.labeled, 1 / share, 1.0))[keep]
     arrays = ("group", "labeled", "positive", "score", "age_days", "value_pos", "value_neg")
     return DayRows(
         **{name: getattr(rows, name)[keep] for name in arrays},
@@ -987,6 +1013,40 @@ def _thin_labeled(rows: DayRows, cap: int, rng: np.random.Generator) -> DayRows:
         stakes={c: x[keep] for c, x in rows.stakes.items()},
         weight=weight,
     )
+
+
+def _read_bounded(
+    store: Store, config: GuapConfig, need: _Need, rng: np.random.Generator
+) -> pd.DataFrame:
+    """The labeled predictions the estimate reads, in bounded memory: the columns it
+    uses; a uniform sample of the reference days' rows (``MAX_LEARNING_ROWS`` in all);
+    on each window day, its share of ``MAX_LEARNING_ROWS`` labeled and of
+    ``MAX_UNLABELED_ROWS`` unlabeled rows, weighted (``WEIGHT``) to stand for the day."""
+    reference = sorted({d for days in need.reference.values() for d in days})
+    window = sorted({d for days in need.window.values() for d in days})
+    wanted = {"date", "model_version", "y_true", "y_pred", "score", "predicted_at"}
+    wanted |= {"labeled_at", *config.value_matrix.columns}
+    paths = {d: store.path("labeled_predictions", d) for d in reference + window}
+    paths = {d: path for d, path in paths.items() if path.exists()}
+    n_reference = sum(pq.ParquetFile(paths[d]).metadata.num_rows for d in reference if d in paths)
+    frames = []
+    for day, path in paths.items():
+        columns = [c for c in pq.read_schema(path).names if c in wanted]
+        frame = pq.read_table(path, columns=columns).to_pandas()
+        if not len(frame):
+            continue
+        if day in reference:
+            keep = rng.random(len(frame)) < MAX_LEARNING_ROWS / max(n_reference, 1)
+            weight = np.ones(len(frame))
+        else:
+            unlabeled = frame["y_true"].isna().to_numpy()
+            caps = np.where(unlabeled, MAX_UNLABELED_ROWS, MAX_LEARNING_ROWS) / len(window)
+            counts = np.where(unlabeled, unlabeled.sum(), (~unlabeled).sum())
+            share = np.minimum(1.0, caps / np.maximum(counts, 1))
+            keep = rng.random(len(frame)) < share
+            weight = 1 / share
+        frames.append(frame[keep].assign(**{WEIGHT: weight[keep]}))
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
 def _censoring_instant(rows: pd.DataFrame) -> float:
@@ -1103,6 +1163,7 @@ def _day_rows(frame: pd.DataFrame | None, config: GuapConfig, censor: float) -> 
         "value_pos": matrix.row_values(np.full(n, pos), decision, columns),
         "value_neg": matrix.row_values(np.full(n, 1 - pos), decision, columns),
         "stakes": stakes,
+        "weight": _numeric(frame, WEIGHT) if WEIGHT in frame.columns else np.ones(n),
     }
 
 

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from guap_pipeline import estimate as estimate_module
 from guap_pipeline.config import parse_config
 from guap_pipeline.daily import day_profit
 from guap_pipeline.estimate import (
@@ -300,6 +301,33 @@ def test_the_estimate_is_deterministic(built):
     config, store, daily, out, as_of = built
     again = estimate_days(store, config, daily, as_of=as_of, n_replicates=60)
     pd.testing.assert_frame_equal(out, again)
+
+
+def test_big_days_are_read_as_weighted_samples_that_agree_with_the_whole(built, monkeypatch):
+    """Capped rows (as on days of millions): the interval from the sample covers the
+    estimate from every row, and is wider, for it also covers the sampling."""
+    config, store, daily, out, as_of = built
+    monkeypatch.setattr(estimate_module, "MAX_LEARNING_ROWS", 2_000)
+    monkeypatch.setattr(estimate_module, "MAX_UNLABELED_ROWS", 500)
+    need = estimate_module._need(daily, config, as_of, estimate_module.REFERENCE_DAYS)
+    rows = estimate_module._read_bounded(store, config, need, np.random.default_rng(0))
+    assert len(rows) < 2_000 * 1.2 + 2_000 * 1.2 + 500 * 1.2  # vs 9,300 rows stored
+    window = rows[rows["date"] > str(as_of - dt.timedelta(days=10))]
+    unlabeled = window[window["y_true"].isna()]
+    whole = sum(len(store.read("labeled_predictions", d)) for d in window["date"].unique())
+    assert unlabeled[estimate_module.WEIGHT].gt(1).any() and whole > len(window)
+    sampled = estimate_days(store, config, daily, as_of=as_of, n_replicates=60)
+    both = out.merge(sampled, on=["date", "model_version"], suffixes=("", "_s"))
+    both = both[both["estimate_kind"] == "estimated"]
+    assert len(both) >= 5
+    assert (
+        both["estimated_profit"]
+        .between(both["estimated_profit_low_s"], both["estimated_profit_high_s"])
+        .all()
+    )
+    width = both["estimated_profit_high"] - both["estimated_profit_low"]
+    width_s = both["estimated_profit_high_s"] - both["estimated_profit_low_s"]
+    assert width_s.sum() >= width.sum()
 
 
 def test_multiclass_and_empty_tables_say_why():
