@@ -41,7 +41,7 @@ from pathlib import Path
 import numpy as np
 import ruptures as rpt
 
-from guap_pipeline.flags.changepoint import change_points, noise_scale
+from guap_pipeline.flags.changepoint import MeanShiftCost, change_points, noise_scale
 
 BENCHMARK = (
     "bank",
@@ -135,22 +135,48 @@ def cover_score(
 
 
 def flags_default(x: np.ndarray) -> list[int]:
-    """The flags' change-point search with the product's defaults (penalty 3, 7 points)."""
-    return change_points(x, penalty=3.0, min_size=7)
+    """The flags' change-point search with the product's defaults (MBIC, min 7 points)."""
+    return change_points(x)
+
+
+def flags_min_one(x: np.ndarray) -> list[int]:
+    """The same with segments of one point allowed, as the published default PELT."""
+    return change_points(x, min_size=1)
 
 
 def flags_difference_scale(x: np.ndarray) -> list[int]:
     """The same search with the noise scale of first differences (trend-blind, small)."""
-    return change_points(x, penalty=3.0, min_size=7, scale=noise_scale(x))
+    return change_points(x, scale=noise_scale(x))
+
+
+def previous_default(x: np.ndarray) -> list[int]:
+    """The previous version: l2 cost without the MBIC term, scale = the series' sd."""
+    n = len(x)
+    algo = rpt.Pelt(custom_cost=MeanShiftCost(), min_size=7, jump=1)
+    return algo.fit((x - np.median(x)) / x.std()).predict(pen=3 * math.log(n))[:-1]
+
+
+def published_default_pelt(x: np.ndarray) -> list[int]:
+    """Replica of the paper's default PELT: R ``cpt.mean(x, penalty="MBIC", method="PELT")``.
+
+    Normal mean cost with unit variance on ``scale(x)`` (sd with n − 1), the package's
+    MBIC, minimum segment 1. Indices as :func:`change_points` returns them (first point
+    of the new segment).
+    """
+    return change_points(x, min_size=1, scale=float(x.std(ddof=1)))
+
+
+def published_default_pelt_r_indices(x: np.ndarray) -> list[int]:
+    """The same, reported as TCPDBench reports R's output: last point of the old segment."""
+    return [c - 1 for c in published_default_pelt(x)]
 
 
 def pelt_normal_mbic(x: np.ndarray) -> list[int]:
-    """ruptures PELT, Gaussian mean-and-variance cost, penalty 3 log n (≈ the published
-    default: R ``changepoint`` PELT, ``meanvar``, MBIC)."""
+    """ruptures PELT, Gaussian mean-and-variance cost, penalty 3 log n."""
     n = len(x)
-    algo = rpt.Pelt(model="normal", min_size=2, jump=1)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # ruptures' note on its covariance bias
+        algo = rpt.Pelt(model="normal", min_size=2, jump=1)
         return algo.fit(x.reshape(-1, 1)).predict(pen=3 * math.log(n))[:-1]
 
 
@@ -160,11 +186,20 @@ def zero(x: np.ndarray) -> list[int]:
 
 
 METHODS: dict[str, Callable[[np.ndarray], list[int]]] = {
-    "flags change_points (penalty 3, min 7)": flags_default,
+    "flags change_points, defaults (MBIC, long-run scale, min 7)": flags_default,
+    "same, min segment 1": flags_min_one,
     "same, noise scale from first differences": flags_difference_scale,
-    "ruptures PELT normal, 3 log n": pelt_normal_mbic,
+    "previous default (l2, series sd, min 7)": previous_default,
+    "replica of published default PELT (cpt.mean, MBIC)": published_default_pelt,
+    "same replica, R's indices (old segment's last point)": published_default_pelt_r_indices,
+    "ruptures PELT normal (mean and variance), 3 log n": pelt_normal_mbic,
     "zero": zero,
 }
+
+
+def clean(points: Iterable[int], n: int) -> list[int]:
+    """TCPDBench's clean-up: unique indices in ``[1, n − 2]`` (0 and n − 1 are no change)."""
+    return sorted({int(p) for p in points if 1 <= p < n - 1})
 
 
 def load(tcpd: Path, name: str) -> np.ndarray:
@@ -180,7 +215,7 @@ def evaluate(tcpd: Path) -> dict[str, dict[str, dict[str, float]]]:
         x = load(tcpd, name)
         for method, find in METHODS.items():
             with np.errstate(all="ignore"):
-                predicted = find(x)
+                predicted = clean(find(x), len(x))
             out[method][name] = {
                 "f1": f1_score(annotations[name], predicted),
                 "cover": cover_score(annotations[name], predicted, len(x)),
@@ -200,7 +235,7 @@ def main(argv: list[str] | None = None) -> int:
     for method, rows in results.items():
         f1 = np.mean([r["f1"] for r in rows.values()])
         cover = np.mean([r["cover"] for r in rows.values()])
-        print(f"| {method} | {f1:.3f} | {cover:.3f} |")
+        print(f"| {method} | {f1:.4f} | {cover:.4f} |")
     for method, (f1, cover) in PUBLISHED.items():
         print(f"| published {method} (paper's full set) | {f1:.3f} | {cover:.3f} |")
     if args.per_series:

@@ -8,7 +8,12 @@ import pytest
 
 from guap_pipeline.flags import FlagSettings, assess, detect_flags
 from guap_pipeline.flags import datasets as ds
-from guap_pipeline.flags.changepoint import change_points, noise_scale
+from guap_pipeline.flags.changepoint import (
+    MBICMeanCost,
+    change_points,
+    long_run_residual_scale,
+    noise_scale,
+)
 from guap_pipeline.flags.decline import (
     DeclineRule,
     calibrate_threshold,
@@ -153,3 +158,24 @@ def test_change_points_find_a_mean_shift_and_nothing_in_noise() -> None:
     assert change_points(rng.normal(size=300)) == []
     assert change_points(np.ones(5)) == []
     assert noise_scale(np.r_[np.zeros(50), np.full(50, 100.0)] + rng.normal(size=100)) < 2
+
+
+def test_mbic_cost_is_the_sum_of_squares_plus_log_of_the_length() -> None:
+    cost = MBICMeanCost().fit(np.array([1.0, 2.0, 3.0, 10.0]))
+    assert cost.error(0, 3) == pytest.approx(2.0 + np.log(3))  # (1-2)² + 0 + (3-2)²
+    assert cost.error(3, 4) == pytest.approx(0.0)  # one point: no spread, log 1 = 0
+
+
+def test_long_run_scale_widens_for_clustered_residuals_only() -> None:
+    alternating = np.tile([1.0, -1.0], 50)  # lag-1 correlation < 0, clipped to 0
+    assert long_run_residual_scale(alternating, []) == pytest.approx(np.sqrt(100 / 99))
+    clustered = np.tile(np.r_[np.ones(25), -np.ones(25)], 2)  # correlation capped at 0.8
+    assert long_run_residual_scale(clustered, []) == pytest.approx(np.sqrt(100 / 99) * 3)
+    # Around the right segment means the same values have no residual at all.
+    assert long_run_residual_scale(clustered, [25, 50, 75]) == 0.0
+
+
+def test_without_a_scale_a_step_in_autocorrelated_noise_is_found_once() -> None:
+    noise = ds.ar1_noise(300, autocorrelation=0.5, rng=np.random.default_rng(21))
+    x = noise + np.r_[np.zeros(150), np.full(150, -3.0)]
+    assert change_points(x) == [pytest.approx(150, abs=3)]
