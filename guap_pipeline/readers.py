@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -149,12 +150,22 @@ def _decode(path: Path) -> str:
 
 
 def _read_csv(path: Path) -> pd.DataFrame:
+    """Every value as text; any line with too many fields sends the file to the slow path.
+
+    ``index_col=False``: without it pandas takes a first data line with one field too
+    many as a sign that the file has an index column, and shifts every row by one column.
+    """
     text = _decode(path)
     try:
-        return pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, na_values=[""])
+        with warnings.catch_warnings():
+            # "Length of header or names does not match": a first line too long, truncated
+            warnings.simplefilter("error", pd.errors.ParserWarning)
+            return pd.read_csv(
+                io.StringIO(text), dtype=str, keep_default_na=False, na_values=[""], index_col=False
+            )
     except pd.errors.EmptyDataError:
         return pd.DataFrame()
-    except pd.errors.ParserError:
+    except (pd.errors.ParserError, pd.errors.ParserWarning):
         return _read_csv_keeping_bad_lines(text)
 
 

@@ -219,3 +219,17 @@ def test_a_csv_in_a_legacy_encoding_is_read(root: Path) -> None:
     build_predictions(store, "2026-10-01")
     row = store.read("predictions", "2026-10-01").iloc[0]
     assert (row["prediction_id"], row["country"]) == ("é1", "Österreich")
+
+
+def test_a_stray_delimiter_on_the_first_line_does_not_shift_the_file(root: Path) -> None:
+    """pandas would read the extra field as an index column and shift every row."""
+    write(
+        root,
+        "predictions/p.csv",
+        HEADER + "a,2026-10-01T10:00:00Z,1,0.9,10,extra\nb,2026-10-01T11:00:00Z,0,0.2,20\n",
+    )
+    store, bad = stage(root)
+    assert reasons(bad) == {1: "line has the wrong number of fields"}
+    build_predictions(store, "2026-10-01")
+    kept = store.read("predictions", "2026-10-01")
+    assert kept[["prediction_id", "y_pred", "amount"]].values.tolist() == [["b", 0, 20.0]]
