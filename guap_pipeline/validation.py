@@ -184,6 +184,7 @@ def validate_predictions(
         pred_raw = raw["y_pred"]
         if score is not None and config.is_binary and pred_raw.isna().any():
             pred_raw = pred_raw.where(pred_raw.notna(), _threshold_decisions(score, config))
+        reasons.flag(pred_raw.isna().to_numpy(), "'y_pred' is missing")  # and no score
         pred = _class_column(reasons, pred_raw, config.classes, "y_pred")
     elif score is not None and config.is_binary:
         reasons.flag(score.isna().to_numpy(), "no 'y_pred' and no 'score' to threshold")
