@@ -170,13 +170,15 @@ def _read_csv(path: Path) -> pd.DataFrame:
 
 
 def _read_csv_keeping_bad_lines(text: str) -> pd.DataFrame:
-    """Slow path for CSVs with stray delimiters: keep every line, mark the bad ones."""
+    """Slow path for CSVs with stray delimiters: keep every line, mark those with too many
+    fields; a line with too few is read with its missing trailing values empty, as the
+    fast path reads it."""
     rows = list(csv.reader(io.StringIO(text)))
     header, body = rows[0], rows[1:]
     good, bad, good_rows, bad_rows = [], [], [], []
     for number, fields in enumerate(body, start=1):
-        if len(fields) == len(header):
-            good.append(fields)
+        if fields and len(fields) <= len(header):  # short: trailing values empty, as pandas
+            good.append(fields + [""] * (len(header) - len(fields)))
             good_rows.append(number)
         elif fields:
             bad.append(",".join(fields))

@@ -327,3 +327,16 @@ def test_a_day_with_a_single_class(root: Path) -> None:
     assert (day["tp"], day["fp"], day["fn"], day["tn"]) == (0, 0, 0, 3)
     assert day["profit"] == day["baseline_profit"] == day["oracle_profit"] == 0
     assert pd.isna(day["value_capture"])
+
+
+@pytest.mark.parametrize("stray", ["", "s,2026-10-01T10:00:00Z,1,0.9,10,extra\n"])
+def test_a_short_line_reads_its_missing_values_as_empty(root: Path, stray: str) -> None:
+    """The same outcome whether or not another line sends the file to the slow reader."""
+    write(
+        root,
+        "predictions/p.csv",
+        HEADER + "a,2026-10-01T10:00:00Z,1,0.9\n" + stray + "b,2026-10-01T10:00:00Z,1\n",
+    )
+    _, bad = stage(root)
+    short = bad.loc[bad["prediction_id"].isin(["a", "b"]), ["prediction_id", "reason"]]
+    assert short.values.tolist() == [["a", "'amount' is missing"], ["b", "'amount' is missing"]]
