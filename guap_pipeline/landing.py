@@ -86,21 +86,22 @@ class StageReport:
 def scan_landing(landing: Path) -> list[LandingFile]:
     """Every non-hidden file under ``predictions/`` and ``labels/``, sorted by path.
 
-    A symlink is followed only if it resolves inside the landing folder; one that leads
-    out of it (or to nothing) is listed with the reason it is ``refused``, so that it is
-    quarantined whole and never read. Symlinked folders are not descended into.
+    A symlink is followed only if it resolves inside the landing folder (or inside its
+    ``predictions/`` or ``labels/`` folder, which may itself be a link to a mount); one
+    that leads out (or to nothing) is listed with the reason it is ``refused``, so that
+    it is quarantined whole and never read. Symlinked folders are not descended into.
     """
-    root = landing.resolve()
     files = []
     for kind in KINDS:
         folder = landing / kind
         if not folder.is_dir():
             continue
+        roots = (landing.resolve(), folder.resolve())
         for path in sorted(folder.rglob("*")):
             relative = path.relative_to(landing)
             if any(p.startswith(".") for p in relative.parts):
                 continue
-            refused = _refusal(path, root)
+            refused = _refusal(path, roots)
             if refused is None and not path.is_file():
                 continue  # a folder, or a symlinked folder inside the landing folder
             stat = path.lstat() if refused else path.stat()
@@ -116,10 +117,10 @@ def scan_landing(landing: Path) -> list[LandingFile]:
     return files
 
 
-def _refusal(path: Path, root: Path) -> str | None:
-    """Why a landing path must not be read (it leads outside ``root``), else ``None``."""
+def _refusal(path: Path, roots: tuple[Path, ...]) -> str | None:
+    """Why a landing path must not be read (it leads outside ``roots``), else ``None``."""
     target = path.resolve()
-    if not target.is_relative_to(root):
+    if not any(target.is_relative_to(root) for root in roots):
         return OUTSIDE_REASON
     if path.is_symlink() and not target.exists():
         return BROKEN_LINK_REASON

@@ -98,3 +98,17 @@ def test_path_like_strings_in_the_data_stay_data(root: Path, hostile: str) -> No
     assert created and all(p.is_relative_to(root / "store") for p in created)
     assert set(daily["model_version"]) == {hostile, "v1"}
     assert daily["n_predictions"].sum() == 25
+
+
+def test_a_kind_folder_linked_to_a_mount_is_read_and_its_links_checked(root: Path) -> None:
+    """predictions/ may be a link to another disk; links inside it still may not leave it."""
+    mount = root.parent / "mount"
+    mount.mkdir()
+    (mount / "p.csv").write_text(HEADER + GOOD_ROW)
+    (mount / "s.csv").symlink_to(root.parent / "outside" / "secret.csv")
+    (root / "landing" / "predictions").rmdir()
+    (root / "landing" / "predictions").symlink_to(mount)
+    store, bad = stage(root)
+    assert bad[["source", "reason"]].values.tolist() == [["predictions/s.csv", OUTSIDE_REASON]]
+    build_predictions(store, "2026-10-01")
+    assert store.read("predictions", "2026-10-01")["prediction_id"].tolist() == ["x"]
