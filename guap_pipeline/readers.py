@@ -21,6 +21,9 @@ import pyarrow.parquet as pq
 from guap_pipeline.errors import InputError
 
 PARQUET_MAGIC = b"PAR1"
+# What decoding a damaged Parquet file raises: Arrow's errors, and the ValueError
+# (UnicodeDecodeError, JSONDecodeError), KeyError or TypeError of its pandas metadata.
+PARQUET_ERRORS = (pa.ArrowException, OSError, ValueError, KeyError, TypeError, IndexError)
 # Column added to every raw frame: the 1-based row number in the source file.
 ROW = "_row"
 # Rows a CSV reader could not split into the header's columns, kept for quarantine.
@@ -62,16 +65,17 @@ def iter_landing_file(
         yield read_landing_file(path)
         return
     schema = reader.schema_arrow
-    floats = [
-        i
-        for i, f in enumerate(schema)
-        if pa.types.is_integer(f.type) and _has_nulls(reader, path, f.name)
-    ]
     offset = 0
     try:
+        floats = [
+            i
+            for i, f in enumerate(schema)
+            if pa.types.is_integer(f.type) and _has_nulls(reader, path, f.name)
+        ]
         batches = reader.iter_batches(batch_size=batch_rows, use_threads=False)
         for batch in batches:
             table = pa.Table.from_batches([batch], schema=schema)
+            table.validate(full=True)  # e.g. text that is not UTF-8: a damaged file
             for i in floats:
                 table = table.set_column(i, schema[i].name, table[i].cast(pa.float64()))
             frame = table.to_pandas()
@@ -79,8 +83,8 @@ def iter_landing_file(
                 frame.insert(len(frame.columns), ROW, range(offset + 1, offset + len(frame) + 1))
             offset += len(frame)
             yield frame
-    except (pa.ArrowInvalid, OSError) as exc:
-        raise InputError(f"{path.name}: unreadable Parquet file ({exc})") from None
+    except PARQUET_ERRORS as exc:
+        raise InputError(f"{path.name}: unreadable Parquet file ({_brief(exc)})") from None
     if offset == 0:
         yield read_landing_file(path)
 
@@ -91,9 +95,15 @@ def _batch_reader(path: Path, timestamp: str, whole_if_gaps: bool) -> pq.Parquet
         if handle.read(len(PARQUET_MAGIC)) != PARQUET_MAGIC:
             return None
     try:
-        reader = pq.ParquetFile(path)
-    except (pa.ArrowInvalid, OSError):
+        return _plain_reader(pq.ParquetFile(path), path, timestamp, whole_if_gaps)
+    except PARQUET_ERRORS:
         return None  # the whole-file reader reports it
+
+
+def _plain_reader(
+    reader: pq.ParquetFile, path: Path, timestamp: str, whole_if_gaps: bool
+) -> pq.ParquetFile | None:
+    """``reader`` if its columns can be read batch by batch (see :func:`_batch_reader`)."""
     for f in reader.schema_arrow:
         plain = (
             pa.types.is_string(f.type)
@@ -123,8 +133,12 @@ def _null_count(reader: pq.ParquetFile, path: Path, column: str) -> int:
     meta = reader.metadata
     index = reader.schema_arrow.get_field_index(column)
     counts = []
+    physical = meta.schema.column(index).physical_type
     for group in range(meta.num_row_groups):
-        stats = meta.row_group(group).column(index).statistics
+        chunk = meta.row_group(group).column(index)
+        if chunk.physical_type != physical:  # pyarrow aborts the process on its statistics
+            raise ValueError(f"column {column!r}: chunk type does not match the schema")
+        stats = chunk.statistics
         if stats is None or not stats.has_null_count:
             return pq.read_table(path, columns=[column], use_threads=False)[column].null_count
         counts.append(stats.null_count)
@@ -134,9 +148,16 @@ def _null_count(reader: pq.ParquetFile, path: Path, column: str) -> int:
 def _read_parquet(path: Path) -> pd.DataFrame:
     try:
         table = pq.read_table(path)
-    except (pa.ArrowInvalid, OSError) as exc:
-        raise InputError(f"{path.name}: unreadable Parquet file ({exc})") from None
-    return table.to_pandas()
+        table.validate(full=True)  # e.g. text that is not UTF-8: a damaged file
+        return table.to_pandas()
+    except PARQUET_ERRORS as exc:
+        raise InputError(f"{path.name}: unreadable Parquet file ({_brief(exc)})") from None
+
+
+def _brief(exc: BaseException) -> str:
+    """An error's type and the start of its message, for a quarantine reason."""
+    message = str(exc).splitlines()[0][:200] if str(exc) else ""
+    return f"{type(exc).__name__}: {message}" if message else type(exc).__name__
 
 
 def _decode(path: Path) -> str:

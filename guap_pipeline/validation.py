@@ -123,12 +123,21 @@ def _kept(values, good: np.ndarray, all_good: bool):
     return values if all_good else values[good]
 
 
+def _as_text(value: object) -> str:
+    """A value of a quarantined record as text; never fails (a timestamp out of Python's
+    range cannot be formatted)."""
+    try:
+        return str(value)
+    except (ValueError, OverflowError, NotImplementedError):
+        return f"<unprintable {type(value).__name__}>"
+
+
 def _quarantine(raw: pd.DataFrame, reasons: _Reasons, *, source: str, kind: str) -> pd.DataFrame:
     bad = ~reasons.good
     rows = raw.loc[bad]
     record_columns = [c for c in rows.columns if c not in (ROW, SOURCE)]
     records = [
-        json.dumps({k: v for k, v in rec.items() if v is not None}, default=str)
+        json.dumps({k: v for k, v in rec.items() if v is not None}, default=_as_text)
         for rec in rows[record_columns]
         .astype(object)
         .where(rows[record_columns].notna())

@@ -2,7 +2,10 @@
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from guap_pipeline import load_config
@@ -340,3 +343,48 @@ def test_a_short_line_reads_its_missing_values_as_empty(root: Path, stray: str) 
     _, bad = stage(root)
     short = bad.loc[bad["prediction_id"].isin(["a", "b"]), ["prediction_id", "reason"]]
     assert short.values.tolist() == [["a", "'amount' is missing"], ["b", "'amount' is missing"]]
+
+
+def test_a_parquet_file_with_text_that_is_not_utf8_is_quarantined_whole(root: Path) -> None:
+    """Parquet does not check its text; validating it then failed deep inside pandas."""
+    path = root / "landing" / "predictions" / "p.parquet"
+    frame = predictions_for("2026-10-01", 20, seed=0)
+    frame.loc[3, "prediction_id"] = "MARKERMARKER"
+    frame.to_parquet(path, compression="none")
+    data = path.read_bytes()
+    path.write_bytes(data.replace(b"MARKERMARKER", b"MARKER\xff\xfeRKER"))
+    _, bad = stage(root)
+    [row] = bad.itertuples()
+    assert row.row == 0
+    assert row.reason.startswith("p.parquet: unreadable Parquet file (ArrowInvalid")
+
+
+def test_a_timestamp_beyond_pythons_range_is_quarantined_with_its_record(root: Path) -> None:
+    """NumPy holds a date 3 million years BC; Python cannot print it in the record."""
+    table = pa.Table.from_pandas(predictions_for("2026-10-01", 2, seed=0), preserve_index=False)
+    good = pd.Timestamp("2026-10-01T10:00:00Z").value // 10**9
+    stamps = pa.array([good, -(10**14)], pa.timestamp("s", tz="UTC"))
+    table = table.set_column(table.schema.get_field_index("predicted_at"), "predicted_at", stamps)
+    pq.write_table(table, root / "landing" / "predictions" / "p.parquet")
+    _, bad = stage(root)
+    assert bad["reason"].tolist() == ["predicted before start_date 2026-10-01"]
+    assert "<unprintable Timestamp>" in bad["record"].iloc[0]
+
+
+def test_bit_flipped_parquet_files_never_crash_staging(root: Path) -> None:
+    """Each damaged copy is quarantined whole or read row by row; none raises."""
+    clean = root / "clean.parquet"
+    predictions_for("2026-10-01", 50, seed=0).to_parquet(clean)
+    data = clean.read_bytes()
+    rng = np.random.default_rng(0)
+    config = load_config(root / "guap.yaml")
+    target = root / "landing" / "predictions" / "p.parquet"
+    outcomes = set()
+    for _ in range(60):
+        damaged = bytearray(data)
+        for _ in range(int(rng.integers(1, 9))):
+            damaged[rng.integers(len(damaged))] ^= int(rng.integers(1, 256))
+        target.write_bytes(bytes(damaged))
+        report = stage_landing(config, Store(config.storage))
+        outcomes.add("file" if report.unreadable else "rows")
+    assert outcomes == {"file", "rows"}
