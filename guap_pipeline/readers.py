@@ -28,6 +28,8 @@ PARQUET_ERRORS = (pa.ArrowException, OSError, ValueError, KeyError, TypeError, I
 ROW = "_row"
 # Rows a CSV reader could not split into the header's columns, kept for quarantine.
 BAD_LINES = "_bad_line"
+# Records the CSV parser cannot read at all, with its error, kept for quarantine.
+BAD_CSV = "_bad_csv"
 
 
 def read_landing_file(path: Path) -> pd.DataFrame:
@@ -192,13 +194,18 @@ def _read_csv(path: Path) -> pd.DataFrame:
 
 def _read_csv_keeping_bad_lines(text: str) -> pd.DataFrame:
     """Slow path for CSVs with stray delimiters: keep every line, mark those with too many
-    fields; a line with too few is read with its missing trailing values empty, as the
-    fast path reads it."""
-    rows = list(csv.reader(io.StringIO(text)))
-    header, body = rows[0], rows[1:]
-    good, bad, good_rows, bad_rows = [], [], [], []
-    for number, fields in enumerate(body, start=1):
-        if fields and len(fields) <= len(header):  # short: trailing values empty, as pandas
+    fields (``_bad_line``) or that are not CSV at all (``_bad_csv``: the parser's error);
+    a line with too few is read with its missing trailing values empty, as the fast path
+    reads it."""
+    records = _csv_records(text)
+    header = next(records, None)
+    if not isinstance(header, list):
+        raise InputError(f"not a CSV file: its header cannot be read ({header})")
+    good, bad, good_rows, bad_rows, broken = [], [], [], [], {}
+    for number, fields in enumerate(records, start=1):
+        if isinstance(fields, str):
+            broken[number] = fields
+        elif fields and len(fields) <= len(header):  # short: trailing values empty
             good.append(fields + [""] * (len(header) - len(fields)))
             good_rows.append(number)
         elif fields:
@@ -206,8 +213,24 @@ def _read_csv_keeping_bad_lines(text: str) -> pd.DataFrame:
             bad_rows.append(number)
     frame = pd.DataFrame(good, columns=header, dtype=str).replace("", None)
     frame[ROW] = good_rows
+    parts = [frame]
     if bad:
-        frame = pd.concat(
-            [frame, pd.DataFrame({ROW: bad_rows, BAD_LINES: bad})], ignore_index=True
-        ).sort_values(ROW, ignore_index=True)
-    return frame
+        parts.append(pd.DataFrame({ROW: bad_rows, BAD_LINES: bad}))
+    if broken:
+        parts.append(pd.DataFrame({ROW: list(broken), BAD_CSV: list(broken.values())}))
+    if len(parts) == 1:
+        return frame
+    return pd.concat(parts, ignore_index=True).sort_values(ROW, ignore_index=True)
+
+
+def _csv_records(text: str) -> Iterator[list[str] | str]:
+    """Each CSV record's fields, or the parser's error for a record it cannot read (a
+    field over the size limit, say); a lone CR ends a line, as in pandas."""
+    reader = csv.reader(io.StringIO(text, newline=""))
+    while True:
+        try:
+            yield next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            yield str(exc)

@@ -16,7 +16,7 @@ import pandas as pd
 import pyarrow as pa
 
 from guap_pipeline.config import GuapConfig
-from guap_pipeline.readers import BAD_LINES, ROW
+from guap_pipeline.readers import BAD_CSV, BAD_LINES, ROW
 
 QUARANTINE_COLUMNS: tuple[str, ...] = ("source", "kind", "row", "prediction_id", "reason", "record")
 SOURCE = "_source"
@@ -29,6 +29,8 @@ class _Reasons:
         self.raw = raw
         self.codes = np.zeros(len(raw), dtype=np.int16)
         self.reasons: list[str | None] = [None]
+        if BAD_CSV in raw.columns:
+            self.flag(raw[BAD_CSV].notna().to_numpy(), "line is not valid CSV")
         if BAD_LINES in raw.columns:
             self.flag(raw[BAD_LINES].notna().to_numpy(), "line has the wrong number of fields")
 

@@ -388,3 +388,19 @@ def test_bit_flipped_parquet_files_never_crash_staging(root: Path) -> None:
         report = stage_landing(config, Store(config.storage))
         outcomes.add("file" if report.unreadable else "rows")
     assert outcomes == {"file", "rows"}
+
+
+def test_a_csv_the_parser_chokes_on_is_read_line_by_line(root: Path) -> None:
+    """A lone CR ends a line; a field over the CSV module's size limit is one bad line."""
+    write(
+        root,
+        "predictions/p.csv",
+        HEADER + "a,2026-10-01T10:00:00Z,1,0.9,10\rb,2026-10-01T10:00:00Z,1,0.9,10\n"
+        "c,2026-10-01T10:00:00Z,1,0.9,10,extra\n"  # sends the file to the slow reader
+        f"d,2026-10-01T10:00:00Z,1,0.9,{'9' * 200_000}\n"
+        "e,2026-10-01T10:00:00Z,0,0.1,20\n",
+    )
+    store, bad = stage(root)
+    assert reasons(bad) == {3: "line has the wrong number of fields", 4: "line is not valid CSV"}
+    build_predictions(store, "2026-10-01")
+    assert store.read("predictions", "2026-10-01")["prediction_id"].tolist() == ["a", "b", "e"]
