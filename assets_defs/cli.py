@@ -69,7 +69,8 @@ def cmd_demo(args: argparse.Namespace) -> None:
     config = _run_pipeline(config_path, args.as_of)
     _print_summary(config)
     print(
-        f"\nconfig: {config_path}\nUI:     GUAP_CONFIG={config_path} dagster dev -w workspace.yaml"
+        f"\nconfig: {config_path}\nUI:     GUAP_CONFIG={config_path} "
+        "dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000"
     )
 
 

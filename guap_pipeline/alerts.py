@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import http.client
 import json
 import logging
 import math
 import os
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -235,13 +237,13 @@ class WebhookNotifier:
             "guap": {k: _plain(alert[k]) for k in ("incident_id", "kind", "flag", "series",
                                                     "severity", "money_at_stake")},
         }  # fmt: skip
-        request = urllib.request.Request(
-            os.environ[self.env_var],
-            data=json.dumps(payload).encode(),
-            headers={"Content-Type": "application/json"},
-            method="POST",
-        )
         try:
+            request = urllib.request.Request(
+                _webhook_url(os.environ[self.env_var]),
+                data=json.dumps(payload).encode(),
+                headers={"Content-Type": "application/json"},
+                method="POST",
+            )
             with urllib.request.urlopen(request, timeout=self.timeout_seconds) as response:
                 response.read()
         except urllib.error.HTTPError as exc:
@@ -249,6 +251,17 @@ class WebhookNotifier:
         except (urllib.error.URLError, TimeoutError, OSError) as exc:
             reason = getattr(exc, "reason", exc)
             raise DeliveryError(f"webhook unreachable ({type(reason).__name__})") from None
+        except (ValueError, http.client.HTTPException) as exc:  # their messages quote the URL
+            raise DeliveryError(
+                f"{self.env_var} is not a valid URL ({type(exc).__name__})"
+            ) from None
+
+
+def _webhook_url(url: str) -> str:
+    """The URL if it is http(s); urllib would also open ``file:`` and ``ftp:`` URLs."""
+    if urllib.parse.urlsplit(url).scheme.lower() not in ("http", "https"):
+        raise ValueError("not an http(s) URL")
+    return url
 
 
 def _plain(value: object) -> object:

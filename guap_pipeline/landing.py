@@ -49,6 +49,8 @@ MANIFEST = "landing_manifest"
 # A run waits this long for another run's staging pass (a big first staging takes minutes).
 STAGING_LOCK_SECONDS = 3600.0
 UNMATCHED_REASON = "no prediction with this prediction_id has landed (yet)"
+OUTSIDE_REASON = "symlink to a path outside the landing folder: not read"
+BROKEN_LINK_REASON = "symlink to nothing: not read"
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,7 @@ class LandingFile:
     path: Path
     relative: str
     fingerprint: str
+    refused: str | None = None  # why the file is not read (a symlink out of the folder)
 
     @property
     def file_id(self) -> str:
@@ -83,26 +86,47 @@ class StageReport:
 
 
 def scan_landing(landing: Path) -> list[LandingFile]:
-    """Every non-hidden file under ``predictions/`` and ``labels/``, sorted by path."""
+    """Every non-hidden file under ``predictions/`` and ``labels/``, sorted by path.
+
+    A symlink is followed only if it resolves inside the landing folder (or inside its
+    ``predictions/`` or ``labels/`` folder, which may itself be a link to a mount); one
+    that leads out (or to nothing) is listed with the reason it is ``refused``, so that
+    it is quarantined whole and never read. Symlinked folders are not descended into.
+    """
     files = []
     for kind in KINDS:
         folder = landing / kind
         if not folder.is_dir():
             continue
+        roots = (landing.resolve(), folder.resolve())
         for path in sorted(folder.rglob("*")):
-            if path.is_file() and not any(
-                p.startswith(".") for p in path.relative_to(landing).parts
-            ):
-                stat = path.stat()
-                files.append(
-                    LandingFile(
-                        kind=kind,
-                        path=path,
-                        relative=path.relative_to(landing).as_posix(),
-                        fingerprint=f"{stat.st_size}-{stat.st_mtime_ns}",
-                    )
+            relative = path.relative_to(landing)
+            if any(p.startswith(".") for p in relative.parts):
+                continue
+            refused = _refusal(path, roots)
+            if refused is None and not path.is_file():
+                continue  # a folder, or a symlinked folder inside the landing folder
+            stat = path.lstat() if refused else path.stat()
+            files.append(
+                LandingFile(
+                    kind=kind,
+                    path=path,
+                    relative=relative.as_posix(),
+                    fingerprint=f"{stat.st_size}-{stat.st_mtime_ns}",
+                    refused=refused,
                 )
+            )
     return files
+
+
+def _refusal(path: Path, roots: tuple[Path, ...]) -> str | None:
+    """Why a landing path must not be read (it leads outside ``roots``), else ``None``."""
+    target = path.resolve()
+    if not any(target.is_relative_to(root) for root in roots):
+        return OUTSIDE_REASON
+    if path.is_symlink() and not target.exists():
+        return BROKEN_LINK_REASON
+    return None
 
 
 def pending_changes(config: GuapConfig, store: Store) -> dict[str, list[str]]:
@@ -200,22 +224,15 @@ class _Stager:
         """Validate and write one file's chunks; its manifest entry and whether it was
         unreadable. Touches only this file's own paths, so files can be staged in parallel."""
         entry = {"kind": landing_file.kind, "file_id": landing_file.file_id, "days": {}}
-        unreadable = False
-        try:
-            quarantine = self._stage_rows(landing_file, entry)
-        except InputError as exc:
-            unreadable = True
-            quarantine = pd.DataFrame(
-                {
-                    "source": [landing_file.relative],
-                    "kind": [landing_file.kind],
-                    "row": [0],
-                    "prediction_id": [None],
-                    "reason": [str(exc)],
-                    "record": ["{}"],
-                },
-                columns=list(QUARANTINE_COLUMNS),
-            )
+        unreadable = True
+        if landing_file.refused:
+            quarantine = _whole_file(landing_file, landing_file.refused)
+        else:
+            try:
+                quarantine = self._stage_rows(landing_file, entry)
+                unreadable = False
+            except InputError as exc:
+                quarantine = _whole_file(landing_file, str(exc))
         if len(quarantine):
             self.write(self.staging / "quarantine" / f"{landing_file.file_id}.parquet", quarantine)
         entry["fingerprint"] = landing_file.fingerprint
@@ -235,7 +252,7 @@ class _Stager:
     def stage_files(self, files: list[LandingFile]) -> None:
         """Stage files; small ones two at a time (reading, validating and writing Parquet
         release the GIL for much of the work), big ones alone to bound memory."""
-        small = [f for f in files if f.path.stat().st_size <= PARALLEL_BYTES]
+        small = [f for f in files if f.refused or f.path.stat().st_size <= PARALLEL_BYTES]
         workers = min(STAGING_THREADS, os.cpu_count() or 1)
         done: dict[str, tuple[dict, bool]] = {}
         if len(small) > 1 and workers > 1:
@@ -283,6 +300,21 @@ class _Stager:
             route.entry["route"] = False
             self.report.dirty_days.update(route.changed)
             self.save_manifest()
+
+
+def _whole_file(landing_file: LandingFile, reason: str) -> pd.DataFrame:
+    """The one quarantine row of a file that is not read at all (row 0: the whole file)."""
+    return pd.DataFrame(
+        {
+            "source": [landing_file.relative],
+            "kind": [landing_file.kind],
+            "row": [0],
+            "prediction_id": [None],
+            "reason": [reason],
+            "record": ["{}"],
+        },
+        columns=list(QUARANTINE_COLUMNS),
+    )
 
 
 @dataclass(eq=False)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,10 +21,15 @@ import pyarrow.parquet as pq
 from guap_pipeline.errors import InputError
 
 PARQUET_MAGIC = b"PAR1"
+# What decoding a damaged Parquet file raises: Arrow's errors, and the ValueError
+# (UnicodeDecodeError, JSONDecodeError), KeyError or TypeError of its pandas metadata.
+PARQUET_ERRORS = (pa.ArrowException, OSError, ValueError, KeyError, TypeError, IndexError)
 # Column added to every raw frame: the 1-based row number in the source file.
 ROW = "_row"
 # Rows a CSV reader could not split into the header's columns, kept for quarantine.
 BAD_LINES = "_bad_line"
+# Records the CSV parser cannot read at all, with its error, kept for quarantine.
+BAD_CSV = "_bad_csv"
 
 
 def read_landing_file(path: Path) -> pd.DataFrame:
@@ -61,16 +67,17 @@ def iter_landing_file(
         yield read_landing_file(path)
         return
     schema = reader.schema_arrow
-    floats = [
-        i
-        for i, f in enumerate(schema)
-        if pa.types.is_integer(f.type) and _has_nulls(reader, path, f.name)
-    ]
     offset = 0
     try:
+        floats = [
+            i
+            for i, f in enumerate(schema)
+            if pa.types.is_integer(f.type) and _has_nulls(reader, path, f.name)
+        ]
         batches = reader.iter_batches(batch_size=batch_rows, use_threads=False)
         for batch in batches:
             table = pa.Table.from_batches([batch], schema=schema)
+            table.validate(full=True)  # e.g. text that is not UTF-8: a damaged file
             for i in floats:
                 table = table.set_column(i, schema[i].name, table[i].cast(pa.float64()))
             frame = table.to_pandas()
@@ -78,8 +85,8 @@ def iter_landing_file(
                 frame.insert(len(frame.columns), ROW, range(offset + 1, offset + len(frame) + 1))
             offset += len(frame)
             yield frame
-    except (pa.ArrowInvalid, OSError) as exc:
-        raise InputError(f"{path.name}: unreadable Parquet file ({exc})") from None
+    except PARQUET_ERRORS as exc:
+        raise InputError(f"{path.name}: unreadable Parquet file ({_brief(exc)})") from None
     if offset == 0:
         yield read_landing_file(path)
 
@@ -90,9 +97,15 @@ def _batch_reader(path: Path, timestamp: str, whole_if_gaps: bool) -> pq.Parquet
         if handle.read(len(PARQUET_MAGIC)) != PARQUET_MAGIC:
             return None
     try:
-        reader = pq.ParquetFile(path)
-    except (pa.ArrowInvalid, OSError):
+        return _plain_reader(pq.ParquetFile(path), path, timestamp, whole_if_gaps)
+    except PARQUET_ERRORS:
         return None  # the whole-file reader reports it
+
+
+def _plain_reader(
+    reader: pq.ParquetFile, path: Path, timestamp: str, whole_if_gaps: bool
+) -> pq.ParquetFile | None:
+    """``reader`` if its columns can be read batch by batch (see :func:`_batch_reader`)."""
     for f in reader.schema_arrow:
         plain = (
             pa.types.is_string(f.type)
@@ -122,8 +135,12 @@ def _null_count(reader: pq.ParquetFile, path: Path, column: str) -> int:
     meta = reader.metadata
     index = reader.schema_arrow.get_field_index(column)
     counts = []
+    physical = meta.schema.column(index).physical_type
     for group in range(meta.num_row_groups):
-        stats = meta.row_group(group).column(index).statistics
+        chunk = meta.row_group(group).column(index)
+        if chunk.physical_type != physical:  # pyarrow aborts the process on its statistics
+            raise ValueError(f"column {column!r}: chunk type does not match the schema")
+        stats = chunk.statistics
         if stats is None or not stats.has_null_count:
             return pq.read_table(path, columns=[column], use_threads=False)[column].null_count
         counts.append(stats.null_count)
@@ -133,9 +150,16 @@ def _null_count(reader: pq.ParquetFile, path: Path, column: str) -> int:
 def _read_parquet(path: Path) -> pd.DataFrame:
     try:
         table = pq.read_table(path)
-    except (pa.ArrowInvalid, OSError) as exc:
-        raise InputError(f"{path.name}: unreadable Parquet file ({exc})") from None
-    return table.to_pandas()
+        table.validate(full=True)  # e.g. text that is not UTF-8: a damaged file
+        return table.to_pandas()
+    except PARQUET_ERRORS as exc:
+        raise InputError(f"{path.name}: unreadable Parquet file ({_brief(exc)})") from None
+
+
+def _brief(exc: BaseException) -> str:
+    """An error's type and the start of its message, for a quarantine reason."""
+    message = str(exc).splitlines()[0][:200] if str(exc) else ""
+    return f"{type(exc).__name__}: {message}" if message else type(exc).__name__
 
 
 def _decode(path: Path) -> str:
@@ -149,31 +173,64 @@ def _decode(path: Path) -> str:
 
 
 def _read_csv(path: Path) -> pd.DataFrame:
+    """Every value as text; any line with too many fields sends the file to the slow path.
+
+    ``index_col=False``: without it pandas takes a first data line with one field too
+    many as a sign that the file has an index column, and shifts every row by one column.
+    """
     text = _decode(path)
     try:
-        return pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, na_values=[""])
+        with warnings.catch_warnings():
+            # "Length of header or names does not match": a first line too long, truncated
+            warnings.simplefilter("error", pd.errors.ParserWarning)
+            return pd.read_csv(
+                io.StringIO(text), dtype=str, keep_default_na=False, na_values=[""], index_col=False
+            )
     except pd.errors.EmptyDataError:
         return pd.DataFrame()
-    except pd.errors.ParserError:
+    except (pd.errors.ParserError, pd.errors.ParserWarning):
         return _read_csv_keeping_bad_lines(text)
 
 
 def _read_csv_keeping_bad_lines(text: str) -> pd.DataFrame:
-    """Slow path for CSVs with stray delimiters: keep every line, mark the bad ones."""
-    rows = list(csv.reader(io.StringIO(text)))
-    header, body = rows[0], rows[1:]
-    good, bad, good_rows, bad_rows = [], [], [], []
-    for number, fields in enumerate(body, start=1):
-        if len(fields) == len(header):
-            good.append(fields)
+    """Slow path for CSVs with stray delimiters: keep every line, mark those with too many
+    fields (``_bad_line``) or that are not CSV at all (``_bad_csv``: the parser's error);
+    a line with too few is read with its missing trailing values empty, as the fast path
+    reads it."""
+    records = _csv_records(text)
+    header = next(records, None)
+    if not isinstance(header, list):
+        raise InputError(f"not a CSV file: its header cannot be read ({header})")
+    good, bad, good_rows, bad_rows, broken = [], [], [], [], {}
+    for number, fields in enumerate(records, start=1):
+        if isinstance(fields, str):
+            broken[number] = fields
+        elif fields and len(fields) <= len(header):  # short: trailing values empty
+            good.append(fields + [""] * (len(header) - len(fields)))
             good_rows.append(number)
         elif fields:
             bad.append(",".join(fields))
             bad_rows.append(number)
     frame = pd.DataFrame(good, columns=header, dtype=str).replace("", None)
     frame[ROW] = good_rows
+    parts = [frame]
     if bad:
-        frame = pd.concat(
-            [frame, pd.DataFrame({ROW: bad_rows, BAD_LINES: bad})], ignore_index=True
-        ).sort_values(ROW, ignore_index=True)
-    return frame
+        parts.append(pd.DataFrame({ROW: bad_rows, BAD_LINES: bad}))
+    if broken:
+        parts.append(pd.DataFrame({ROW: list(broken), BAD_CSV: list(broken.values())}))
+    if len(parts) == 1:
+        return frame
+    return pd.concat(parts, ignore_index=True).sort_values(ROW, ignore_index=True)
+
+
+def _csv_records(text: str) -> Iterator[list[str] | str]:
+    """Each CSV record's fields, or the parser's error for a record it cannot read (a
+    field over the size limit, say); a lone CR ends a line, as in pandas."""
+    reader = csv.reader(io.StringIO(text, newline=""))
+    while True:
+        try:
+            yield next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            yield str(exc)

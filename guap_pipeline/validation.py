@@ -16,7 +16,7 @@ import pandas as pd
 import pyarrow as pa
 
 from guap_pipeline.config import GuapConfig
-from guap_pipeline.readers import BAD_LINES, ROW
+from guap_pipeline.readers import BAD_CSV, BAD_LINES, ROW
 
 QUARANTINE_COLUMNS: tuple[str, ...] = ("source", "kind", "row", "prediction_id", "reason", "record")
 SOURCE = "_source"
@@ -32,6 +32,8 @@ class _Reasons:
         self.raw = raw
         self.codes = np.zeros(len(raw), dtype=np.int16)
         self.reasons: list[str | None] = [None]
+        if BAD_CSV in raw.columns:
+            self.flag(raw[BAD_CSV].notna().to_numpy(), "line is not valid CSV")
         if BAD_LINES in raw.columns:
             self.flag(raw[BAD_LINES].notna().to_numpy(), "line has the wrong number of fields")
 
@@ -126,12 +128,21 @@ def _kept(values, good: np.ndarray, all_good: bool):
     return values if all_good else values[good]
 
 
+def _as_text(value: object) -> str:
+    """A value of a quarantined record as text; never fails (a timestamp out of Python's
+    range cannot be formatted)."""
+    try:
+        return str(value)
+    except (ValueError, OverflowError, NotImplementedError):
+        return f"<unprintable {type(value).__name__}>"
+
+
 def _quarantine(raw: pd.DataFrame, reasons: _Reasons, *, source: str, kind: str) -> pd.DataFrame:
     bad = ~reasons.good
     rows = raw.loc[bad]
     record_columns = [c for c in rows.columns if c not in (ROW, SOURCE)]
     records = [
-        json.dumps({k: v for k, v in rec.items() if v is not None}, default=str)
+        json.dumps({k: v for k, v in rec.items() if v is not None}, default=_as_text)
         for rec in rows[record_columns]
         .astype(object)
         .where(rows[record_columns].notna())

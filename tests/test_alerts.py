@@ -154,3 +154,25 @@ def test_a_hanging_webhook_times_out_and_stays_pending(hook: Hook) -> None:
     )
     assert pd.isna(alerts.loc[0, "delivered_at"])
     assert alerts.loc[0, "last_error"].startswith("webhook: webhook unreachable")
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "hooks.example.com/T0SECRET",  # no scheme: urllib's error quotes the URL
+        "https://hooks.example.com/T0 SECRET",  # control character
+        "http://hooks.example.com:SECRET/x",  # bad port
+        "file:///etc/SECRET",  # not a webhook: must not be opened
+        "http://[::SECRET",  # bad IPv6 literal
+    ],
+)
+def test_a_malformed_webhook_url_stays_pending_and_is_never_quoted(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, url: str
+) -> None:
+    monkeypatch.setenv(WEBHOOK_ENV, url)
+    caplog.set_level(logging.DEBUG)
+    alerts = deliver(pending_alert(), [WebhookNotifier()], retries=2, backoff_seconds=0)
+    assert pd.isna(alerts.loc[0, "delivered_at"])
+    assert alerts.loc[0, "last_error"].startswith(f"webhook: {WEBHOOK_ENV} is not a valid URL")
+    for text in (caplog.text, alerts.to_json()):
+        assert "SECRET" not in text

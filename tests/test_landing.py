@@ -2,14 +2,18 @@
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from guap_pipeline import load_config
-from guap_pipeline.landing import stage_landing
+from guap_pipeline.landing import read_staged, stage_landing
 from guap_pipeline.pipeline import build_labels, build_predictions, dirty_days, quarantine
 from guap_pipeline.storage import Store
-from tests.pipeline_data import write_config
+from tests.pipeline_data import predictions_for, write_config
+from tests.test_convergence import monitoring_run
 
 HEADER = "prediction_id,predicted_at,y_pred,score,amount\n"
 
@@ -237,3 +241,184 @@ def test_a_csv_in_a_legacy_encoding_is_read(root: Path) -> None:
     build_predictions(store, "2026-10-01")
     row = store.read("predictions", "2026-10-01").iloc[0]
     assert (row["prediction_id"], row["country"]) == ("é1", "Österreich")
+
+
+def test_a_stray_delimiter_on_the_first_line_does_not_shift_the_file(root: Path) -> None:
+    """pandas would read the extra field as an index column and shift every row."""
+    write(
+        root,
+        "predictions/p.csv",
+        HEADER + "a,2026-10-01T10:00:00Z,1,0.9,10,extra\nb,2026-10-01T11:00:00Z,0,0.2,20\n",
+    )
+    store, bad = stage(root)
+    assert reasons(bad) == {1: "line has the wrong number of fields"}
+    build_predictions(store, "2026-10-01")
+    kept = store.read("predictions", "2026-10-01")
+    assert kept[["prediction_id", "y_pred", "amount"]].values.tolist() == [["b", 0, 20.0]]
+
+
+@pytest.mark.parametrize(
+    ("line", "outcome"),
+    [
+        ("x,2026-10-01T10:00:00Z,,0.7,10", 1),  # no decision: the score at threshold 0.5
+        ("x,2026-10-01T10:00:00Z,,0.2,10", 0),
+        ("x,2026-10-01T10:00:00Z,,,10", "'y_pred' is missing"),  # nothing to decide with
+    ],
+)
+def test_a_missing_decision_is_thresholded_or_quarantined(
+    root: Path, line: str, outcome: int | str
+) -> None:
+    write(root, "predictions/p.csv", HEADER + line + "\n")
+    store, bad = stage(root)
+    if isinstance(outcome, str):
+        assert bad["reason"].tolist() == [outcome]
+    else:
+        assert bad.empty
+        build_predictions(store, "2026-10-01")
+        assert store.read("predictions", "2026-10-01")["y_pred"].tolist() == [outcome]
+
+
+def test_wrong_types_in_a_parquet_file(root: Path) -> None:
+    """Typed columns of the wrong type: numbers as text, classes as floats, ids as ints."""
+    pd.DataFrame(
+        {
+            "prediction_id": [1, 2, 3],
+            "predicted_at": ["2026-10-01T10:00:00Z", "2026-10-01T11:00:00Z", "noon"],
+            "y_pred": [1.0, 0.5, 0.0],
+            "score": ["0.9", "0.4", "0.1"],
+            "amount": [10, 20, 30],
+        }
+    ).to_parquet(root / "landing" / "predictions" / "p.parquet")
+    store, bad = stage(root)
+    assert reasons(bad) == {
+        2: "'y_pred' is not one of the classes [0, 1]",
+        3: "'predicted_at' is not a timestamp",
+    }
+    build_predictions(store, "2026-10-01")
+    kept = store.read("predictions", "2026-10-01")
+    assert kept[["prediction_id", "y_pred", "score"]].values.tolist() == [["1", 1, 0.9]]
+
+
+@pytest.mark.parametrize("keep", [0.1, 0.5, 0.99])
+def test_a_truncated_parquet_file_is_quarantined_whole(root: Path, keep: float) -> None:
+    path = root / "landing" / "predictions" / "p.parquet"
+    predictions_for("2026-10-01", 200, seed=0).to_parquet(path)
+    data = path.read_bytes()
+    path.write_bytes(data[: max(4, int(len(data) * keep))])
+    store, bad = stage(root)
+    [row] = bad.itertuples()
+    assert (row.source, row.row) == ("predictions/p.parquet", 0)
+    assert row.reason.startswith("p.parquet: unreadable Parquet file")
+    assert dirty_days(store) == []
+
+
+def test_a_file_without_a_required_column_quarantines_every_row(root: Path) -> None:
+    write(root, "predictions/p.csv", "prediction_id,y_pred,score,amount\na,1,0.9,10\nb,0,0.1,5\n")
+    _, bad = stage(root)
+    assert reasons(bad) == {
+        1: "file has no 'predicted_at' column",
+        2: "file has no 'predicted_at' column",
+    }
+
+
+def test_a_changed_label_keeps_its_history_and_the_latest_wins(root: Path) -> None:
+    """The later labeled_at wins whatever the file order; both versions stay staged."""
+    write(root, "predictions/p.csv", HEADER + "x,2026-10-01T10:00:00Z,1,0.9,10\n")
+    write(root, "labels/a_late.csv", "prediction_id,y_true,labeled_at\nx,0,2026-10-09\n")
+    write(root, "labels/b_early.csv", "prediction_id,y_true,labeled_at\nx,1,2026-10-03\n")
+    store, bad = stage(root)
+    assert bad.empty
+    build_labels(store, "2026-10-01")
+    latest = store.read("labels", "2026-10-01")
+    assert latest[["y_true", "n_label_versions"]].values.tolist() == [[0, 2]]
+    history = read_staged(store, "labels", "2026-10-01").sort_values("labeled_at")
+    assert history["y_true"].tolist() == [1, 0]
+
+
+def test_a_day_with_a_single_class(root: Path) -> None:
+    """Every label and decision negative: all TN, zero money, value_capture undefined."""
+    write(
+        root,
+        "predictions/p.csv",
+        HEADER + "".join(f"n{i},2026-10-01T1{i}:00:00Z,0,0.1,{10 * (i + 1)}\n" for i in range(3)),
+    )
+    write(root, "labels/l.csv", "prediction_id,y_true\n" + "".join(f"n{i},0\n" for i in range(3)))
+    daily = monitoring_run(root / "guap.yaml")
+    [day] = daily.to_dict("records")
+    assert (day["tp"], day["fp"], day["fn"], day["tn"]) == (0, 0, 0, 3)
+    assert day["profit"] == day["baseline_profit"] == day["oracle_profit"] == 0
+    assert pd.isna(day["value_capture"])
+
+
+@pytest.mark.parametrize("stray", ["", "s,2026-10-01T10:00:00Z,1,0.9,10,extra\n"])
+def test_a_short_line_reads_its_missing_values_as_empty(root: Path, stray: str) -> None:
+    """The same outcome whether or not another line sends the file to the slow reader."""
+    write(
+        root,
+        "predictions/p.csv",
+        HEADER + "a,2026-10-01T10:00:00Z,1,0.9\n" + stray + "b,2026-10-01T10:00:00Z,1\n",
+    )
+    _, bad = stage(root)
+    short = bad.loc[bad["prediction_id"].isin(["a", "b"]), ["prediction_id", "reason"]]
+    assert short.values.tolist() == [["a", "'amount' is missing"], ["b", "'amount' is missing"]]
+
+
+def test_a_parquet_file_with_text_that_is_not_utf8_is_quarantined_whole(root: Path) -> None:
+    """Parquet does not check its text; validating it then failed deep inside pandas."""
+    path = root / "landing" / "predictions" / "p.parquet"
+    frame = predictions_for("2026-10-01", 20, seed=0)
+    frame.loc[3, "prediction_id"] = "MARKERMARKER"
+    frame.to_parquet(path, compression="none")
+    data = path.read_bytes()
+    path.write_bytes(data.replace(b"MARKERMARKER", b"MARKER\xff\xfeRKER"))
+    _, bad = stage(root)
+    [row] = bad.itertuples()
+    assert row.row == 0
+    assert row.reason.startswith("p.parquet: unreadable Parquet file (ArrowInvalid")
+
+
+def test_a_timestamp_beyond_pythons_range_is_quarantined_with_its_record(root: Path) -> None:
+    """NumPy holds a date 3 million years BC; Python cannot print it in the record."""
+    table = pa.Table.from_pandas(predictions_for("2026-10-01", 2, seed=0), preserve_index=False)
+    good = pd.Timestamp("2026-10-01T10:00:00Z").value // 10**9
+    stamps = pa.array([good, -(10**14)], pa.timestamp("s", tz="UTC"))
+    table = table.set_column(table.schema.get_field_index("predicted_at"), "predicted_at", stamps)
+    pq.write_table(table, root / "landing" / "predictions" / "p.parquet")
+    _, bad = stage(root)
+    assert bad["reason"].tolist() == ["predicted before start_date 2026-10-01"]
+    assert "<unprintable Timestamp>" in bad["record"].iloc[0]
+
+
+def test_bit_flipped_parquet_files_never_crash_staging(root: Path) -> None:
+    """Each damaged copy is quarantined whole or read row by row; none raises."""
+    clean = root / "clean.parquet"
+    predictions_for("2026-10-01", 50, seed=0).to_parquet(clean)
+    data = clean.read_bytes()
+    rng = np.random.default_rng(0)
+    config = load_config(root / "guap.yaml")
+    target = root / "landing" / "predictions" / "p.parquet"
+    outcomes = set()
+    for _ in range(60):
+        damaged = bytearray(data)
+        for _ in range(int(rng.integers(1, 9))):
+            damaged[rng.integers(len(damaged))] ^= int(rng.integers(1, 256))
+        target.write_bytes(bytes(damaged))
+        report = stage_landing(config, Store(config.storage))
+        outcomes.add("file" if report.unreadable else "rows")
+    assert outcomes == {"file", "rows"}
+
+
+def test_a_csv_the_parser_chokes_on_is_read_line_by_line(root: Path) -> None:
+    """A lone CR ends a line; a field over the CSV module's size limit is one bad line."""
+    write(
+        root,
+        "predictions/p.csv",
+        HEADER + "a,2026-10-01T10:00:00Z,1,0.9,10\rb,2026-10-01T10:00:00Z,1,0.9,10\n"
+        "c,2026-10-01T10:00:00Z,1,0.9,10,extra\n"  # sends the file to the slow reader
+        f"d,2026-10-01T10:00:00Z,1,0.9,{'9' * 200_000}\n"
+        "e,2026-10-01T10:00:00Z,0,0.1,20\n",
+    )
+    store, bad = stage(root)
+    assert reasons(bad) == {3: "line has the wrong number of fields", 4: "line is not valid CSV"}
+    build_predictions(store, "2026-10-01")
+    assert store.read("predictions", "2026-10-01")["prediction_id"].tolist() == ["a", "b", "e"]
