@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from guap_pipeline.accounting import SUMMARY_COLUMNS, account
+from guap_pipeline.accounting import SUMMARY_COLUMNS, Accounts, account
 from guap_pipeline.config import GuapConfig
 from guap_pipeline.readers import ROW
 from guap_pipeline.threshold import hindsight, profit_curve
@@ -137,13 +137,23 @@ def day_profit(labeled: pd.DataFrame, config: GuapConfig) -> DayProfit:
 
 def day_accounts(labeled: pd.DataFrame, config: GuapConfig) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The summary rows and K×K cells of :func:`day_profit`."""
-    accounts = account(
+    return day_tables(day_ledger(labeled, config), config)
+
+
+def day_ledger(labeled: pd.DataFrame, config: GuapConfig) -> Accounts:
+    """Counts and money of each (date, model_version, true, decision) cell: additive over
+    any split of the rows, so parts of a day can be accounted apart and summed."""
+    return account(
         labeled,
         config.value_matrix,
         by=list(DAY_KEYS),
         baseline=config.baseline,
         positive_class=config.positive_class,
     )
+
+
+def day_tables(accounts: Accounts, config: GuapConfig) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The daily summary rows and K×K cells of a day's ledger."""
     summary = accounts.summary(config.positive_class)
     return summary[[*DAY_KEYS, *SUMMARY_COLUMNS]], accounts.cells()
 

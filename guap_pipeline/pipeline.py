@@ -21,6 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from guap_pipeline import distributed
 from guap_pipeline.config import GuapConfig
 from guap_pipeline.daily import (
     DAY_KEYS,
@@ -103,7 +104,9 @@ def build_labeled(store: Store, day: str) -> dict[str, int]:
 def build_day_profit(store: Store, config: GuapConfig, day: str) -> DayProfit:
     """The day's money per model version; records the inputs it was built from."""
     path = store.path("labeled_predictions", day)
-    if not path.exists():
+    if config.engine.kind == "dask":  # the whole day, from the staged rows, on the cluster
+        result = distributed.build_day(store, config, day).profit
+    elif not path.exists():
         result = day_profit(
             pd.DataFrame(columns=["y_true", "y_pred", "date", "model_version"]), config
         )
