@@ -23,6 +23,7 @@ from guap_pipeline.estimate import estimate_kinds
 from guap_pipeline.html_report import charts
 from guap_pipeline.landing import stage_landing
 from guap_pipeline.monitoring import build_alerts, build_flags
+from guap_pipeline.storage import Store
 from guap_pipeline.timeseries import DAILY_COLUMNS
 from guap_pipeline.value_matrix import QUADRANTS
 
@@ -51,6 +52,21 @@ def report_days(
     )
 
 
+def row_step(
+    context: dg.AssetExecutionContext,
+    guap: GuapResource,
+    build: Callable[[Store, str], Mapping[str, Any]],
+) -> dg.MaterializeResult:
+    """A per-row step of each day; with a distributed engine, ``daily_quadrant_profit``
+    does the whole day on the cluster instead, and this step only says so."""
+    engine = guap.config().engine.kind
+    if engine != "embedded":
+        handed = {"engine": engine, "built_by": "daily_quadrant_profit"}
+        return report_days(context, lambda day: handed)
+    store = guap.store()
+    return report_days(context, lambda day: build(store, day))
+
+
 @dg.asset(group_name="landing", kinds={"parquet"})
 def staged_landing_files(guap: GuapResource) -> dg.MaterializeResult:
     """New and changed landing files, validated and split by prediction day."""
@@ -73,15 +89,13 @@ def validated_predictions(
     context: dg.AssetExecutionContext, guap: GuapResource
 ) -> dg.MaterializeResult:
     """One row per prediction_id of the day; later duplicates go to quarantine."""
-    store = guap.store()
-    return report_days(context, lambda day: pipeline.build_predictions(store, day))
+    return row_step(context, guap, pipeline.build_predictions)
 
 
 @dg.asset(deps=[staged_landing_files], **DAILY)
 def outcome_labels(context: dg.AssetExecutionContext, guap: GuapResource) -> dg.MaterializeResult:
     """The latest outcome label of each of the day's predictions."""
-    store = guap.store()
-    return report_days(context, lambda day: pipeline.build_labels(store, day))
+    return row_step(context, guap, pipeline.build_labels)
 
 
 @dg.asset(deps=[validated_predictions, outcome_labels], **DAILY)
@@ -89,8 +103,7 @@ def labeled_predictions(
     context: dg.AssetExecutionContext, guap: GuapResource
 ) -> dg.MaterializeResult:
     """Predictions joined with their latest label (null where not labeled yet)."""
-    store = guap.store()
-    return report_days(context, lambda day: pipeline.build_labeled(store, day))
+    return row_step(context, guap, pipeline.build_labeled)
 
 
 def day_metadata(summary: pd.DataFrame, names: Mapping[str, str]) -> dict[str, Any]:

@@ -46,6 +46,24 @@ class Acceptance:
     payback_by: dt.date | None = None
 
 
+ENGINES: tuple[str, ...] = ("embedded", "dask")
+
+
+@dataclass(frozen=True)
+class Engine:
+    """Where a day's heavy step (ingest → labeled join → quadrant money) runs.
+
+    ``embedded`` (the default): in the calling process, in bounded memory. ``dask``: on a
+    Dask distributed cluster, at ``scheduler`` (``tcp://host:8786``), or on a local
+    cluster of ``workers`` processes (threads with ``processes: false``) when it is null.
+    """
+
+    kind: Literal["embedded", "dask"] = "embedded"
+    scheduler: str | None = None
+    workers: int = 2
+    processes: bool = True
+
+
 @dataclass(frozen=True)
 class GuapConfig:
     """A validated business configuration. Build it with :func:`load_config`."""
@@ -66,6 +84,7 @@ class GuapConfig:
     segments: tuple[str, ...] = ()
     flags: FlagSettings = field(default_factory=FlagSettings)
     alert_on: tuple[str, ...] = ("decline",)
+    engine: Engine = field(default_factory=Engine)
 
     @property
     def classes(self) -> tuple[Hashable, ...]:
@@ -101,6 +120,7 @@ _KEYS = {
     "segments",
     "flags",
     "alerts",
+    "engine",
 }
 
 
@@ -183,6 +203,7 @@ def parse_config(raw: object, *, base_dir: str | Path = ".") -> GuapConfig:
         segments=_segments(raw.get("segments", [])),
         flags=_flag_settings(raw.get("flags", {}), label_window_days),
         alert_on=_alert_on(raw.get("alerts", {})),
+        engine=_engine(raw.get("engine", {})),
     )
 
 
@@ -355,3 +376,30 @@ def _alert_on(raw: object) -> tuple[str, ...]:
             "alerts.on", f"expected a list drawn from {list(ALERTABLE)}, got {flags!r}"
         )
     return tuple(flags)
+
+
+def _engine(raw: object) -> Engine:
+    fields = _mapping(raw, "engine", {"kind", "scheduler", "workers", "processes"})
+    kind = fields.get("kind", "embedded")
+    if kind not in ENGINES:
+        raise ConfigError("engine.kind", f"expected one of {list(ENGINES)}, got {kind!r}")
+    extra = sorted(str(k) for k in fields if k != "kind")
+    if kind == "embedded" and extra:
+        raise ConfigError(f"engine.{extra[0]}", "only the dask engine takes settings")
+    scheduler = fields.get("scheduler")
+    if scheduler is not None and (
+        not isinstance(scheduler, str) or "://" not in scheduler or scheduler.strip() != scheduler
+    ):
+        raise ConfigError(
+            "engine.scheduler",
+            f"expected a scheduler address like tcp://host:8786, or null, got {scheduler!r}",
+        )
+    workers = fields.get("workers", 2)
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise ConfigError("engine.workers", f"expected a whole number >= 1, got {workers!r}")
+    if scheduler is not None and "workers" in fields:
+        raise ConfigError("engine.workers", "a remote cluster has its own workers: drop it")
+    processes = fields.get("processes", True)
+    if not isinstance(processes, bool):
+        raise ConfigError("engine.processes", f"expected true or false, got {processes!r}")
+    return Engine(kind=kind, scheduler=scheduler, workers=workers, processes=processes)

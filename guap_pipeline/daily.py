@@ -10,8 +10,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
-from guap_pipeline.accounting import SUMMARY_COLUMNS, account
+from guap_pipeline.accounting import SUMMARY_COLUMNS, Accounts, account
 from guap_pipeline.config import GuapConfig
 from guap_pipeline.readers import ROW
 from guap_pipeline.threshold import hindsight, profit_curve
@@ -109,7 +111,7 @@ def join_labels(
         labeled = predictions.merge(
             labels[["prediction_id", "y_true", "labeled_at"]], on="prediction_id", how="left"
         )
-    known = staged_labels["prediction_id"].isin(predictions.get("prediction_id", []))
+    known = _is_in(staged_labels["prediction_id"], predictions.get("prediction_id", []))
     orphans = staged_labels.loc[~known] if len(staged_labels) else staged_labels
     quarantine = (
         _quarantine_rows(
@@ -119,6 +121,19 @@ def join_labels(
         else pd.DataFrame(columns=list(QUARANTINE_COLUMNS))
     )
     return labeled, quarantine
+
+
+def _is_in(values: pd.Series, among: pd.Series | list) -> np.ndarray:
+    """``values.isin(among)``; by Arrow's hash set when both are of one Arrow type (pandas'
+    ``isin`` on Arrow-backed strings takes ~9 s per million rows, Arrow's ~0.5 s)."""
+    if len(values) and len(among):
+        try:
+            left, right = pa.array(values), pa.array(among)
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            left = right = None
+        if left is not None and left.type == right.type:
+            return pc.is_in(left, value_set=right).to_numpy(zero_copy_only=False)
+    return values.isin(among).to_numpy()
 
 
 @dataclass(frozen=True)
@@ -140,13 +155,23 @@ def day_profit(labeled: pd.DataFrame, config: GuapConfig) -> DayProfit:
 
 def day_accounts(labeled: pd.DataFrame, config: GuapConfig) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The summary rows and K×K cells of :func:`day_profit`."""
-    accounts = account(
+    return day_tables(day_ledger(labeled, config), config)
+
+
+def day_ledger(labeled: pd.DataFrame, config: GuapConfig) -> Accounts:
+    """Counts and money of each (date, model_version, true, decision) cell: additive over
+    any split of the rows, so parts of a day can be accounted apart and summed."""
+    return account(
         labeled,
         config.value_matrix,
         by=list(DAY_KEYS),
         baseline=config.baseline,
         positive_class=config.positive_class,
     )
+
+
+def day_tables(accounts: Accounts, config: GuapConfig) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The daily summary rows and K×K cells of a day's ledger."""
     summary = accounts.summary(config.positive_class)
     return summary[[*DAY_KEYS, *SUMMARY_COLUMNS]], accounts.cells()
 

@@ -21,6 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from guap_pipeline import distributed
 from guap_pipeline.config import GuapConfig
 from guap_pipeline.daily import (
     DAY_KEYS,
@@ -106,7 +107,11 @@ def build_labeled(store: Store, day: str) -> dict[str, int]:
 def build_day_profit(store: Store, config: GuapConfig, day: str) -> DayProfit:
     """The day's money per model version; records the inputs it was built from."""
     path = store.path("labeled_predictions", day)
-    if not path.exists() or pq.ParquetFile(path).metadata.num_rows == 0:
+    if config.engine.kind == "dask":  # the whole day, from the staged rows, on the cluster
+        for step in ("predictions", "labels"):  # it reads both, in place of those steps
+            note_inputs(store, day, step)
+        result = distributed.build_day(store, config, day).profit
+    elif not path.exists() or pq.ParquetFile(path).metadata.num_rows == 0:
         result = day_profit(_no_predictions(config), config)
     else:  # only the columns the money needs; a big day in two passes, to bound memory
         stored = pq.read_schema(path).empty_table().to_pandas().dtypes

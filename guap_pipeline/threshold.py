@@ -44,6 +44,37 @@ def profit_curve(
     ``true_codes`` index ``matrix.classes`` (labeled rows only); ``scores`` are the
     positive-class probabilities in [0, 1]. Sorted by ascending threshold.
     """
+    s, row_gain, base = threshold_gains(
+        true_codes, scores, matrix, positive_class=positive_class, columns=columns
+    )
+    order = np.argsort(-s, kind="stable")
+    s_desc = s[order]
+    gain = np.cumsum(row_gain[order])
+    # last index of each run of equal scores: predicting positive at threshold = that score
+    ends = np.flatnonzero(np.r_[s_desc[1:] != s_desc[:-1], True]) if s.size else np.array([], int)
+    curve = pd.DataFrame(
+        {
+            "threshold": np.r_[np.inf, s_desc[ends]],
+            "n_predicted_positive": np.r_[0, ends + 1].astype(np.int64),
+            "profit": base + np.r_[0.0, gain[ends]],
+        }
+    )
+    return curve.iloc[::-1].reset_index(drop=True)
+
+
+def threshold_gains(
+    true_codes: ArrayLike,
+    scores: ArrayLike,
+    matrix: ValueMatrix,
+    *,
+    positive_class: Hashable,
+    columns: Mapping[str, ArrayLike] | None = None,
+) -> tuple[np.ndarray, np.ndarray, float]:
+    """Scores, each row's gain from being predicted positive rather than negative, and the
+    profit with no row positive: profit at threshold t = base + Σ gain over score >= t.
+
+    Additive over rows, so the curve of a day split into parts is the sum of theirs.
+    """
     if matrix.n_classes != 2:
         raise InputError("threshold hindsight needs a binary problem")
     t = np.asarray(true_codes, dtype=np.intp)
@@ -55,21 +86,7 @@ def profit_curve(
     pos = matrix.classes.index(positive_class)
     v_pos = matrix.row_values(t, np.full_like(t, pos), columns)
     v_neg = matrix.row_values(t, np.full_like(t, 1 - pos), columns)
-
-    order = np.argsort(-s, kind="stable")
-    s_desc = s[order]
-    gain = np.cumsum((v_pos - v_neg)[order])
-    # last index of each run of equal scores: predicting positive at threshold = that score
-    ends = np.flatnonzero(np.r_[s_desc[1:] != s_desc[:-1], True]) if s.size else np.array([], int)
-    base = float(v_neg.sum())
-    curve = pd.DataFrame(
-        {
-            "threshold": np.r_[np.inf, s_desc[ends]],
-            "n_predicted_positive": np.r_[0, ends + 1].astype(np.int64),
-            "profit": base + np.r_[0.0, gain[ends]],
-        }
-    )
-    return curve.iloc[::-1].reset_index(drop=True)
+    return s, v_pos - v_neg, float(v_neg.sum())
 
 
 def hindsight(curve: pd.DataFrame, realized_profit: float) -> Hindsight:

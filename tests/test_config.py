@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from guap_pipeline import CellValue, ConfigError, load_config, parse_config
-from guap_pipeline.config import GuapConfig, OperatingCost
+from guap_pipeline.config import Engine, GuapConfig, OperatingCost
 
 SPEC_EXAMPLE = """\
 landing: ./landing          # folder with predictions/ and labels/ (Parquet or CSV files)
@@ -222,6 +222,32 @@ def test_parse_config_accepts_a_mapping_from_a_notebook(tmp_path: Path) -> None:
             MATRIX + "quadrants: {tq: fraud stopped}\n", "quadrants.tq", id="unknown-quadrant-name"
         ),
         pytest.param(MATRIX + "segments: country\n", "segments", id="segments-not-a-list"),
+        pytest.param(MATRIX + "engine: {kind: spark}\n", "engine.kind", id="unknown-engine"),
+        pytest.param(MATRIX + "engine: dask\n", "engine", id="engine-not-a-mapping"),
+        pytest.param(
+            MATRIX + "engine: {kind: dask, cores: 4}\n", "engine.cores", id="unknown-engine-key"
+        ),
+        pytest.param(
+            MATRIX + "engine: {workers: 4}\n", "engine.workers", id="settings-for-embedded"
+        ),
+        pytest.param(
+            MATRIX + "engine: {kind: dask, workers: 0}\n", "engine.workers", id="no-workers"
+        ),
+        pytest.param(
+            MATRIX + "engine: {kind: dask, scheduler: localhost}\n",
+            "engine.scheduler",
+            id="scheduler-without-protocol",
+        ),
+        pytest.param(
+            MATRIX + "engine: {kind: dask, scheduler: 'tcp://h:8786', workers: 2}\n",
+            "engine.workers",
+            id="workers-of-a-remote-cluster",
+        ),
+        pytest.param(
+            MATRIX + "engine: {kind: dask, processes: maybe}\n",
+            "engine.processes",
+            id="processes-not-a-bool",
+        ),
         pytest.param("- tp\n- fp\n", "<file>", id="yaml-list-not-mapping"),
         pytest.param("just words\n", "<file>", id="yaml-scalar-not-mapping"),
         pytest.param("", "<file>", id="empty-file"),
@@ -275,3 +301,12 @@ def test_a_key_given_twice_is_an_error_naming_it(tmp_path: Path) -> None:
     path.write_text("value_matrix: {tp: 1, fp: 0, fn: 0, tn: 0}\nthreshold: 0.4\nthreshold: 0.6\n")
     with pytest.raises(ConfigError, match="'threshold': given twice"):
         load_config(path)
+
+
+def test_engine_is_embedded_by_default_and_dask_when_chosen(tmp_path: Path) -> None:
+    assert load_config(write(tmp_path, MATRIX)).engine == Engine()
+    assert Engine().kind == "embedded"
+    local = load_config(write(tmp_path, MATRIX + "engine: {kind: dask, workers: 3}\n")).engine
+    assert (local.kind, local.scheduler, local.workers, local.processes) == ("dask", None, 3, True)
+    remote = "engine: {kind: dask, scheduler: 'tcp://10.0.0.5:8786'}\n"
+    assert load_config(write(tmp_path, MATRIX + remote)).engine.scheduler == "tcp://10.0.0.5:8786"
