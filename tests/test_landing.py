@@ -262,7 +262,10 @@ def test_a_stray_delimiter_on_the_first_line_does_not_shift_the_file(root: Path)
     [
         ("x,2026-10-01T10:00:00Z,,0.7,10", 1),  # no decision: the score at threshold 0.5
         ("x,2026-10-01T10:00:00Z,,0.2,10", 0),
-        ("x,2026-10-01T10:00:00Z,,,10", "'y_pred' is missing"),  # nothing to decide with
+        (
+            "x,2026-10-01T10:00:00Z,,,10",
+            "'y_pred' is missing, and there is no 'score' to threshold",
+        ),
     ],
 )
 def test_a_missing_decision_is_thresholded_or_quarantined(
