@@ -200,3 +200,25 @@ def test_dagster_run_on_the_dask_engine_gives_the_same_daily_summary(tmp_path: P
         summaries[engine] = Store(root / "store").read("daily_summary")
     pd.testing.assert_frame_equal(summaries["dask"], summaries["embedded"])
     assert set(summaries["dask"]["date"].astype(str)) == {"2026-10-01", "2026-10-02"}
+
+
+def test_binary_whole_number_matrix_gives_exactly_equal_hindsight(tmp_path: Path) -> None:
+    """Whole-number values, and a false positive costing nothing: below the lowest-scored
+    fraud the profit curve is flat over many scores and score ranges, where the highest
+    threshold of equal profits wins. Every table, hindsight included, exactly equal."""
+    stores = {}
+    for engine in ("embedded", "dask"):
+        config = fraud_landing(tmp_path / engine)
+        text = config.read_text().split("value_matrix:")[0]
+        config.write_text(text + "value_matrix: {tp: 12, fp: 0, fn: -9, tn: 0}\n")
+        for path in (tmp_path / engine / "landing" / "predictions").glob("*.parquet"):
+            frame = pd.read_parquet(path)
+            frame["score"] = frame["score"].round(2)
+            frame.to_parquet(path)
+        stores[engine] = (
+            build_embedded(config, removed="c")
+            if engine == "embedded"
+            else build_dask(config, removed="c", engine="{kind: dask, processes: false}")
+        )
+    assert_same_tables(stores["embedded"], stores["dask"], exact=True)
+    assert len(stores["dask"].read("threshold_hindsight", "2026-10-02")) == 2
