@@ -19,7 +19,7 @@ random point of its expected duration, then run again to completion. At the end 
 daily table must equal the one the same command computes from the clean data in one
 run, and the quarantine must hold exactly the corrupted rows, each with its reason.
 
-    .venv/bin/python benchmarks/soak.py                 # 60 days (~15 min on 2 busy cores)
+    .venv/bin/python benchmarks/soak.py                 # 60 days (~20 min on 2 busy cores)
     .venv/bin/python benchmarks/soak.py --days 4        # smoke test
 
 Data goes to ``benchmarks/out/soak/`` (git-ignored). The corruption catalogue is shared
