@@ -52,6 +52,7 @@ from __future__ import annotations
 import datetime as dt
 import zlib
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -70,6 +71,7 @@ from guap_pipeline.validation import class_codes
 LEVEL = 0.9  # two-sided coverage of estimated_profit_low / _high
 REFERENCE_DAYS = 28  # most recent mature days of a version that calibrate its scores
 N_REPLICATES = 300  # Monte Carlo draws behind each interval
+STREAMS = 2  # the draws run in this many threads, each with its own random stream
 MIN_CLASS_ROWS = 10  # labeled positives and negatives a calibration needs at least
 MAX_BINS = 1000  # score bins of the calibration fit (quantiles of the reference scores)
 # Labeled rows an estimate learns from, at most: beyond this a seeded uniform sample (the
@@ -513,25 +515,17 @@ def estimate_unlabeled(
     w_unl = engine.base[engine.unl]  # rows each unlabeled row stands for
     expected = np.bincount(engine.g_unl, weights=first.mean * w_unl, minlength=rows.n_groups)
 
-    rng = np.random.default_rng(seed)
-    draws = np.empty((n_replicates, rows.n_groups))
-    n_ref, n_rows = len(reference.score), len(rows.score)
-    for b in range(n_replicates):
-        rep = engine.replicate(
-            rng.standard_exponential(n_ref),  # Bayesian bootstrap weights
-            rng.standard_exponential(n_rows),
-            float(rng.poisson(engine.n_never)),
-            start=first.recalibration,
-            prior_start=first.prior_fit,
-        )
-        u = rng.random(len(rep.q1))
-        v1, v0 = engine.v1, engine.v0
-        outcome = np.where(u < rep.q1, v1, np.where(u < rep.q1 + rep.q0, v0, 0.0))
-        # a sampled row stands for w rows: their expected values vary as the sample's do
-        # (a bootstrap of it) and their outcomes are w draws (deviation × √w)
-        boot = _sample_bootstrap(engine.g_unl, w_unl > 1, rows.n_groups, rng)
-        total = w_unl * boot * rep.mean + np.sqrt(w_unl) * (outcome - rep.mean)
-        draws[b] = np.bincount(engine.g_unl, weights=total, minlength=rows.n_groups)
+    streams = np.random.SeedSequence(seed).spawn(STREAMS)  # fixed: same draws anywhere
+    shares = np.diff(np.linspace(0, n_replicates, STREAMS + 1).astype(int))
+
+    def draw(stream: int) -> NDArray[np.float64]:
+        rng = np.random.default_rng(streams[stream])
+        return np.array(
+            [_replicate_total(engine, first, w_unl, rng) for _ in range(shares[stream])]
+        ).reshape(-1, rows.n_groups)
+
+    with ThreadPoolExecutor(STREAMS) as pool:  # numpy works outside the GIL: both cores
+        draws = np.vstack(list(pool.map(draw, range(STREAMS))))
     tail = (1 - level) / 2
     low, high = np.quantile(draws, [tail, 1 - tail], axis=0) if n_replicates else (expected,) * 2
     return pd.DataFrame(
@@ -547,6 +541,29 @@ def estimate_unlabeled(
             "delays_known": engine.delays is not None,
         }
     )
+
+
+def _replicate_total(
+    engine: _Engine, first: _Replicate, w_unl: NDArray[np.float64], rng: np.random.Generator
+) -> NDArray[np.float64]:
+    """One Monte Carlo draw of each group's unlabeled value: refit on bootstrap weights
+    (the calibration's error), then draw every unlabeled row's outcome."""
+    rows = engine.rows
+    rep = engine.replicate(
+        rng.standard_exponential(len(engine.ref.score)),  # Bayesian bootstrap weights
+        rng.standard_exponential(len(rows.score)),
+        float(rng.poisson(engine.n_never)),
+        start=first.recalibration,
+        prior_start=first.prior_fit,
+    )
+    u = rng.random(len(rep.q1))
+    v1, v0 = engine.v1, engine.v0
+    outcome = np.where(u < rep.q1, v1, np.where(u < rep.q1 + rep.q0, v0, 0.0))
+    # a sampled row stands for w rows: their expected values vary as the sample's do
+    # (a bootstrap of it) and their outcomes are w draws (deviation × √w)
+    boot = _sample_bootstrap(engine.g_unl, w_unl > 1, rows.n_groups, rng)
+    total = w_unl * boot * rep.mean + np.sqrt(w_unl) * (outcome - rep.mean)
+    return np.bincount(engine.g_unl, weights=total, minlength=rows.n_groups)
 
 
 def _sample_bootstrap(
