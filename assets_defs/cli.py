@@ -1,7 +1,8 @@
 """``guap-pipeline``: run the monitoring pipeline through Dagster, export its tables.
 
 This module lives in the Dagster layer because ``demo`` and ``run`` execute the asset
-graph; ``export`` and ``flags`` only read the store through the core.
+graph; ``export`` and ``report`` only read the store through the core, ``flags`` reads
+a CSV.
 """
 
 import argparse
@@ -79,8 +80,8 @@ def cmd_run(args: argparse.Namespace) -> None:
     _print_summary(config)
 
 
-def _exported(config: GuapConfig, table: str) -> pd.DataFrame:
-    """A stored table as users see it; a clear error before the first run."""
+def _exported(config: GuapConfig, table: str) -> pd.DataFrame | None:
+    """A stored table as users see it; ``None`` before the first run (the caller says so)."""
     store = Store(config.storage)
     if table == "daily":
         frame = store.read("daily_summary")

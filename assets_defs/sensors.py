@@ -1,6 +1,7 @@
-"""Sensors: one watches the landing folder, one rebuilds the days whose inputs changed.
+"""Sensors: one watches the landing folder, one rebuilds the days whose inputs changed,
+one alerts on failed runs.
 
-Both read only file stats and small manifests, so a tick is cheap. Run keys carry the
+The first two read only file stats and small manifests, so a tick is cheap. Run keys carry the
 fingerprint of what they react to, so one change launches one run, however many ticks
 see it.
 """
