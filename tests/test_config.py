@@ -303,6 +303,25 @@ def test_a_key_given_twice_is_an_error_naming_it(tmp_path: Path) -> None:
         load_config(path)
 
 
+def test_alerts_on_is_a_key_and_yaml_1_1_booleans_stay_text(tmp_path: Path) -> None:
+    """YAML 1.1 reads on/off/yes/no as booleans: `alerts: {on: [...]}` became {True: ...}."""
+    text = MATRIX + "alerts: {on: [decline, plateau]}\nquadrants: {tp: yes, fp: no}\n"
+    config = load_config(write(tmp_path, text))
+    assert config.alert_on == ("decline", "plateau")
+    assert (config.quadrants["tp"], config.quadrants["fp"]) == ("yes", "no")
+    assert load_error(tmp_path, MATRIX + "engine: {kind: dask, processes: yes}\n").field == (
+        "engine.processes"
+    )
+
+
+def test_readme_example_config_loads(tmp_path: Path) -> None:
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    example = readme.split("Write a `guap.yaml`:\n\n```yaml\n", 1)[1].split("```", 1)[0]
+    config = load_config(write(tmp_path, example))
+    assert config.alert_on == ("decline",) and config.segments == ("country",)
+    assert config.engine == Engine()
+
+
 def test_engine_is_embedded_by_default_and_dask_when_chosen(tmp_path: Path) -> None:
     assert load_config(write(tmp_path, MATRIX)).engine == Engine()
     assert Engine().kind == "embedded"
