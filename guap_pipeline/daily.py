@@ -16,7 +16,7 @@ import pyarrow.compute as pc
 from guap_pipeline.accounting import SUMMARY_COLUMNS, Accounts, account
 from guap_pipeline.config import GuapConfig
 from guap_pipeline.readers import ROW
-from guap_pipeline.threshold import hindsight, profit_curve
+from guap_pipeline.threshold import Hindsight, hindsight, profit_curve
 from guap_pipeline.validation import QUARANTINE_COLUMNS, SOURCE, class_codes
 
 DAY_KEYS = ("date", "model_version")
@@ -179,15 +179,9 @@ def day_tables(accounts: Accounts, config: GuapConfig) -> tuple[pd.DataFrame, pd
 def day_hindsight(
     labeled: pd.DataFrame, summary: pd.DataFrame, config: GuapConfig
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The threshold hindsight rows and profit curves of :func:`day_profit`."""
-    return _hindsight(labeled, summary, config)
-
-
-def _hindsight(
-    labeled: pd.DataFrame, summary: pd.DataFrame, config: GuapConfig
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Best threshold per model version where every labeled row carries a score."""
-    rows, curves = [], []
+    """The threshold hindsight rows and profit curves of :func:`day_profit`: the best
+    threshold per model version where every labeled row carries a score."""
+    found = []
     if config.is_binary and "score" in labeled.columns and len(labeled):
         realized = summary.set_index(list(DAY_KEYS))["profit"]
         matrix = config.value_matrix
@@ -206,31 +200,30 @@ def _hindsight(
                 positive_class=config.positive_class,
                 columns={c: labeled[c].to_numpy()[rows_of_key] for c in matrix.columns},
             )
-            best = hindsight(curve, float(realized.loc[key]))
-            rows.append(
-                (
-                    *key,
-                    best.best_threshold,
-                    best.best_profit,
-                    best.realized_profit,
-                    best.left_on_table,
-                )
-            )
             at = np.searchsorted(curve["threshold"].to_numpy(), CURVE_GRID, side="left")
-            curves.append(
-                pd.DataFrame(
-                    {
-                        "date": key[0],
-                        "model_version": key[1],
-                        "threshold": CURVE_GRID,
-                        "profit": curve["profit"].to_numpy()[at],
-                    }
-                )
-            )
-    hindsight_frame = pd.DataFrame(rows, columns=list(HINDSIGHT_COLUMNS))
+            best = hindsight(curve, float(realized.loc[key]))
+            found.append((key, best, curve["profit"].to_numpy()[at]))
+    return hindsight_tables(found)
+
+
+def hindsight_tables(
+    found: list[tuple[tuple[str, str], Hindsight, np.ndarray]],
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The stored hindsight rows and curve table from each group's (day key, best point,
+    profit at each threshold of ``CURVE_GRID``); both engines write them alike."""
+    rows = [
+        (*key, h.best_threshold, h.best_profit, h.realized_profit, h.left_on_table)
+        for key, h, _ in found
+    ]
+    curves = [
+        pd.DataFrame(
+            {"date": key[0], "model_version": key[1], "threshold": CURVE_GRID, "profit": grid}
+        )
+        for key, _, grid in found
+    ]
     curve_frame = (
         pd.concat(curves, ignore_index=True)
         if curves
         else pd.DataFrame(columns=["date", "model_version", "threshold", "profit"])
     )
-    return hindsight_frame, curve_frame
+    return pd.DataFrame(rows, columns=list(HINDSIGHT_COLUMNS)), curve_frame

@@ -39,12 +39,12 @@ from guap_pipeline.config import Engine, GuapConfig
 from guap_pipeline.daily import (
     CURVE_GRID,
     DAY_KEYS,
-    HINDSIGHT_COLUMNS,
     DayProfit,
     day_ledger,
     day_profit,
     day_tables,
     dedupe_predictions,
+    hindsight_tables,
     join_labels,
     latest_labels,
 )
@@ -335,7 +335,7 @@ def _hindsight(
         else pd.DataFrame(columns=[*DAY_KEYS, "range", "best", "threshold", "total"])
     )
     realized = summary.set_index(list(DAY_KEYS))["profit"]
-    rows, grid_rows = [], []
+    found = []
     for key, group in curves.groupby(list(DAY_KEYS), sort=True, observed=True):
         if group["missing_score"].any():
             continue
@@ -348,32 +348,8 @@ def _hindsight(
             if offset + row.best > point.best_profit:
                 point = Hindsight(float(row.threshold), offset + row.best, point.realized_profit)
             offset += row.total
-        rows.append(
-            (
-                *key,
-                point.best_threshold,
-                point.best_profit,
-                point.realized_profit,
-                point.left_on_table,
-            )
-        )
-        grid_rows.append(
-            pd.DataFrame(
-                {
-                    "date": key[0],
-                    "model_version": key[1],
-                    "threshold": CURVE_GRID,
-                    "profit": base + above,
-                }
-            )
-        )
-    hindsight = pd.DataFrame(rows, columns=list(HINDSIGHT_COLUMNS))
-    grid = (
-        pd.concat(grid_rows, ignore_index=True)
-        if grid_rows
-        else pd.DataFrame(columns=["date", "model_version", "threshold", "profit"])
-    )
-    return hindsight, grid
+        found.append((key, point, base + above))
+    return hindsight_tables(found)
 
 
 def _sum_ledgers(ledgers: list[Accounts]) -> Accounts:
