@@ -290,14 +290,20 @@ class _Chunks:
     tables: list[pa.Table] | None = None  # the chunks' rows, when read up front
 
     def union(self, columns: str, *, numbered: bool = False) -> str:
-        """SQL: every chunk's rows with ``f`` (chunk position) and ``r`` (row in chunk)."""
-        return " UNION ALL ".join(
-            f"SELECT {i} AS f, file_row_number AS r, {columns} "
-            f"FROM read_parquet({sql_path(path)}, file_row_number = true)"
-            if numbered
-            else f"SELECT {columns} FROM read_parquet({sql_path(path)})"
-            for i, path in enumerate(self.paths)
-        )
+        """SQL: every chunk's rows, numbered with ``f`` and ``r`` if asked (_union_sql)."""
+        return _union_sql(self.paths, columns, numbered=numbered)
+
+
+def _union_sql(paths: list[Path], columns: str, *, numbered: bool = False) -> str:
+    """SQL: the rows of every Parquet file; ``numbered`` adds ``f`` (file position) and
+    ``r`` (row in file), which keep the staged (source file, row) order."""
+    return " UNION ALL ".join(
+        f"SELECT {i} AS f, file_row_number AS r, {columns} "
+        f"FROM read_parquet({sql_path(path)}, file_row_number = true)"
+        if numbered
+        else f"SELECT {columns} FROM read_parquet({sql_path(path)})"
+        for i, path in enumerate(paths)
+    )
 
 
 def _staged_chunks(
@@ -573,11 +579,7 @@ def _orphan_labels(store: Store, day: str, predictions_path: Path) -> pd.DataFra
     if not paths:
         return pd.DataFrame(columns=list(QUARANTINE_COLUMNS))
     rows = sum(sizes.values()) + pq.ParquetFile(predictions_path).metadata.num_rows
-    union = " UNION ALL ".join(
-        f"SELECT {i} AS f, file_row_number AS r, prediction_id, {SOURCE}, {ROW} "
-        f"FROM read_parquet({sql_path(path)}, file_row_number = true)"
-        for i, path in enumerate(paths)
-    )
+    union = _union_sql(paths, f"prediction_id, {SOURCE}, {ROW}", numbered=True)
     with duckdb_connection(rows) as con:
         orphans = con.execute(
             f"""
