@@ -288,6 +288,18 @@ def _child_main(argv: list[str]) -> None:
 # ---------------------------------------------------------------------------- parent
 
 
+def child_result(argv: list[str], returncode: int, log: Path) -> dict:
+    """The RESULT line a child printed to ``log``; exit with its log tail if it failed."""
+    text = log.read_text()
+    if returncode != 0:
+        raise SystemExit(f"{' '.join(argv[:4])} failed ({returncode}); see {log}\n{text[-3000:]}")
+    result: dict = {}
+    for line in text.splitlines():
+        if line.startswith("RESULT "):
+            result = json.loads(line[len("RESULT ") :])
+    return result
+
+
 def run_child(argv: list[str], *, log: Path) -> dict:
     """Run a subprocess; its wall time, own peak RSS (wait4) and the RESULT it printed."""
     started = time.perf_counter()
@@ -296,15 +308,7 @@ def run_child(argv: list[str], *, log: Path) -> dict:
         _, status, usage = os.wait4(proc.pid, 0)
     proc.returncode = os.waitstatus_to_exitcode(status)
     wall = time.perf_counter() - started
-    text = log.read_text()
-    if proc.returncode != 0:
-        raise SystemExit(
-            f"{' '.join(argv[:4])} failed ({proc.returncode}); see {log}\n{text[-3000:]}"
-        )
-    result: dict = {}
-    for line in text.splitlines():
-        if line.startswith("RESULT "):
-            result = json.loads(line[len("RESULT ") :])
+    result = child_result(argv, proc.returncode, log)
     result["process_wall"] = wall
     result["peak_rss_mib"] = usage.ru_maxrss / 1024  # Linux: KiB
     return result
