@@ -79,7 +79,7 @@ def estimate_lines(daily: pd.DataFrame) -> list[str]:
             f"(per-day {LEVEL:.0%} intervals in the daily table)"
         )
     lines += [f"early warning (estimate, WARN only): {w.evidence()}" for w in early_declines(daily)]
-    missing = open_days[kinds[open_days.index] == "none"]
+    missing = daily[kinds == "none"]
     if len(missing):
         lines.append(
             f"estimate: none for {len(missing)} day(s) of "
