@@ -37,7 +37,10 @@ How each unlabeled row is valued, per model version (binary problems only):
    (Bayesian) bootstrap of the reference rows and of the window's rows (the calibration's
    own error, the prevalence estimate's error), then draws every unlabeled row's
    outcome (the Bernoulli noise, exact for example-dependent values and skewed sums).
-   The interval is the central ``level`` range of the draws.
+   The interval is the central ``level`` range of the draws. On days of many unlabeled
+   rows the draws simulate a sample of them (``MAX_SIMULATED_ROWS``), each standing for
+   the rows it replaces (bootstrap weight Gamma(e) / e, outcome deviation × √e): the
+   estimate itself still values every row; only the spread around it is sampled.
 
 Steps 3 and 4 follow ``adapt="auto"``; ``"always"`` and ``"never"`` force them.
 
@@ -82,6 +85,10 @@ MAX_LEARNING_ROWS = 300_000
 # day's, weighted up (each sampled row's draw stands for its weight: the interval widens
 # to cover the sampling too). Bounds time and memory on days of millions of rows.
 MAX_UNLABELED_ROWS = 1_000_000
+# Unlabeled rows whose outcomes each Monte Carlo replicate draws, at most: beyond this a
+# seeded sample per day, weighted up. The estimate itself values every row read; only the
+# spread around it is simulated on the sample (its cost is per row and replicate).
+MAX_SIMULATED_ROWS = 200_000
 WEIGHT = "_weight"  # column of estimate_frame's input: rows a sampled row stands for
 PRIOR_WEIGHT = 1.0  # pseudo-rows at the base rate added to each isotonic block
 DELAY_BIN_DAYS = 1 / 24  # resolution of the label-delay distributions (one hour)
@@ -514,6 +521,15 @@ def estimate_unlabeled(
     first = engine.replicate(None, None, engine.n_never)
     w_unl = engine.base[engine.unl]  # rows each unlabeled row stands for
     expected = np.bincount(engine.g_unl, weights=first.mean * w_unl, minlength=rows.n_groups)
+    # the spread around ``expected`` is simulated on at most MAX_SIMULATED_ROWS rows
+    sim_rows, expand = _thin_unlabeled(rows, MAX_SIMULATED_ROWS, np.random.default_rng([seed, 1]))
+    sim, sim_first = engine, first
+    if sim_rows is not rows:
+        sim = _Engine(reference, sim_rows, adapt)
+        sim_first = sim.replicate(None, None, sim.n_never)
+    centre = np.bincount(
+        sim.g_unl, weights=sim_first.mean * sim.base[sim.unl], minlength=rows.n_groups
+    )
 
     streams = np.random.SeedSequence(seed).spawn(STREAMS)  # fixed: same draws anywhere
     shares = np.diff(np.linspace(0, n_replicates, STREAMS + 1).astype(int))
@@ -521,11 +537,11 @@ def estimate_unlabeled(
     def draw(stream: int) -> NDArray[np.float64]:
         rng = np.random.default_rng(streams[stream])
         return np.array(
-            [_replicate_total(engine, first, w_unl, rng) for _ in range(shares[stream])]
+            [_replicate_total(sim, sim_first, expand, rng) for _ in range(shares[stream])]
         ).reshape(-1, rows.n_groups)
 
     with ThreadPoolExecutor(STREAMS) as pool:  # numpy works outside the GIL: both cores
-        draws = np.vstack(list(pool.map(draw, range(STREAMS))))
+        draws = np.vstack(list(pool.map(draw, range(STREAMS)))) + (expected - centre)
     tail = (1 - level) / 2
     low, high = np.quantile(draws, [tail, 1 - tail], axis=0) if n_replicates else (expected,) * 2
     return pd.DataFrame(
@@ -544,14 +560,15 @@ def estimate_unlabeled(
 
 
 def _replicate_total(
-    engine: _Engine, first: _Replicate, w_unl: NDArray[np.float64], rng: np.random.Generator
+    engine: _Engine, first: _Replicate, expand: NDArray[np.float64], rng: np.random.Generator
 ) -> NDArray[np.float64]:
     """One Monte Carlo draw of each group's unlabeled value: refit on bootstrap weights
-    (the calibration's error), then draw every unlabeled row's outcome."""
+    (the calibration's error), then draw every unlabeled row's outcome. ``expand``: how
+    many unlabeled rows of the read each simulated row stands for (see _thin_unlabeled)."""
     rows = engine.rows
     rep = engine.replicate(
         rng.standard_exponential(len(engine.ref.score)),  # Bayesian bootstrap weights
-        rng.standard_exponential(len(rows.score)),
+        _row_weights(engine, expand, rng),
         float(rng.poisson(engine.n_never)),
         start=first.recalibration,
         prior_start=first.prior_fit,
@@ -559,11 +576,28 @@ def _replicate_total(
     u = rng.random(len(rep.q1))
     v1, v0 = engine.v1, engine.v0
     outcome = np.where(u < rep.q1, v1, np.where(u < rep.q1 + rep.q0, v0, 0.0))
-    # a sampled row stands for w rows: their expected values vary as the sample's do
-    # (a bootstrap of it) and their outcomes are w draws (deviation × √w)
-    boot = _sample_bootstrap(engine.g_unl, w_unl > 1, rows.n_groups, rng)
+    # a row sampled when read stands for w rows: their expected values vary as the
+    # sample's do (a bootstrap of it, its spread scaled to the read sample's size) and
+    # their outcomes are w draws (deviation × √w)
+    w_unl = engine.base[engine.unl]
+    boot = _sample_bootstrap(engine.g_unl, w_unl > expand, rows.n_groups, rng)
+    boot = 1 + (boot - 1) / np.sqrt(expand)
     total = w_unl * boot * rep.mean + np.sqrt(w_unl) * (outcome - rep.mean)
     return np.bincount(engine.g_unl, weights=total, minlength=rows.n_groups)
+
+
+def _row_weights(
+    engine: _Engine, expand: NDArray[np.float64], rng: np.random.Generator
+) -> NDArray[np.float64]:
+    """Bayesian bootstrap weights of the window's rows. A row simulated for ``e`` rows
+    gets what those ``e`` rows' weights would average, Gamma(e) / e, so the fits on the
+    sample vary as much as on every row — not ``e`` times more."""
+    n = len(engine.rows.score)
+    if (expand == 1).all():
+        return rng.standard_exponential(n)
+    shape = np.ones(n)
+    shape[engine.unl] = expand
+    return rng.standard_gamma(shape) / shape
 
 
 def _sample_bootstrap(
@@ -628,15 +662,15 @@ class _Engine:
         self.knots = np.bincount(self.index, weights=reference.score, minlength=n_bins) / (
             np.bincount(self.index, minlength=n_bins)
         )
-        self.lerp = _Lerp(self.knots, rows.score)
+        self.unl = ~rows.labeled
+        self.lerp = _Lerp(self.knots, rows.score[self.unl])  # per replicate: unlabeled rows
+        self.lerp_lab = _Lerp(self.knots, rows.score[rows.labeled])  # only when recalibrated
         # the recalibration sees labeled rows as (nearest knot, class) cells: same fit,
         # a fraction of the rows
-        nearest = np.minimum(self.lerp.j + (self.lerp.t >= 0.5), n_bins - 1)
-        lab_rows = rows.labeled
-        self.cell = nearest[lab_rows] * 2 + (rows.positive[lab_rows] == 1)
+        nearest = np.minimum(self.lerp_lab.j + (self.lerp_lab.t >= 0.5), n_bins - 1)
+        self.cell = nearest * 2 + (rows.positive[rows.labeled] == 1)
         self.cell_knot = np.arange(2 * n_bins) // 2
         self.cell_y = (np.arange(2 * n_bins) % 2).astype(np.float64)
-        self.unl = ~rows.labeled
         self.g_unl = rows.group[self.unl]
         self.s_unl = rows.score[self.unl]
         self.v1, self.v0 = rows.value_pos[self.unl], rows.value_neg[self.unl]
@@ -661,7 +695,7 @@ class _Engine:
             nb = self.delays.counts.shape[1]
             dbins = self.delays.bins(reference.delay_days[timed])
             self.delay_cell = (reference.positive[timed] == 1).astype(np.intp) * nb + dbins
-            self.row_bins = self.delays.bins(rows.age_days)
+            self.row_bins = self.delays.bins(rows.age_days[self.unl])
         lab = rows.labeled
         self.base = np.ones(len(rows.score)) if rows.weight is None else rows.weight
         self.g_lab, self.y_lab = rows.group[lab], rows.positive[lab]
@@ -684,53 +718,54 @@ class _Engine:
         num = np.bincount(self.index, weights=wr * ref.positive, minlength=self.n_bins)
         probs = _isotonic(num, den, PRIOR_WEIGHT * den.sum() / max(len(wr), 1))
         prior = float(num.sum() / den.sum())
-        p_all = self.lerp(probs)
-        p_unl = p_all[self.unl]
+        p_unl = self.lerp(probs)
         numer = self.const * p_unl
         for column, stake in self.weighted.items():
             x = wr * ref.columns[column]
             dc = np.bincount(self.index, weights=x, minlength=self.n_bins)
             nc = np.bincount(self.index, weights=x * ref.positive, minlength=self.n_bins)
             pc = _isotonic(nc, dc, PRIOR_WEIGHT * dc.sum() / max(len(wr), 1))
-            numer = numer + stake * self.lerp(pc)[self.unl]
+            numer = numer + stake * self.lerp(pc)
         nonzero = np.abs(self.stake) > 1e-12
         p_eff = np.where(nonzero, numer / np.where(nonzero, self.stake, 1.0), p_unl)
         p_eff = np.clip(p_eff, _EPS, 1 - _EPS)
-        # 2. label delays
+        # 2. label delays (of the unlabeled rows)
         if self.delays is not None:
             nb = self.delays.counts.shape[1]
             counts = np.bincount(self.delay_cell, weights=wr[self.timed], minlength=2 * nb)
             u0, u1, e0, e1 = _delay_terms(counts.reshape(2, nb), n_never, self.row_bins)
         else:
-            u0 = u1 = e0 = e1 = np.ones(len(rows.score))
+            u0 = u1 = e0 = e1 = np.ones(len(p_unl))
+        ww_lab, ww_unl = ww[rows.labeled], ww[self.unl]
         # 3. recalibration on the labels landed so far
         recal = Recalibration()
         if self.delays is not None and self.adapt != "never":
-            unl = self.unl & (np.abs(u1 - u0) > 1e-12)
-            counts = np.bincount(self.cell, weights=ww[rows.labeled], minlength=2 * self.n_bins)
+            moving = np.abs(u1 - u0) > 1e-12  # still unlabeled says something of the class
+            n_moving = int(moving.sum())
+            counts = np.bincount(self.cell, weights=ww_lab, minlength=2 * self.n_bins)
             fit = recalibrate(
-                np.r_[np.clip(probs, _EPS, 1 - _EPS)[self.cell_knot], p_all[unl]],
-                np.r_[np.ones(len(counts), dtype=bool), np.zeros(int(unl.sum()), dtype=bool)],
-                np.r_[self.cell_y, np.zeros(int(unl.sum()))],
+                np.r_[np.clip(probs, _EPS, 1 - _EPS)[self.cell_knot], p_unl[moving]],
+                np.r_[np.ones(len(counts), dtype=bool), np.zeros(n_moving, dtype=bool)],
+                np.r_[self.cell_y, np.zeros(n_moving)],
                 still_unlabeled=(
-                    np.r_[np.ones(len(counts)), u0[unl]],
-                    np.r_[np.ones(len(counts)), u1[unl]],
+                    np.r_[np.ones(len(counts)), u0[moving]],
+                    np.r_[np.ones(len(counts)), u1[moving]],
                 ),
-                weights=np.r_[counts, ww[unl]],
+                weights=np.r_[counts, ww_unl[moving]],
                 start=start,
             )
             if self.adapt == "always" or fit.lr_statistic > _CHI2[2]:
                 recal = fit
         window_prior = prior
         if recal != Recalibration():
-            p_all, p_eff = recal.apply(p_all), recal.apply(p_eff)
-            p_unl = p_all[self.unl]
-            window_prior = float(np.sum(ww * p_all) / max(ww.sum(), 1e-12))
+            p_unl, p_eff = recal.apply(p_unl), recal.apply(p_eff)
+            p_lab = recal.apply(self.lerp_lab(probs))
+            window_prior = float(
+                (np.sum(ww_lab * p_lab) + np.sum(ww_unl * p_unl)) / max(ww.sum(), 1e-12)
+            )
         # 4. each day's prevalence
-        u0_unl, u1_unl = u0[self.unl], u1[self.unl]
-        lab_w = ww[rows.labeled]
-        k1 = np.bincount(self.g_lab, weights=lab_w * self.y_lab, minlength=k)
-        k0 = np.bincount(self.g_lab, weights=lab_w, minlength=k) - k1
+        k1 = np.bincount(self.g_lab, weights=ww_lab * self.y_lab, minlength=k)
+        k0 = np.bincount(self.g_lab, weights=ww_lab, minlength=k) - k1
         shift = np.zeros(k)
         adapted = np.zeros(k, dtype=bool)
         fit_prior = None
@@ -743,8 +778,8 @@ class _Engine:
                 n_groups=k,
                 labeled_positive=k1,
                 labeled_negative=k0,
-                still_unlabeled=(u0_unl, u1_unl),
-                weights=ww[self.unl],
+                still_unlabeled=(u0, u1),
+                weights=ww_unl,
             )
             adapted = (
                 np.ones(k, dtype=bool)
@@ -757,10 +792,10 @@ class _Engine:
                 0,
             )
         with np.errstate(divide="ignore"):
-            selection = np.log(u1_unl) - np.log(u0_unl)
-        selection = np.where((u0_unl <= 0) & (u1_unl <= 0), 0.0, selection)
+            selection = np.log(u1) - np.log(u0)
+        selection = np.where((u0 <= 0) & (u1 <= 0), 0.0, selection)
         post = expit(logit(p_eff) + shift[self.g_unl] + selection)
-        q1, q0 = post * e1[self.unl], (1 - post) * e0[self.unl]
+        q1, q0 = post * e1, (1 - post) * e0
         plain = expit(logit(p_unl) + shift[self.g_unl] + selection)
         positives = np.bincount(self.g_lab, weights=self.y_lab_w, minlength=k) + np.bincount(
             self.g_unl, weights=plain, minlength=k
@@ -1021,14 +1056,38 @@ def _thin_labeled(rows: DayRows, cap: int, rng: np.random.Generator) -> DayRows:
     share = cap / len(labeled)
     keep = np.ones(len(rows.score), dtype=bool)
     keep[labeled] = rng.random(len(labeled)) < share
+    return _subset(rows, keep, np.where(rows.labeled, 1 / share, 1.0))
+
+
+def _thin_unlabeled(
+    rows: DayRows, cap: int, rng: np.random.Generator
+) -> tuple[DayRows, NDArray[np.float64]]:
+    """Rows for the Monte Carlo: every labeled row and, per group, at most ``cap / groups``
+    unlabeled rows (a seeded uniform sample, weighted up to stand for the rest).
+
+    Returns the rows (``rows`` itself when nothing is left out) and, per unlabeled row
+    kept, the factor its weight was raised by. Days with few unlabeled rows — the
+    nearly decided ones, whose discrete outcomes an interval must pin down — keep all.
+    """
+    unlabeled = ~rows.labeled
+    counts = np.bincount(rows.group[unlabeled], minlength=rows.n_groups)
+    share = np.minimum(1.0, cap / max(rows.n_groups, 1) / np.maximum(counts, 1))
+    if (share >= 1).all():
+        return rows, np.ones(int(unlabeled.sum()))
+    row_share = np.where(unlabeled, share[rows.group], 1.0)
+    keep = rng.random(len(rows.score)) < row_share
+    return _subset(rows, keep, 1 / row_share), 1 / row_share[keep & unlabeled]
+
+
+def _subset(rows: DayRows, keep: NDArray[np.bool_], raise_by: NDArray[np.float64]) -> DayRows:
+    """The ``keep`` rows, their weights multiplied by ``raise_by``."""
     before = np.ones(len(rows.score)) if rows.weight is None else rows.weight
-    weight = (before * np.where(rows.labeled, 1 / share, 1.0))[keep]
     arrays = ("group", "labeled", "positive", "score", "age_days", "value_pos", "value_neg")
     return DayRows(
         **{name: getattr(rows, name)[keep] for name in arrays},
         n_groups=rows.n_groups,
         stakes={c: x[keep] for c, x in rows.stakes.items()},
-        weight=weight,
+        weight=(before * raise_by)[keep],
     )
 
 

@@ -67,6 +67,37 @@ def unlabeled_days(rng, n_days, rows, *, prevalence=0.1, model_prevalence=0.1):
     return day, truth
 
 
+def amount_rows(rng, n: int, prevalence: float = 0.1):
+    """Calibrated scores, and amounts that are larger for positives (fraud is bigger):
+    the amount says something of the class that the score does not."""
+    y = (rng.random(n) < prevalence).astype(float)
+    amount = np.round(rng.lognormal(4.0 + 1.0 * y, 0.8), 2)
+    return y, scores_given_class(rng, y, model_prevalence=prevalence), amount
+
+
+def amount_days(rng, n_days: int, rows: int):
+    """Unlabeled days valued by amount (FN −amount, TP 0.9·amount − 5, FP −10), and each
+    day's true value."""
+    y, score, amount = amount_rows(rng, n_days * rows)
+    decision = score >= 0.5
+    v1 = np.where(decision, 0.9 * amount - 5, -amount)
+    v0 = np.where(decision, FP, TN)
+    group = np.repeat(np.arange(n_days), rows)
+    day = DayRows(
+        group=group,
+        labeled=np.zeros(len(y), dtype=bool),
+        positive=np.zeros(len(y)),
+        score=score,
+        age_days=np.zeros(len(y)),
+        value_pos=v1,
+        value_neg=v0,
+        n_groups=n_days,
+        stakes={"amount": np.where(decision, 0.9, -1.0) * amount},
+    )
+    truth = np.bincount(group, weights=np.where(y == 1, v1, v0), minlength=n_days)
+    return day, truth
+
+
 def reference(rng, n=40_000, **kwargs) -> ReferenceRows:
     score, y = calibrated(rng, n, **kwargs)
     return ReferenceRows(score=score, positive=y, delay_days=np.full(n, np.nan))
@@ -120,6 +151,43 @@ def test_interval_covers_the_realized_value_at_its_level():
     assert 0.8 <= covered.mean() <= 0.97
     assert (result["low"] <= result["expected"]).all()
     assert (result["expected"] <= result["high"]).all()
+
+
+def test_interval_simulated_on_a_sample_of_rows_covers_alike(monkeypatch):
+    """Above MAX_SIMULATED_ROWS the Monte Carlo draws a sample of the unlabeled rows: the
+    estimate still values every row, and the interval keeps its width and coverage."""
+    rng = np.random.default_rng(3)
+    day, truth = unlabeled_days(rng, 100, 250)
+    ref = reference(rng, 20_000)
+    whole = estimate_unlabeled(ref, day, n_replicates=200, level=0.9)
+    monkeypatch.setattr(estimate_module, "MAX_SIMULATED_ROWS", 5_000)  # 50 of 250 a day
+    sampled = estimate_unlabeled(ref, day, n_replicates=200, level=0.9)
+    np.testing.assert_allclose(sampled["expected"], whole["expected"], rtol=1e-12)
+    covered = (truth >= sampled["low"]) & (truth <= sampled["high"])
+    assert 0.8 <= covered.mean() <= 0.97
+    ratio = (sampled["high"] - sampled["low"]).sum() / (whole["high"] - whole["low"]).sum()
+    assert 0.85 <= ratio <= 1.2
+
+
+def test_values_that_tell_the_class_are_weighted_into_the_calibration():
+    """Fraud is bigger: the amount-weighted calibration values a score's rows at
+    E[fraud × amount | score], so the estimate is unbiased where a score-only chance times
+    each row's amount is not, and its interval covers at its level."""
+    rng = np.random.default_rng(5)
+    y, score, amount = amount_rows(rng, 40_000)
+    ref = ReferenceRows(score, y, np.full(len(y), np.nan), columns={"amount": amount})
+    day, truth = amount_days(rng, 150, 250)
+    result = estimate_unlabeled(ref, day, n_replicates=200)
+    error = result["expected"].to_numpy() - truth
+    assert abs(error.mean()) < 3 * error.std() / np.sqrt(len(error))
+    covered = (truth >= result["low"]) & (truth <= result["high"])
+    assert 0.82 <= covered.mean() <= 0.97
+    # score-only: each row at its score's chance of fraud, times its own values
+    chance = fit_calibration(score, y).predict(day.score)
+    score_only = np.bincount(
+        day.group, weights=chance * day.value_pos + (1 - chance) * day.value_neg
+    )
+    assert np.abs(error).mean() < 0.95 * np.abs(score_only - truth).mean()
 
 
 def test_prior_shift_is_recovered_from_scores_alone():
