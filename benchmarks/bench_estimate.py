@@ -349,6 +349,9 @@ def main(argv: list[str] | None = None) -> int:
         for m in args.matrices
         for seed in range(seeds)
     ]
+    if not args.no_cbpe and not args.nannyml_python.exists():
+        print(f"no NannyML interpreter at {args.nannyml_python}; see benchmarks/README.md")
+        return 2
     started = time.time()
     with multiprocessing.get_context("spawn").Pool(args.processes) as pool:
         parts = pool.map(run_ours, runs)
@@ -356,9 +359,6 @@ def main(argv: list[str] | None = None) -> int:
     ours_seconds = time.time() - started
     cbpe = None
     if not args.no_cbpe:
-        if not args.nannyml_python.exists():
-            print(f"no NannyML interpreter at {args.nannyml_python}; see benchmarks/README.md")
-            return 2
         t = time.time()
         cbpe = run_cbpe(
             pd.concat([p[1] for p in parts], ignore_index=True),
