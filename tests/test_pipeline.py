@@ -52,6 +52,24 @@ def test_first_run_builds_every_day_as_one_range(landing: Path) -> None:
     assert daily["date"].tolist() == days("2026-10-01", 5)
 
 
+def test_range_run_gives_each_day_its_own_figures(landing: Path) -> None:
+    """The UI plots materialization metadata by partition: in a range run each day's
+    materialization must carry that day's figures, not copies of one value."""
+    instance = dg.DagsterInstance.ephemeral()
+    run(landing, instance)
+    records = instance.fetch_materializations(
+        dg.AssetKey("daily_quadrant_profit"), limit=1000
+    ).records
+    by_day = {r.partition_key: r.asset_materialization.metadata for r in records}
+    daily = Store(load_config(landing).storage).read("daily_summary").set_index("date")
+    for day, metadata in by_day.items():
+        assert metadata["n_labeled"].value == daily.loc[day, "n_labeled"]
+        assert metadata["profit"].value == pytest.approx(daily.loc[day, "profit"])
+    assert {m["n_labeled"].value for m in by_day.values()} == {285, 0}  # labeled, not yet
+    assert "TP" in by_day["2026-10-01"]["quadrants"].value
+    assert not instance.fetch_observations(dg.AssetKey("daily_quadrant_profit"), limit=1).records
+
+
 def test_second_run_with_no_new_input_does_nothing(landing: Path) -> None:
     instance = dg.DagsterInstance.ephemeral()
     run(landing, instance)
