@@ -6,11 +6,12 @@ import dagster as dg
 import numpy as np
 import pandas as pd
 import pytest
+import sqlalchemy
 
 from assets_defs.cli import main
 from assets_defs.definitions import defs
 from assets_defs.resources import GuapResource
-from assets_defs.runner import run_monitoring
+from assets_defs.runner import persistent_instance, quick_sqlite_commits, run_monitoring
 from guap_pipeline import account, load_config
 from guap_pipeline.storage import Store
 from guap_pipeline.timeseries import DAILY_COLUMNS
@@ -102,6 +103,42 @@ def test_late_labels_rebuild_exactly_their_day(landing: Path) -> None:
     untouched = [d for d in new.index if d != late_day]
     own_figures = new.columns.drop(["cumulative_net_profit", "roi"])  # running sums move
     pd.testing.assert_frame_equal(new.loc[untouched, own_figures], old.loc[untouched, own_figures])
+
+
+def test_cli_run_records_every_day_on_the_persistent_instance(landing: Path) -> None:
+    """The command line's SQLite instance (quick commits while runs execute) holds every
+    day's materialization afterwards, and a second run does nothing."""
+    assert main(["run", "--config", str(landing), "--as-of", AS_OF]) == 0
+    storage = load_config(landing).storage
+    with persistent_instance(storage) as instance:
+        assert materialized_days(instance, "daily_quadrant_profit") == days("2026-10-01", 5)
+        runs = len(instance.get_run_records())
+        assert run(landing, instance).did_nothing
+        assert len(instance.get_run_records()) == runs
+    assert not list((storage / "dagster_home").rglob("*.db-wal"))  # all checkpointed
+
+
+def test_quick_sqlite_commits_applies_inside_the_block_only(tmp_path: Path) -> None:
+    path = tmp_path / "events.db"
+    engine = sqlalchemy.create_engine(f"sqlite:///{path}", poolclass=sqlalchemy.pool.NullPool)
+
+    def synchronous() -> int:
+        with engine.connect() as connection:
+            return connection.exec_driver_sql("PRAGMA synchronous").scalar()
+
+    with engine.connect() as connection:
+        connection.exec_driver_sql("PRAGMA journal_mode=WAL")
+        connection.exec_driver_sql("CREATE TABLE event (id INTEGER)")
+        connection.commit()
+    with quick_sqlite_commits():
+        assert synchronous() == 1  # NORMAL: no fsync per commit in WAL mode
+        with engine.begin() as connection:
+            connection.exec_driver_sql("INSERT INTO event VALUES (1)")
+        assert Path(f"{path}-wal").exists()  # kept open: a close does not checkpoint
+    assert synchronous() == 2  # FULL again: the listener is gone
+    assert not Path(f"{path}-wal").exists()
+    with engine.connect() as connection:
+        assert connection.exec_driver_sql("SELECT count(*) FROM event").scalar() == 1
 
 
 def test_single_day_materializes_through_dagster(landing: Path) -> None:
