@@ -69,8 +69,9 @@ def cmd_demo(args: argparse.Namespace) -> None:
     config_path = write_demo(directory, days=args.days)
     config = _run_pipeline(config_path, args.as_of)
     _print_summary(config)
+    home = os.environ.get("DAGSTER_HOME") or config.storage / "dagster_home"
     print(
-        f"\nconfig: {config_path}\nUI:     GUAP_CONFIG={config_path} "
+        f"\nconfig: {config_path}\nUI:     GUAP_CONFIG={config_path} DAGSTER_HOME={home} "
         "dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000"
     )
 

@@ -42,6 +42,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as dt
+import itertools
 import json
 import os
 import shutil
@@ -376,7 +377,34 @@ def bench_backfill(out: Path, days: int, per_day: int) -> dict:
         f"target < {TARGET_BACKFILL_SECONDS:.0f} s)"
     )
     assert n_days == days and n_predictions == days * per_day, (n_days, n_predictions)
-    return {"days": days, "per_day": per_day, "run": run, "n_predictions": n_predictions}
+    phases = run_phases((out / "backfill.log").read_text())
+    print("    " + ", ".join(f"{name} {seconds} s" for name, seconds in phases.items()))
+    return {
+        "days": days,
+        "per_day": per_day,
+        "run": run,
+        "phases": phases,
+        "n_predictions": n_predictions,
+    }
+
+
+PHASES = {"staging": "staging", "building day": "days", "stitching": "series"}
+
+
+def run_phases(log: str) -> dict[str, int]:
+    """Seconds between the progress lines ``run`` prints (``[HH:MM:SS] what``), by phase:
+    staging, days (the range runs), series; whole seconds, as the lines give them."""
+    stamps = []
+    for line in log.splitlines():
+        if line.startswith("[") and line[9:11] == "] ":
+            clock = dt.datetime.strptime(line[1:9], "%H:%M:%S")
+            name = next((v for k, v in PHASES.items() if line[11:].startswith(k)), None)
+            stamps.append((clock, name))
+    phases: dict[str, int] = {}
+    for (start, name), (end, _) in itertools.pairwise(stamps):
+        if name:
+            phases[name] = phases.get(name, 0) + (end - start).seconds  # wraps at midnight
+    return phases
 
 
 def main(argv: list[str] | None = None) -> int:

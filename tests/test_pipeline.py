@@ -6,11 +6,12 @@ import dagster as dg
 import numpy as np
 import pandas as pd
 import pytest
+import sqlalchemy
 
 from assets_defs.cli import main
 from assets_defs.definitions import defs
 from assets_defs.resources import GuapResource
-from assets_defs.runner import run_monitoring
+from assets_defs.runner import persistent_instance, quick_sqlite_commits, run_monitoring
 from guap_pipeline import account, load_config
 from guap_pipeline.storage import Store
 from guap_pipeline.timeseries import DAILY_COLUMNS
@@ -52,6 +53,24 @@ def test_first_run_builds_every_day_as_one_range(landing: Path) -> None:
     assert daily["date"].tolist() == days("2026-10-01", 5)
 
 
+def test_range_run_gives_each_day_its_own_figures(landing: Path) -> None:
+    """The UI plots materialization metadata by partition: in a range run each day's
+    materialization must carry that day's figures, not copies of one value."""
+    instance = dg.DagsterInstance.ephemeral()
+    run(landing, instance)
+    records = instance.fetch_materializations(
+        dg.AssetKey("daily_quadrant_profit"), limit=1000
+    ).records
+    by_day = {r.partition_key: r.asset_materialization.metadata for r in records}
+    daily = Store(load_config(landing).storage).read("daily_summary").set_index("date")
+    for day, metadata in by_day.items():
+        assert metadata["n_labeled"].value == daily.loc[day, "n_labeled"]
+        assert metadata["profit"].value == pytest.approx(daily.loc[day, "profit"])
+    assert {m["n_labeled"].value for m in by_day.values()} == {285, 0}  # labeled, not yet
+    assert "TP" in by_day["2026-10-01"]["quadrants"].value
+    assert not instance.fetch_observations(dg.AssetKey("daily_quadrant_profit"), limit=1).records
+
+
 def test_second_run_with_no_new_input_does_nothing(landing: Path) -> None:
     instance = dg.DagsterInstance.ephemeral()
     run(landing, instance)
@@ -84,6 +103,42 @@ def test_late_labels_rebuild_exactly_their_day(landing: Path) -> None:
     untouched = [d for d in new.index if d != late_day]
     own_figures = new.columns.drop(["cumulative_net_profit", "roi"])  # running sums move
     pd.testing.assert_frame_equal(new.loc[untouched, own_figures], old.loc[untouched, own_figures])
+
+
+def test_cli_run_records_every_day_on_the_persistent_instance(landing: Path) -> None:
+    """The command line's SQLite instance (quick commits while runs execute) holds every
+    day's materialization afterwards, and a second run does nothing."""
+    assert main(["run", "--config", str(landing), "--as-of", AS_OF]) == 0
+    storage = load_config(landing).storage
+    with persistent_instance(storage) as instance:
+        assert materialized_days(instance, "daily_quadrant_profit") == days("2026-10-01", 5)
+        runs = len(instance.get_run_records())
+        assert run(landing, instance).did_nothing
+        assert len(instance.get_run_records()) == runs
+    assert not list((storage / "dagster_home").rglob("*.db-wal"))  # all checkpointed
+
+
+def test_quick_sqlite_commits_applies_inside_the_block_only(tmp_path: Path) -> None:
+    path = tmp_path / "events.db"
+    engine = sqlalchemy.create_engine(f"sqlite:///{path}", poolclass=sqlalchemy.pool.NullPool)
+
+    def synchronous() -> int:
+        with engine.connect() as connection:
+            return connection.exec_driver_sql("PRAGMA synchronous").scalar()
+
+    with engine.connect() as connection:
+        connection.exec_driver_sql("PRAGMA journal_mode=WAL")
+        connection.exec_driver_sql("CREATE TABLE event (id INTEGER)")
+        connection.commit()
+    with quick_sqlite_commits():
+        assert synchronous() == 1  # NORMAL: no fsync per commit in WAL mode
+        with engine.begin() as connection:
+            connection.exec_driver_sql("INSERT INTO event VALUES (1)")
+        assert Path(f"{path}-wal").exists()  # kept open: a close does not checkpoint
+    assert synchronous() == 2  # FULL again: the listener is gone
+    assert not Path(f"{path}-wal").exists()
+    with engine.connect() as connection:
+        assert connection.exec_driver_sql("SELECT count(*) FROM event").scalar() == 1
 
 
 def test_single_day_materializes_through_dagster(landing: Path) -> None:

@@ -143,29 +143,35 @@ def test_run_queue_starts_day_rebuilds_within_the_limits(instance: dg.DagsterIns
             chosen = daemon._get_runs_to_dequeue(
                 instance, instance.get_concurrency_config(), fixed_iteration_time=None
             )
-        keys = ("dagster/backfill", "dagster/partition", "dagster/sensor_name")
+        keys = (
+            "dagster/backfill",
+            "dagster/partition",
+            "dagster/sensor_name",
+            "dagster/asset_partition_range_start",
+        )
         return [f"{r.job_name}:{next(r.tags[k] for k in keys if k in r.tags)}" for r in chosen]
 
-    # Six days asked one by one, then staging twice: 3 days and 1 staging start.
+    # Six days asked one by one, then staging twice: 1 day and 1 staging start (2 slots).
     days_first = [("daily_profit_job", {"dagster/partition": d}) for d in DAYS * 2]
     started = queue(*days_first, ("ingest_landing_job", staging), ("ingest_landing_job", staging))
     assert sorted(started) == sorted(
-        [f"daily_profit_job:{d}" for d in DAYS] + ["ingest_landing_job:landing_folder_sensor"]
+        [f"daily_profit_job:{DAYS[0]}", "ingest_landing_job:landing_folder_sensor"]
     )
-    # A backfill's range runs first: only 2 of them start, the rest waits behind the others.
+    # A backfill's range runs first: only 1 of them starts, the rest waits behind the others.
     backfill = {"dagster/backfill": "b1", **range_tags(DAYS[0], DAYS[-1])}
     started = queue(
         *[("daily_profit_job", backfill)] * 3,
-        ("ingest_landing_job", staging),
-        ("ingest_landing_job", staging),
         ("daily_profit_job", {"dagster/partition": DAYS[0]}),
+        ("ingest_landing_job", staging),
     )
-    assert started == [
-        "daily_profit_job:b1",
-        "daily_profit_job:b1",
-        "ingest_landing_job:landing_folder_sensor",
-        f"daily_profit_job:{DAYS[0]}",
-    ]
+    assert started == ["daily_profit_job:b1", f"daily_profit_job:{DAYS[0]}"]
+    # Two ranges of days from the stale-days sensor (no backfill): still one at a time.
+    started = queue(
+        ("daily_profit_job", range_tags(DAYS[0], DAYS[0])),
+        ("daily_profit_job", range_tags(DAYS[1], DAYS[2])),
+        ("ingest_landing_job", staging),
+    )
+    assert started == [f"daily_profit_job:{DAYS[0]}", "ingest_landing_job:landing_folder_sensor"]
 
 
 def build_one_day(config: str, day: str, start) -> None:
