@@ -50,6 +50,7 @@ from guap_pipeline.storage import (
     Store,
     copy_file,
     duckdb_connection,
+    prefetched,
     release_memory,
     sql_path,
 )
@@ -492,7 +493,8 @@ def _build_labeled_fast(store: Store, day: str) -> dict[str, int] | None:
     target = store.path("labeled_predictions", day)
     with ParquetParts() as parts:
         offset = 0
-        for batch in predictions.iter_batches(batch_size=SLICE_ROWS, use_threads=False):
+        batches = predictions.iter_batches(batch_size=SLICE_ROWS, use_threads=False)
+        for batch in prefetched(batches):  # the next slice is read while this one is cast
             n = batch.num_rows
             part = (
                 pa.Table.from_batches([batch])
@@ -544,9 +546,14 @@ def _joined_labels(
             """
         ).fetchnumpy()
     labels = labels_file.read(columns=["y_true", "labeled_at"], use_threads=False).combine_chunks()
-    index = np.full(n_predictions, -1, dtype=np.int64)
-    index[np.asarray(found["i"], dtype=np.int64)] = np.asarray(found["j"], dtype=np.int64)
+    index = np.full(n_predictions, -1, dtype=_row_dtype(labels_file))
+    index[np.asarray(found["i"], dtype=np.int64)] = found["j"]
     return index, labels, len(found["i"])
+
+
+def _row_dtype(labels_file: pq.ParquetFile) -> type[np.signedinteger]:
+    """Integers wide enough for a row number of the labels (int32 halves a big day's index)."""
+    return np.int32 if labels_file.metadata.num_rows < np.iinfo(np.int32).max else np.int64
 
 
 def _matched_labels(
@@ -572,7 +579,7 @@ def _matched_labels(
         or labels_file.metadata.num_rows != total
     ):
         return None
-    index = np.full(n_predictions, -1, dtype=np.int64)
+    index = np.full(n_predictions, -1, dtype=_row_dtype(labels_file))
     offset = 0
     for rows in matches.values():
         index[rows] = np.arange(offset, offset + len(rows))
