@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -386,7 +387,7 @@ def _build_predictions_fast(store: Store, day: str) -> dict[str, int] | None:
     chunks = _staged_chunks(store, "predictions", day)
     if chunks is None:
         return None
-    n_duplicates = _n_duplicates(chunks)
+    n_duplicates = 0 if _each_labeled_once(store, day, chunks) else _n_duplicates(chunks)
     duplicates = pd.DataFrame(columns=list(QUARANTINE_COLUMNS))
     drop: dict[int, np.ndarray] = {}
     if n_duplicates:
@@ -408,27 +409,43 @@ def _build_predictions_fast(store: Store, day: str) -> dict[str, int] | None:
     return {"n_predictions": chunks.rows - n_duplicates, "n_duplicates": n_duplicates}
 
 
+def _each_labeled_once(store: Store, day: str, chunks: _Chunks) -> bool:
+    """Whether the routing's matches show, without hashing ids, that the day's predictions
+    are distinct: every row of its one chunk was matched by a label. (A prediction_id
+    staged twice would have been matched twice by its label, and routing keeps no
+    matches then.) Usual for a day whose labels have all arrived."""
+    found = staged_matches(store, day)
+    if found is None or [found[0]] != chunks.paths:
+        return False
+    labeled = np.zeros(chunks.rows, dtype=bool)
+    for rows in found[1].values():
+        labeled[rows] = True
+    return bool(labeled.all())
+
+
 def _build_labels_fast(store: Store, day: str) -> dict[str, int] | None:
     columns = ["prediction_id", "y_true", "labeled_at"]
     chunks = _staged_chunks(store, "labels", day, load=columns)
     if chunks is None or _labeled_twice(store, day, chunks):
         return None  # ids labeled more than once: the pandas path picks the latest
-    table = pa.concat_tables(
-        chunks.tables
-        or (pq.read_table(path, columns=columns, use_threads=False) for path in chunks.paths)
+    table = pa.concat_tables(  # a big day's columns decoded in parallel
+        chunks.tables or (pq.read_table(path, columns=columns) for path in chunks.paths)
     ).combine_chunks()
     order = _labeled_at_order(table["labeled_at"])
     frame = table.slice(0, 0).to_pandas()
     frame["n_label_versions"] = np.array([], dtype=np.int64)
     schema = pa.Schema.from_pandas(frame, preserve_index=False)
+
+    def ordered() -> Iterator[pa.Table]:
+        for start in range(0, len(table), SLICE_ROWS):
+            if order is None:
+                yield table.slice(start, SLICE_ROWS)
+            else:
+                yield table.take(order[start : start + SLICE_ROWS])
+
     with ParquetParts() as parts:
         target = store.path("labels", day)
-        for start in range(0, len(table), SLICE_ROWS):
-            part = (
-                table.take(order[start : start + SLICE_ROWS])
-                if order is not None
-                else (table.slice(start, SLICE_ROWS))
-            )
+        for part in prefetched(ordered()):  # the next slice is gathered while this one is cast
             versions = pa.array(np.ones(len(part), dtype=np.int64))
             parts.write(target, part.append_column("n_label_versions", versions).cast(schema))
         if not len(table):
@@ -680,8 +697,8 @@ def _read_for_profit(path: Path, columns: list[str], config: GuapConfig) -> pd.D
         {"baseline_pred"} if config.baseline != "baseline_pred" else set()
     )
     keys = [c for c in DAY_KEYS if c in names]
-    table = pq.ParquetFile(path, read_dictionary=keys).read(
-        columns=[c for c in names if c in wanted], use_threads=False
+    table = pq.ParquetFile(path, read_dictionary=keys).read(  # columns decoded in parallel
+        columns=[c for c in names if c in wanted]
     )
     frame = table.to_pandas(self_destruct=True, split_blocks=True)
     del table

@@ -176,3 +176,26 @@ def test_routing_matches_stand_in_for_the_join_only_while_they_hold(tmp_path: Pa
     assert landing.staged_matches(store, day) is None
     check_against_pandas(store, day)
     assert (quarantine(store)["reason"].str.contains("not among the day's")).any()
+
+
+def test_a_fully_labeled_day_skips_the_duplicate_count_only_when_matches_vouch(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every prediction labeled lets the matches vouch that the ids are distinct, but a
+    prediction_id staged twice leaves no matches (its label matched two rows)."""
+    day = "2026-10-06"
+    staged = predictions_for(day, 30, seed=16)
+    staged.loc[29, "prediction_id"] = staged.loc[3, "prediction_id"]
+    unique = staged.drop_duplicates("prediction_id")
+    for folder, predictions in (("twice", staged), ("once", unique)):
+        config = write_config(tmp_path / folder)
+        land = tmp_path / folder / "landing"
+        predictions.to_parquet(land / "predictions" / "p.parquet")
+        labels_for(unique, share=1.0, seed=17).to_parquet(land / "labels" / "l.parquet")
+        if folder == "once":  # no DuckDB count of distinct ids: the matches tell
+            monkeypatch.setattr(pipeline, "_n_duplicates", lambda chunks: 1 / 0)
+        store, _ = build(config)
+        assert (landing.staged_matches(store, day) is None) == (folder == "twice")
+        check_against_pandas(store, day)
+        assert len(store.read("predictions", day)) == 29
+        assert len(store.read("quarantine_predictions", day)) == (folder == "twice")
