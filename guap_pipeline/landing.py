@@ -445,12 +445,15 @@ def _route_groups(
     matched = None
     first = int(days.min()) if len(days) else 0
     codes = (days - first).astype(np.int64)
-    if len(rows) and np.bincount(rows, minlength=n_rows).max() > 1:  # rare: sort pairs
+    once = not len(rows) or np.bincount(rows, minlength=n_rows).max() <= 1
+    if not once:  # rare: sort pairs
         pairs = np.unique(np.stack([codes, rows], axis=1), axis=0)
         codes, rows = pairs[:, 0], pairs[:, 1]  # by day, then row
         starts = np.flatnonzero(np.diff(codes, prepend=-1))
         bounds = [*starts.tolist(), len(codes)]
         groups = {int(codes[a]): rows[a:b] for a, b in pairwise(bounds)}
+    elif len(rows) == n_rows and not codes.any():  # usual: every row matched, one day
+        groups = {0: np.arange(n_rows)}
     else:  # each row has at most one day: a counting sort keeps rows in order
         day_of_row = np.full(n_rows, -1, dtype=np.int64)
         day_of_row[rows] = codes
@@ -461,6 +464,7 @@ def _route_groups(
             code - 1: order[a:b] for code, (a, b) in enumerate(pairwise(bounds)) if code and b > a
         }
         del day_of_row, order
+    if once:
         prediction_of_row = np.zeros(n_rows, dtype=np.int32)
         prediction_of_row[rows] = predictions
         matched = {code: prediction_of_row[index] for code, index in groups.items()}
