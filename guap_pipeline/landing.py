@@ -36,6 +36,7 @@ from guap_pipeline.storage import (
     Store,
     atomic_path,
     copy_file,
+    decode_threads,
     duckdb_connection,
     prefetched,
     release_memory,
@@ -502,7 +503,8 @@ def _write_rows(source: Path, targets: dict[Path, np.ndarray]) -> None:
     schema = reader.schema_arrow
     with ParquetParts() as parts:
         offset = 0
-        for batch in reader.iter_batches(batch_size=SLICE_ROWS, use_threads=False):
+        batches = reader.iter_batches(batch_size=SLICE_ROWS, use_threads=decode_threads(reader))
+        for batch in batches:
             end = offset + batch.num_rows
             table = pa.Table.from_batches([batch], schema=schema)
             for target, index in rest.items():

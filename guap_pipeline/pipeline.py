@@ -47,9 +47,11 @@ from guap_pipeline.landing import (
 from guap_pipeline.readers import ROW
 from guap_pipeline.storage import (
     SHARED_DUCKDB_ROWS,
+    THREADED_ROWS,
     ParquetParts,
     Store,
     copy_file,
+    decode_threads,
     duckdb_connection,
     prefetched,
     release_memory,
@@ -326,7 +328,9 @@ def _staged_chunks(
             continue
         if found and not reader.schema_arrow.equals(found[0][1].schema_arrow, check_metadata=True):
             return None
-        columns = reader.read(columns=[*(load or []), SOURCE, ROW], use_threads=False)
+        columns = reader.read(
+            columns=[*(load or []), SOURCE, ROW], use_threads=decode_threads(reader)
+        )
         sources = pc.unique(columns[SOURCE]).dictionary_decode() if len(columns) else []
         rows = columns[ROW].to_numpy()
         if len(sources) != 1 or not (np.diff(rows) > 0).all():
@@ -371,7 +375,8 @@ def _stream(paths: list[Path], target: Path, drop: dict[int, np.ndarray] | None 
         for i, path in enumerate(paths):
             reader = pq.ParquetFile(path)
             schema, offset = reader.schema_arrow, 0
-            for batch in reader.iter_batches(batch_size=SLICE_ROWS, use_threads=False):
+            batches = reader.iter_batches(batch_size=SLICE_ROWS, use_threads=decode_threads(reader))
+            for batch in batches:
                 table = pa.Table.from_batches([batch], schema=schema)
                 skip = drop.get(i, np.array([], dtype=np.int64))
                 lo, hi = np.searchsorted(skip, [offset, offset + len(table)])
@@ -510,7 +515,9 @@ def _build_labeled_fast(store: Store, day: str) -> dict[str, int] | None:
     target = store.path("labeled_predictions", day)
     with ParquetParts() as parts:
         offset = 0
-        batches = predictions.iter_batches(batch_size=SLICE_ROWS, use_threads=False)
+        batches = predictions.iter_batches(
+            batch_size=SLICE_ROWS, use_threads=decode_threads(predictions)
+        )
         for batch in prefetched(batches):  # the next slice is read while this one is cast
             n = batch.num_rows
             part = (
@@ -562,7 +569,9 @@ def _joined_labels(
             USING (prediction_id)
             """
         ).fetchnumpy()
-    labels = labels_file.read(columns=["y_true", "labeled_at"], use_threads=False).combine_chunks()
+    labels = labels_file.read(
+        columns=["y_true", "labeled_at"], use_threads=decode_threads(labels_file)
+    ).combine_chunks()
     index = np.full(n_predictions, -1, dtype=_row_dtype(labels_file))
     index[np.asarray(found["i"], dtype=np.int64)] = found["j"]
     return index, labels, len(found["i"])
@@ -607,7 +616,8 @@ def _matched_labels(
     schema = pa.schema([labels_file.schema_arrow.field(c) for c in columns])
     try:
         labels = pa.concat_tables(
-            pq.read_table(path, columns=columns, use_threads=False) for path in matches
+            pq.read_table(path, columns=columns, use_threads=len(rows) > THREADED_ROWS)
+            for path, rows in matches.items()
         ).cast(schema)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, KeyError):
         return None  # chunks of other types than the table's: join instead
