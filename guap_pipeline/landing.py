@@ -38,7 +38,6 @@ from guap_pipeline.storage import (
     copy_file,
     decode_threads,
     duckdb_connection,
-    prefetched,
     release_memory,
     sql_path,
 )
@@ -197,13 +196,8 @@ class _Stager:
         stamp = "predicted_at" if predictions else "labeled_at"
         raw_path = self.staging / "labels_raw" / f"{landing_file.file_id}.parquet"
         quarantines, empty = [], None
-        batches = prefetched(  # the next slice is read while this one is validated
-            iter_landing_file(
-                landing_file.path,
-                batch_rows=SLICE_ROWS,
-                timestamp=stamp,
-                whole_if_gaps=not predictions,
-            )
+        batches = iter_landing_file(
+            landing_file.path, batch_rows=SLICE_ROWS, timestamp=stamp, whole_if_gaps=not predictions
         )
         with ParquetParts() as parts:
             for raw in batches:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -53,7 +52,6 @@ from guap_pipeline.storage import (
     copy_file,
     decode_threads,
     duckdb_connection,
-    prefetched,
     release_memory,
     sql_path,
 )
@@ -440,17 +438,14 @@ def _build_labels_fast(store: Store, day: str) -> dict[str, int] | None:
     frame = table.slice(0, 0).to_pandas()
     frame["n_label_versions"] = np.array([], dtype=np.int64)
     schema = pa.Schema.from_pandas(frame, preserve_index=False)
-
-    def ordered() -> Iterator[pa.Table]:
-        for start in range(0, len(table), SLICE_ROWS):
-            if order is None:
-                yield table.slice(start, SLICE_ROWS)
-            else:
-                yield table.take(order[start : start + SLICE_ROWS])
-
     with ParquetParts() as parts:
         target = store.path("labels", day)
-        for part in prefetched(ordered()):  # the next slice is gathered while this one is cast
+        for start in range(0, len(table), SLICE_ROWS):
+            part = (
+                table.take(order[start : start + SLICE_ROWS])
+                if order is not None
+                else (table.slice(start, SLICE_ROWS))
+            )
             versions = pa.array(np.ones(len(part), dtype=np.int64))
             parts.write(target, part.append_column("n_label_versions", versions).cast(schema))
         if not len(table):
@@ -518,7 +513,7 @@ def _build_labeled_fast(store: Store, day: str) -> dict[str, int] | None:
         batches = predictions.iter_batches(
             batch_size=SLICE_ROWS, use_threads=decode_threads(predictions)
         )
-        for batch in prefetched(batches):  # the next slice is read while this one is cast
+        for batch in batches:
             n = batch.num_rows
             part = (
                 pa.Table.from_batches([batch])

@@ -16,14 +16,12 @@ import re
 import shutil
 import sys
 import tempfile
-import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from pathlib import Path
-from queue import Empty, Full, Queue
-from typing import Any, TypeVar
+from typing import Any
 
 import duckdb
 import pandas as pd
@@ -213,52 +211,6 @@ class ParquetParts:
             else:
                 tmp.unlink(missing_ok=True)
         self._open.clear()
-
-
-_Item = TypeVar("_Item")
-
-
-def prefetched(items: Iterable[_Item]) -> Iterator[_Item]:
-    """``items`` in order, each made by a background thread while the caller works on the
-    previous one: reading and decoding Parquet release the GIL, so a slice is read while
-    the last one is validated or joined (two cores busy instead of one). At most one item
-    waits, to bound memory. An error raised making an item is raised here, in its place.
-    """
-    queue: Queue = Queue(maxsize=1)
-    stop = threading.Event()
-    end = object()
-
-    def produce() -> None:
-        try:
-            for item in items:
-                while not stop.is_set():
-                    try:
-                        queue.put((item, None), timeout=0.05)
-                        break
-                    except Full:
-                        continue
-                if stop.is_set():
-                    return
-            queue.put((end, None))
-        except BaseException as exc:
-            queue.put((end, exc))
-
-    thread = threading.Thread(target=produce, name="guap-prefetch", daemon=True)
-    thread.start()
-    try:
-        while True:
-            item, error = queue.get()
-            if item is end:
-                if error is not None:
-                    raise error
-                return
-            yield item
-    finally:
-        stop.set()
-        while thread.is_alive():  # let a producer blocked on a full queue finish
-            with suppress(Empty):
-                queue.get(timeout=0.05)
-        thread.join()
 
 
 def copy_file(source: Path, target: Path) -> Path:
