@@ -30,7 +30,7 @@ import pyarrow.parquet as pq
 
 from guap_pipeline.config import GuapConfig
 from guap_pipeline.errors import InputError
-from guap_pipeline.readers import iter_landing_file
+from guap_pipeline.readers import PARQUET_ERRORS, iter_landing_file
 from guap_pipeline.storage import (
     ParquetParts,
     Store,
@@ -52,6 +52,9 @@ PARALLEL_BYTES = 32 << 20
 STAGING_THREADS = 2
 MANIFEST = "landing_manifest"
 MATCHES = "matches"
+# Matches are kept only for a day of at least this many predictions: below, joining the
+# ids again costs milliseconds, less than writing a file per (day, labels file).
+MATCHES_MIN_ROWS = 1_000_000
 # A run waits this long for another run's staging pass (a big first staging takes minutes).
 STAGING_LOCK_SECONDS = 3600.0
 UNMATCHED_REASON = "no prediction with this prediction_id has landed (yet)"
@@ -528,7 +531,7 @@ def _write_matches(staging: Path, day: str, file_id: str, prediction_rows: np.nd
     stamps of both chunks, so that a later change of either makes it unusable."""
     predictions = _non_empty_chunks(staging / "predictions" / day)
     labels_chunk = staging / "labels" / day / f"{file_id}.parquet"
-    if len(predictions) != 1:
+    if len(predictions) != 1 or pq.ParquetFile(predictions[0]).metadata.num_rows < MATCHES_MIN_ROWS:
         return
     stamps = {"predictions": _chunk_stamp(predictions[0]), "labels": _chunk_stamp(labels_chunk)}
     table = pa.table({"prediction_row": prediction_rows}).replace_schema_metadata(
@@ -552,12 +555,16 @@ def staged_matches(store: Store, day: str) -> tuple[Path, dict[Path, np.ndarray]
         path = staging / MATCHES / day / chunk.name
         if not path.exists():
             return None
-        reader = pq.ParquetFile(path)
-        stamps = json.loads((reader.schema_arrow.metadata or {}).get(MATCHES.encode(), b"{}"))
-        expected = {"predictions": _chunk_stamp(predictions[0]), "labels": _chunk_stamp(chunk)}
-        if stamps != expected:
+        try:  # a file torn by a crash is no matches
+            reader = pq.ParquetFile(path)
+            metadata = reader.schema_arrow.metadata or {}
+            stamps = json.loads(metadata.get(MATCHES.encode(), b"{}"))
+            expected = {"predictions": _chunk_stamp(predictions[0]), "labels": _chunk_stamp(chunk)}
+            if stamps != expected:
+                return None
+            found[chunk] = reader.read(use_threads=False)["prediction_row"].to_numpy()
+        except PARQUET_ERRORS:
             return None
-        found[chunk] = reader.read(use_threads=False)["prediction_row"].to_numpy()
     return predictions[0], found
 
 
