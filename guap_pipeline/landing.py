@@ -546,6 +546,8 @@ def staged_matches(store: Store, day: str) -> tuple[Path, dict[Path, np.ndarray]
     the row of that chunk each label matched when routed; ``None`` unless every labels
     chunk has matches made against the chunks as they are now."""
     staging = store.root / "staging"
+    if not (staging / MATCHES / day).is_dir():  # the usual small day: nothing to read
+        return None
     predictions = _non_empty_chunks(staging / "predictions" / day)
     labels = _non_empty_chunks(staging / "labels" / day)
     if len(predictions) != 1 or not labels:
