@@ -56,7 +56,13 @@ def encode_classes(values: ArrayLike, classes: Sequence[Hashable], *, column: st
     not a declared class (the pipeline quarantines such rows before they get here).
     """
     series = pd.Series(values, copy=False)
-    codes = pd.Index(list(classes)).get_indexer(series)
+    if series.dtype.kind in "iuf" and all(type(c) is int for c in classes):
+        numbers = series.to_numpy()  # numbers against integer classes: compare, no hashing
+        codes = np.full(len(numbers), -1, dtype=np.intp)
+        for code, cls in enumerate(classes):
+            codes[numbers == cls] = code
+    else:
+        codes = pd.Index(list(classes)).get_indexer(series)
     unknown = (codes < 0) & series.notna().to_numpy()
     if unknown.any():
         examples = sorted({repr(v) for v in series[unknown].head(5)})
@@ -205,17 +211,49 @@ class Accounts:
         return out
 
 
-def _group_ids(frame: pd.DataFrame, by: Sequence[str]) -> tuple[NDArray[np.intp], pd.DataFrame]:
+def group_ids(frame: pd.DataFrame, by: Sequence[str]) -> tuple[NDArray[np.intp], pd.DataFrame]:
     """Dense group id per row and the keys of each group, sorted by key."""
     if not by:
         return np.zeros(len(frame), dtype=np.intp), pd.DataFrame(index=pd.RangeIndex(1))
     missing = [c for c in by if c not in frame.columns]
     if missing:
         raise InputError(f"cannot group by {missing}: no such column(s)")
+    coded = _categorical_group_ids(frame, by)
+    if coded is not None:
+        return coded
     grouped = frame.groupby(list(by), sort=True, dropna=False, observed=True)
     ids = grouped.ngroup().to_numpy(dtype=np.intp)
     keys = grouped.size().index.to_frame(index=False)
     return ids, keys
+
+
+def _categorical_group_ids(
+    frame: pd.DataFrame, by: Sequence[str]
+) -> tuple[NDArray[np.intp], pd.DataFrame] | None:
+    """:func:`group_ids` from the codes of categorical keys without nulls (the day keys
+    of a big day are read so): the same ids and keys as pandas' ``groupby`` gives them —
+    groups in category order, observed ones only — by counting instead of hashing.
+    ``None`` when a key is not such a column."""
+    columns = [frame[c] for c in by]
+    if not all(isinstance(c.dtype, pd.CategoricalDtype) for c in columns):
+        return None
+    codes = [c.cat.codes.to_numpy() for c in columns]
+    sizes = tuple(len(c.cat.categories) for c in columns)
+    if any(len(c) and c.min() < 0 for c in codes) or np.prod(sizes, dtype=float) > 1 << 24:
+        return None
+    combined = np.ravel_multi_index(codes, sizes) if len(frame) else np.array([], np.intp)
+    used = np.flatnonzero(np.bincount(combined, minlength=int(np.prod(sizes))))
+    dense = np.zeros(int(np.prod(sizes)), dtype=np.intp)
+    dense[used] = np.arange(len(used))
+    keys = pd.DataFrame(
+        {
+            name: pd.Categorical.from_codes(key_codes, dtype=column.dtype)
+            for name, column, key_codes in zip(
+                by, columns, np.unravel_index(used, sizes), strict=True
+            )
+        }
+    )
+    return dense[combined], keys
 
 
 def _decisions(
@@ -261,7 +299,7 @@ def account(
     if "y_true" not in frame.columns:
         raise InputError("missing column 'y_true'")
     k = matrix.n_classes
-    gid, keys = _group_ids(frame, by)
+    gid, keys = group_ids(frame, by)
     n_groups = len(keys)
     true = encode_classes(frame["y_true"], matrix.classes, column="y_true")
     labeled = true >= 0

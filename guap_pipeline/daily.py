@@ -13,7 +13,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from guap_pipeline.accounting import SUMMARY_COLUMNS, Accounts, account
+from guap_pipeline.accounting import SUMMARY_COLUMNS, Accounts, account, group_ids
 from guap_pipeline.config import GuapConfig
 from guap_pipeline.readers import ROW
 from guap_pipeline.threshold import Hindsight, hindsight, profit_curve
@@ -186,24 +186,38 @@ def day_hindsight(
         realized = summary.set_index(list(DAY_KEYS))["profit"]
         matrix = config.value_matrix
         has_label = labeled["y_true"].notna().to_numpy()
-        score = labeled["score"]
-        # Row positions per group (labeled rows only), without copying the day's frame.
-        groups = labeled.groupby(list(DAY_KEYS), sort=True).indices
-        for key in sorted(groups):
-            rows_of_key = groups[key][has_label[groups[key]]]
-            if not len(rows_of_key) or score.iloc[rows_of_key].isna().any():
+        score = labeled["score"].to_numpy()
+        true_codes = class_codes(labeled["y_true"], config.classes)  # row by row: once
+        columns = {c: labeled[c].to_numpy() for c in matrix.columns}
+        for key, rows in sorted(_group_rows(labeled), key=lambda item: item[0]):
+            rows_of_key = rows[has_label[rows]]
+            if not len(rows_of_key) or pd.isna(score[rows_of_key]).any():
                 continue
             curve = profit_curve(
-                class_codes(labeled["y_true"].iloc[rows_of_key], config.classes),
-                score.to_numpy()[rows_of_key],
+                true_codes[rows_of_key],
+                score[rows_of_key],
                 matrix,
                 positive_class=config.positive_class,
-                columns={c: labeled[c].to_numpy()[rows_of_key] for c in matrix.columns},
+                columns={c: values[rows_of_key] for c, values in columns.items()},
             )
             at = np.searchsorted(curve["threshold"].to_numpy(), CURVE_GRID, side="left")
             best = hindsight(curve, float(realized.loc[key]))
             found.append((key, best, curve["profit"].to_numpy()[at]))
     return hindsight_tables(found)
+
+
+def _group_rows(labeled: pd.DataFrame) -> list[tuple[tuple, np.ndarray]]:
+    """Each day key's row positions, in row order (those of ``groupby(DAY_KEYS).indices``:
+    keys with a null left out), without copying the frame."""
+    ids, keys = group_ids(labeled, list(DAY_KEYS))
+    small = ids.astype(np.uint16) if len(keys) <= 1 << 16 else ids  # NumPy: radix sort
+    order = np.argsort(small, kind="stable")
+    bounds = np.searchsorted(ids[order], np.arange(len(keys) + 1))
+    return [
+        (key, order[bounds[g] : bounds[g + 1]])
+        for g, key in enumerate(keys.itertuples(index=False, name=None))
+        if not any(pd.isna(k) for k in key)
+    ]
 
 
 def hindsight_tables(

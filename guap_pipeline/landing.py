@@ -5,6 +5,8 @@ Predictions are validated and written as one chunk per (prediction day, file) un
 then routed to the day of their prediction (a DuckDB join against the staged ids) and
 written under ``staging/labels/<day>/``; labels whose prediction has not landed (yet)
 wait in ``staging/labels_unmatched/`` and are routed again when predictions land.
+Routing also keeps, beside each labels chunk, the row of the prediction each label
+matched (``staging/matches/``), so that the day's steps need not join the ids again.
 A manifest of file fingerprints makes a second run with no new input do nothing, and
 tells which days changed (the *dirty* days to re-materialize).
 """
@@ -12,6 +14,7 @@ tells which days changed (the *dirty* days to re-materialize).
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import time
 from collections.abc import Iterable
@@ -27,11 +30,13 @@ import pyarrow.parquet as pq
 
 from guap_pipeline.config import GuapConfig
 from guap_pipeline.errors import InputError
-from guap_pipeline.readers import iter_landing_file
+from guap_pipeline.readers import PARQUET_ERRORS, iter_landing_file
 from guap_pipeline.storage import (
     ParquetParts,
     Store,
+    atomic_path,
     copy_file,
+    decode_threads,
     duckdb_connection,
     release_memory,
     sql_path,
@@ -46,6 +51,10 @@ MANIFEST_SECONDS = 1.0
 PARALLEL_BYTES = 32 << 20
 STAGING_THREADS = 2
 MANIFEST = "landing_manifest"
+MATCHES = "matches"
+# Matches are kept only for a day of at least this many predictions: below, joining the
+# ids again costs milliseconds, less than writing a file per (day, labels file).
+MATCHES_MIN_ROWS = 1_000_000
 # A run waits this long for another run's staging pass (a big first staging takes minutes).
 STAGING_LOCK_SECONDS = 3600.0
 UNMATCHED_REASON = "no prediction with this prediction_id has landed (yet)"
@@ -171,6 +180,7 @@ class _Stager:
         file_id = entry["file_id"]
         for day in entry.get("days", {}):
             self.chunk(entry["kind"], day, file_id).unlink(missing_ok=True)
+            self.chunk(MATCHES, day, file_id).unlink(missing_ok=True)
             self.report.dirty_days.add(day)
         for extra in ("labels_raw", "labels_unmatched", "quarantine"):
             (self.staging / extra / f"{file_id}.parquet").unlink(missing_ok=True)
@@ -271,10 +281,10 @@ class _Stager:
         raw_paths = [self.staging / "labels_raw" / f"{e['file_id']}.parquet" for e in entries]
         matches = _match_labels(self.staging / "predictions", raw_paths)
         routes = []
-        for entry, raw_path, (rows, days) in zip(entries, raw_paths, matches, strict=True):
+        for entry, raw_path, (rows, days, found) in zip(entries, raw_paths, matches, strict=True):
             file_id = entry["file_id"]
-            groups, unmatched = _route_groups(
-                rows, days, pq.ParquetFile(raw_path).metadata.num_rows
+            groups, unmatched, matched = _route_groups(
+                rows, days, found, pq.ParquetFile(raw_path).metadata.num_rows
             )
             changed = {
                 d: index for d, index in groups.items() if entry["days"].get(d) != len(index)
@@ -283,7 +293,12 @@ class _Stager:
             unmatched_path = self.staging / "labels_unmatched" / f"{file_id}.parquet"
             if len(unmatched):
                 targets[unmatched_path] = unmatched
-            routes.append(_Route(entry, raw_path, groups, set(changed), unmatched_path, targets))
+            kept = {day: matched[day] for day in changed} if matched is not None else {}
+            for day in changed:  # a day's old matches go with its old chunk
+                self.chunk(MATCHES, day, file_id).unlink(missing_ok=True)
+            routes.append(
+                _Route(entry, raw_path, groups, set(changed), unmatched_path, targets, kept)
+            )
         small = [r for r in routes if r.raw_path.stat().st_size <= PARALLEL_BYTES]
         workers = min(STAGING_THREADS, os.cpu_count() or 1)
         if len(small) < 2 or workers < 2:
@@ -327,9 +342,13 @@ class _Route:
     changed: set[str]
     unmatched_path: Path
     targets: dict[Path, np.ndarray]
+    matches: dict[str, np.ndarray]  # per day written: the prediction row of each label
 
     def write(self) -> None:
         _write_rows(self.raw_path, self.targets)
+        staging = self.raw_path.parent.parent
+        for day, prediction_rows in self.matches.items():
+            _write_matches(staging, day, self.entry["file_id"], prediction_rows)
 
 
 def _slices(raw: pd.DataFrame, time_column: str, *, whole_if_gaps: bool) -> Iterable[pd.DataFrame]:
@@ -364,15 +383,18 @@ def _by_day(good: pd.DataFrame) -> Iterable[tuple[str, pd.DataFrame]]:
         yield str(day), rows
 
 
-def _match_labels(folder: Path, raw_paths: list[Path]) -> list[tuple[np.ndarray, np.ndarray]]:
-    """For each labels file, (row, day) of every label whose prediction_id is staged that day.
+def _match_labels(
+    folder: Path, raw_paths: list[Path]
+) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """For each labels file, (row, day, prediction row) of every label whose
+    prediction_id is staged that day; the prediction row is its row in its chunk.
 
     One DuckDB hash join of every file's ids against the ids of all staged predictions;
     only integers come back (row numbers, and days since the epoch), streamed in batches.
     """
     nothing = np.array([], dtype=np.int64)
     if not raw_paths or not any(folder.glob("*/*.parquet")):
-        return [(nothing, nothing) for _ in raw_paths]
+        return [(nothing, nothing, nothing) for _ in raw_paths]
     labels = " UNION ALL ".join(
         f"SELECT {i} AS f, file_row_number AS j, prediction_id "
         f"FROM read_parquet({sql_path(path)}, file_row_number = true)"
@@ -380,46 +402,56 @@ def _match_labels(folder: Path, raw_paths: list[Path]) -> list[tuple[np.ndarray,
     )
     query = f"""
         SELECT CAST(l.f AS INTEGER) AS f, CAST(l.j AS INTEGER) AS j,
-               CAST(CAST(p.date AS DATE) - DATE '1970-01-01' AS INTEGER) AS day
+               CAST(CAST(p.date AS DATE) - DATE '1970-01-01' AS INTEGER) AS day,
+               CAST(p.file_row_number AS INTEGER) AS i
         FROM ({labels}) AS l
-        JOIN read_parquet({sql_path(folder / "*" / "*.parquet")}) AS p USING (prediction_id)
+        JOIN read_parquet({sql_path(folder / "*" / "*.parquet")}, file_row_number = true) AS p
+        USING (prediction_id)
     """
-    found: list[list[tuple[np.ndarray, np.ndarray]]] = [[] for _ in raw_paths]
+    found: list[list[tuple[np.ndarray, ...]]] = [[] for _ in raw_paths]
     with duckdb_connection() as con:
         for batch in con.sql(query).to_arrow_reader(SLICE_ROWS):
             files = batch.column(0).to_numpy()
             order = np.argsort(_small_ints(files), kind="stable")
             bounds = np.searchsorted(files[order], np.arange(len(raw_paths) + 1))
             rows, days = batch.column(1).to_numpy()[order], batch.column(2).to_numpy()[order]
+            predictions = batch.column(3).to_numpy()[order]
             for i, (a, b) in enumerate(pairwise(bounds)):
                 if b > a:
-                    found[i].append((rows[a:b], days[a:b]))
+                    found[i].append((rows[a:b], days[a:b], predictions[a:b]))
     return [
         (
-            np.concatenate([r for r, _ in parts]).astype(np.int64),
-            np.concatenate([d for _, d in parts]).astype(np.int64),
+            np.concatenate([r for r, _, _ in parts]).astype(np.int64),
+            np.concatenate([d for _, d, _ in parts]).astype(np.int64),
+            np.concatenate([p for _, _, p in parts]),
         )
         if parts
-        else (nothing, nothing)
+        else (nothing, nothing, nothing)
         for parts in found
     ]
 
 
 def _route_groups(
-    rows: np.ndarray, days: np.ndarray, n_rows: int
-) -> tuple[dict[str, np.ndarray], np.ndarray]:
-    """Sorted row numbers of a labels file per prediction day, and of the unmatched rows.
+    rows: np.ndarray, days: np.ndarray, predictions: np.ndarray, n_rows: int
+) -> tuple[dict[str, np.ndarray], np.ndarray, dict[str, np.ndarray] | None]:
+    """Sorted row numbers of a labels file per prediction day, of the unmatched rows, and
+    per day the prediction row each routed label matched (``None`` when a label matched
+    several predictions: a prediction_id staged twice).
 
     A label whose prediction_id is staged on two days goes to both, once each.
     """
+    matched = None
     first = int(days.min()) if len(days) else 0
     codes = (days - first).astype(np.int64)
-    if len(rows) and np.bincount(rows, minlength=n_rows).max() > 1:  # rare: sort pairs
+    once = not len(rows) or np.bincount(rows, minlength=n_rows).max() <= 1
+    if not once:  # rare: sort pairs
         pairs = np.unique(np.stack([codes, rows], axis=1), axis=0)
         codes, rows = pairs[:, 0], pairs[:, 1]  # by day, then row
         starts = np.flatnonzero(np.diff(codes, prepend=-1))
         bounds = [*starts.tolist(), len(codes)]
         groups = {int(codes[a]): rows[a:b] for a, b in pairwise(bounds)}
+    elif len(rows) == n_rows and not codes.any():  # usual: every row matched, one day
+        groups = {0: np.arange(n_rows)}
     else:  # each row has at most one day: a counting sort keeps rows in order
         day_of_row = np.full(n_rows, -1, dtype=np.int64)
         day_of_row[rows] = codes
@@ -429,11 +461,19 @@ def _route_groups(
         groups = {
             code - 1: order[a:b] for code, (a, b) in enumerate(pairwise(bounds)) if code and b > a
         }
-    matched = np.zeros(n_rows, dtype=bool)
-    matched[rows] = True
+        del day_of_row, order
+    if once:
+        prediction_of_row = np.zeros(n_rows, dtype=np.int32)
+        prediction_of_row[rows] = predictions
+        matched = {code: prediction_of_row[index] for code, index in groups.items()}
+        del prediction_of_row
+    found = np.zeros(n_rows, dtype=bool)
+    found[rows] = True
     labels = {code: str(np.datetime64(first + code, "D")) for code in groups}
     routed = {labels[code]: index for code, index in sorted(groups.items())}
-    return routed, np.flatnonzero(~matched)
+    if matched is not None:
+        matched = {labels[code]: found_rows for code, found_rows in matched.items()}
+    return routed, np.flatnonzero(~found), matched
 
 
 def _small_ints(values: np.ndarray) -> np.ndarray:
@@ -460,7 +500,8 @@ def _write_rows(source: Path, targets: dict[Path, np.ndarray]) -> None:
     schema = reader.schema_arrow
     with ParquetParts() as parts:
         offset = 0
-        for batch in reader.iter_batches(batch_size=SLICE_ROWS, use_threads=False):
+        batches = reader.iter_batches(batch_size=SLICE_ROWS, use_threads=decode_threads(reader))
+        for batch in batches:
             end = offset + batch.num_rows
             table = pa.Table.from_batches([batch], schema=schema)
             for target, index in rest.items():
@@ -471,6 +512,62 @@ def _write_rows(source: Path, targets: dict[Path, np.ndarray]) -> None:
         for target in rest:
             if target not in parts.rows:
                 parts.write(target, schema.empty_table())
+
+
+def _chunk_stamp(path: Path) -> str:
+    """A staged chunk's name, size and modification time: changes whenever it is rewritten."""
+    stat = path.stat()
+    return f"{path.name}:{stat.st_size}:{stat.st_mtime_ns}"
+
+
+def _non_empty_chunks(folder: Path) -> list[Path]:
+    paths = sorted(folder.glob("*.parquet")) if folder.is_dir() else []
+    return [p for p in paths if pq.ParquetFile(p).metadata.num_rows]
+
+
+def _write_matches(staging: Path, day: str, file_id: str, prediction_rows: np.ndarray) -> None:
+    """For each row of a labels chunk, the row of the prediction it matched in the day's
+    predictions chunk; written only while the day has one predictions chunk, with the
+    stamps of both chunks, so that a later change of either makes it unusable."""
+    predictions = _non_empty_chunks(staging / "predictions" / day)
+    labels_chunk = staging / "labels" / day / f"{file_id}.parquet"
+    if len(predictions) != 1 or pq.ParquetFile(predictions[0]).metadata.num_rows < MATCHES_MIN_ROWS:
+        return
+    stamps = {"predictions": _chunk_stamp(predictions[0]), "labels": _chunk_stamp(labels_chunk)}
+    table = pa.table({"prediction_row": prediction_rows}).replace_schema_metadata(
+        {MATCHES: json.dumps(stamps)}
+    )
+    with atomic_path(staging / MATCHES / day / f"{file_id}.parquet") as tmp:
+        pq.write_table(table, tmp, use_dictionary=False, write_statistics=False)
+
+
+def staged_matches(store: Store, day: str) -> tuple[Path, dict[Path, np.ndarray]] | None:
+    """The day's only predictions chunk and, for each of its labels chunks (path order),
+    the row of that chunk each label matched when routed; ``None`` unless every labels
+    chunk has matches made against the chunks as they are now."""
+    staging = store.root / "staging"
+    if not (staging / MATCHES / day).is_dir():  # the usual small day: nothing to read
+        return None
+    predictions = _non_empty_chunks(staging / "predictions" / day)
+    labels = _non_empty_chunks(staging / "labels" / day)
+    if len(predictions) != 1 or not labels:
+        return None
+    found = {}
+    for chunk in labels:
+        path = staging / MATCHES / day / chunk.name
+        if not path.exists():
+            return None
+        try:  # a file torn by a crash is no matches
+            reader = pq.ParquetFile(path)
+            metadata = reader.schema_arrow.metadata or {}
+            stamps = json.loads(metadata.get(MATCHES.encode(), b"{}"))
+            expected = {"predictions": _chunk_stamp(predictions[0]), "labels": _chunk_stamp(chunk)}
+            if stamps != expected:
+                return None
+            found[chunk] = reader.read(use_threads=False)["prediction_row"].to_numpy()
+        except PARQUET_ERRORS:
+            return None
+    return predictions[0], found
 
 
 def stage_landing(config: GuapConfig, store: Store) -> StageReport:

@@ -39,15 +39,18 @@ from guap_pipeline.landing import (
     pending_changes,
     read_staged,
     staged_days,
+    staged_matches,
     staged_quarantine,
     staged_signature,
 )
 from guap_pipeline.readers import ROW
 from guap_pipeline.storage import (
     SHARED_DUCKDB_ROWS,
+    THREADED_ROWS,
     ParquetParts,
     Store,
     copy_file,
+    decode_threads,
     duckdb_connection,
     release_memory,
     sql_path,
@@ -323,7 +326,9 @@ def _staged_chunks(
             continue
         if found and not reader.schema_arrow.equals(found[0][1].schema_arrow, check_metadata=True):
             return None
-        columns = reader.read(columns=[*(load or []), SOURCE, ROW], use_threads=False)
+        columns = reader.read(
+            columns=[*(load or []), SOURCE, ROW], use_threads=decode_threads(reader)
+        )
         sources = pc.unique(columns[SOURCE]).dictionary_decode() if len(columns) else []
         rows = columns[ROW].to_numpy()
         if len(sources) != 1 or not (np.diff(rows) > 0).all():
@@ -368,7 +373,8 @@ def _stream(paths: list[Path], target: Path, drop: dict[int, np.ndarray] | None 
         for i, path in enumerate(paths):
             reader = pq.ParquetFile(path)
             schema, offset = reader.schema_arrow, 0
-            for batch in reader.iter_batches(batch_size=SLICE_ROWS, use_threads=False):
+            batches = reader.iter_batches(batch_size=SLICE_ROWS, use_threads=decode_threads(reader))
+            for batch in batches:
                 table = pa.Table.from_batches([batch], schema=schema)
                 skip = drop.get(i, np.array([], dtype=np.int64))
                 lo, hi = np.searchsorted(skip, [offset, offset + len(table)])
@@ -384,7 +390,7 @@ def _build_predictions_fast(store: Store, day: str) -> dict[str, int] | None:
     chunks = _staged_chunks(store, "predictions", day)
     if chunks is None:
         return None
-    n_duplicates = _n_duplicates(chunks)
+    n_duplicates = 0 if _each_labeled_once(store, day, chunks) else _n_duplicates(chunks)
     duplicates = pd.DataFrame(columns=list(QUARANTINE_COLUMNS))
     drop: dict[int, np.ndarray] = {}
     if n_duplicates:
@@ -406,14 +412,27 @@ def _build_predictions_fast(store: Store, day: str) -> dict[str, int] | None:
     return {"n_predictions": chunks.rows - n_duplicates, "n_duplicates": n_duplicates}
 
 
+def _each_labeled_once(store: Store, day: str, chunks: _Chunks) -> bool:
+    """Whether the routing's matches show, without hashing ids, that the day's predictions
+    are distinct: every row of its one chunk was matched by a label. (A prediction_id
+    staged twice would have been matched twice by its label, and routing keeps no
+    matches then.) Usual for a day whose labels have all arrived."""
+    found = staged_matches(store, day)
+    if found is None or [found[0]] != chunks.paths:
+        return False
+    labeled = np.zeros(chunks.rows, dtype=bool)
+    for rows in found[1].values():
+        labeled[rows] = True
+    return bool(labeled.all())
+
+
 def _build_labels_fast(store: Store, day: str) -> dict[str, int] | None:
     columns = ["prediction_id", "y_true", "labeled_at"]
     chunks = _staged_chunks(store, "labels", day, load=columns)
-    if chunks is None or _n_duplicates(chunks):
+    if chunks is None or _labeled_twice(store, day, chunks):
         return None  # ids labeled more than once: the pandas path picks the latest
-    table = pa.concat_tables(
-        chunks.tables
-        or (pq.read_table(path, columns=columns, use_threads=False) for path in chunks.paths)
+    table = pa.concat_tables(  # a big day's columns decoded in parallel
+        chunks.tables or (pq.read_table(path, columns=columns) for path in chunks.paths)
     ).combine_chunks()
     order = _labeled_at_order(table["labeled_at"])
     frame = table.slice(0, 0).to_pandas()
@@ -432,6 +451,17 @@ def _build_labels_fast(store: Store, day: str) -> dict[str, int] | None:
         if not len(table):
             parts.write(target, schema.empty_table())
     return {"n_labels": len(table), "n_label_rows": len(table), "n_changed_labels": 0}
+
+
+def _labeled_twice(store: Store, day: str, chunks: _Chunks) -> bool:
+    """Whether some prediction_id has several staged labels. From the routing's matches
+    when they hold (each label matched exactly one row of the day's one predictions
+    chunk, so two labels of one id matched the same row): counting, not hashing ids."""
+    found = staged_matches(store, day)
+    if found is None or set(found[1]) != set(chunks.paths):
+        return bool(_n_duplicates(chunks))
+    rows = np.concatenate(list(found[1].values()))
+    return bool(len(rows)) and int(np.bincount(rows).max()) > 1
 
 
 def _labeled_at_order(labeled_at: pa.ChunkedArray) -> np.ndarray | None:
@@ -457,22 +487,13 @@ def _build_labeled_fast(store: Store, day: str) -> dict[str, int] | None:
     n_predictions = predictions.metadata.num_rows
     if n_predictions == 0 or "prediction_id" not in predictions.schema_arrow.names:
         return None
-    n_labels = pq.ParquetFile(labels_path).metadata.num_rows
-    with duckdb_connection(n_predictions + n_labels) as con:
-        found = con.execute(
-            f"""
-            SELECT p.file_row_number AS i, l.file_row_number AS j
-            FROM read_parquet({sql_path(predictions_path)}, file_row_number = true) AS p
-            JOIN read_parquet({sql_path(labels_path)}, file_row_number = true) AS l
-            USING (prediction_id)
-            """
-        ).fetchnumpy()
     labels_file = pq.ParquetFile(labels_path)
-    labels = labels_file.read(columns=["y_true", "labeled_at"], use_threads=False).combine_chunks()
-    index = np.full(n_predictions, -1, dtype=np.int64)
-    index[np.asarray(found["i"], dtype=np.int64)] = np.asarray(found["j"], dtype=np.int64)
-    n_labeled = len(found["i"])
-    del found
+    matched = _matched_labels(store, day, n_predictions, labels_file)
+    if matched is not None:
+        index, labels = matched
+        n_labeled = len(labels)
+    else:
+        index, labels, n_labeled = _joined_labels(predictions_path, labels_path, n_predictions)
     missing = index < 0
     take = pa.array(index, mask=missing)
     y_true = labels["y_true"].take(take)
@@ -489,7 +510,10 @@ def _build_labeled_fast(store: Store, day: str) -> dict[str, int] | None:
     target = store.path("labeled_predictions", day)
     with ParquetParts() as parts:
         offset = 0
-        for batch in predictions.iter_batches(batch_size=SLICE_ROWS, use_threads=False):
+        batches = predictions.iter_batches(
+            batch_size=SLICE_ROWS, use_threads=decode_threads(predictions)
+        )
+        for batch in batches:
             n = batch.num_rows
             part = (
                 pa.Table.from_batches([batch])
@@ -523,6 +547,76 @@ def _build_labeled_fast(store: Store, day: str) -> dict[str, int] | None:
 
 
 _MERGED: dict[tuple[bytes, bytes, bool, bool], pa.Schema] = {}
+
+
+def _joined_labels(
+    predictions_path: Path, labels_path: Path, n_predictions: int
+) -> tuple[np.ndarray, pa.Table, int]:
+    """Each prediction's row in the labels table (-1: none), by a DuckDB join of the ids,
+    the table's ``y_true`` and ``labeled_at``, and the number of matches."""
+    labels_file = pq.ParquetFile(labels_path)
+    with duckdb_connection(n_predictions + labels_file.metadata.num_rows) as con:
+        found = con.execute(
+            f"""
+            SELECT p.file_row_number AS i, l.file_row_number AS j
+            FROM read_parquet({sql_path(predictions_path)}, file_row_number = true) AS p
+            JOIN read_parquet({sql_path(labels_path)}, file_row_number = true) AS l
+            USING (prediction_id)
+            """
+        ).fetchnumpy()
+    labels = labels_file.read(
+        columns=["y_true", "labeled_at"], use_threads=decode_threads(labels_file)
+    ).combine_chunks()
+    index = np.full(n_predictions, -1, dtype=_row_dtype(labels_file))
+    index[np.asarray(found["i"], dtype=np.int64)] = found["j"]
+    return index, labels, len(found["i"])
+
+
+def _row_dtype(labels_file: pq.ParquetFile) -> type[np.signedinteger]:
+    """Integers wide enough for a row number of the labels (int32 halves a big day's index)."""
+    return np.int32 if labels_file.metadata.num_rows < np.iinfo(np.int32).max else np.int64
+
+
+def _matched_labels(
+    store: Store, day: str, n_predictions: int, labels_file: pq.ParquetFile
+) -> tuple[np.ndarray, pa.Table] | None:
+    """:func:`_joined_labels` without a join: from the prediction row each staged label
+    matched when it was routed (``staged_matches``), rows of the staged labels instead of
+    the labels table. Holds when both tables were built from the staged chunks as they
+    are now (no staging since their steps started), the predictions table is the day's
+    one chunk whole (no duplicate dropped) and the labels table has a row per staged
+    label (no prediction labeled twice): then the labels are the same rows."""
+    seen = store.read_json(f"{INPUTS}-{day}", {})
+    signature = staged_signature(store, day)
+    if seen.get("predictions") != signature or seen.get("labels") != signature:
+        return None
+    found = staged_matches(store, day)
+    if found is None:
+        return None
+    chunk, matches = found
+    total = sum(len(rows) for rows in matches.values())
+    if (
+        pq.ParquetFile(chunk).metadata.num_rows != n_predictions
+        or labels_file.metadata.num_rows != total
+    ):
+        return None
+    index = np.full(n_predictions, -1, dtype=_row_dtype(labels_file))
+    offset = 0
+    for rows in matches.values():
+        index[rows] = np.arange(offset, offset + len(rows))
+        offset += len(rows)
+    if int((index >= 0).sum()) != total:
+        return None  # two labels matched one prediction
+    columns = ["y_true", "labeled_at"]
+    schema = pa.schema([labels_file.schema_arrow.field(c) for c in columns])
+    try:
+        labels = pa.concat_tables(
+            pq.read_table(path, columns=columns, use_threads=len(rows) > THREADED_ROWS)
+            for path, rows in matches.items()
+        ).cast(schema)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, KeyError):
+        return None  # chunks of other types than the table's: join instead
+    return index, labels.combine_chunks()
 
 
 def _merged_schema(
@@ -608,8 +702,8 @@ def _read_for_profit(path: Path, columns: list[str], config: GuapConfig) -> pd.D
         {"baseline_pred"} if config.baseline != "baseline_pred" else set()
     )
     keys = [c for c in DAY_KEYS if c in names]
-    table = pq.ParquetFile(path, read_dictionary=keys).read(
-        columns=[c for c in names if c in wanted], use_threads=False
+    table = pq.ParquetFile(path, read_dictionary=keys).read(  # columns decoded in parallel
+        columns=[c for c in names if c in wanted]
     )
     frame = table.to_pandas(self_destruct=True, split_blocks=True)
     del table

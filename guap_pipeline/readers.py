@@ -74,7 +74,8 @@ def iter_landing_file(
             for i, f in enumerate(schema)
             if pa.types.is_integer(f.type) and _has_nulls(reader, path, f.name)
         ]
-        batches = reader.iter_batches(batch_size=batch_rows, use_threads=False)
+        threads = reader.metadata.num_rows > batch_rows  # a big file: columns in parallel
+        batches = reader.iter_batches(batch_size=batch_rows, use_threads=threads)
         for batch in batches:
             table = pa.Table.from_batches([batch], schema=schema)
             table.validate(full=True)  # e.g. text that is not UTF-8: a damaged file

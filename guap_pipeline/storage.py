@@ -113,6 +113,16 @@ def _new_duckdb() -> duckdb.DuckDBPyConnection:
     return con
 
 
+# Parquet files of more rows than this are decoded with Arrow's thread pool (columns in
+# parallel, which on a big file also takes less CPU than decoding in the calling thread).
+THREADED_ROWS = 1 << 20
+
+
+def decode_threads(reader: pq.ParquetFile) -> bool:
+    """Whether to decode a Parquet file's columns in parallel: only a big file gains."""
+    return reader.metadata.num_rows > THREADED_ROWS
+
+
 def sql_path(path: Path) -> str:
     """A path as a quoted SQL string literal."""
     return "'" + path.as_posix().replace("'", "''") + "'"

@@ -47,7 +47,7 @@ def profit_curve(
     s, row_gain, base = threshold_gains(
         true_codes, scores, matrix, positive_class=positive_class, columns=columns
     )
-    order = np.argsort(-s, kind="stable")
+    order = descending_order(s)
     s_desc = s[order]
     gain = np.cumsum(row_gain[order])
     # last index of each run of equal scores: predicting positive at threshold = that score
@@ -60,6 +60,21 @@ def profit_curve(
         }
     )
     return curve.iloc[::-1].reset_index(drop=True)
+
+
+def descending_order(scores: np.ndarray) -> np.ndarray:
+    """``np.argsort(-scores, kind="stable")``: rows by descending score, ties in row order.
+
+    Scores usually take few distinct values (rounded model outputs): then the rows are
+    ordered by the rank of their score, a counting sort of small integers, which gives
+    the same permutation several times faster than sorting the floats.
+    """
+    few = 1 << 16
+    if scores.size > few and len(pd.unique(scores[:few])) < few // 2:  # a cheap first look
+        codes, uniques = pd.factorize(scores + 0.0, sort=True)  # + 0.0: -0.0 is 0.0
+        if len(uniques) <= few:
+            return np.argsort((len(uniques) - 1 - codes).astype(np.uint16), kind="stable")
+    return np.argsort(-scores, kind="stable")
 
 
 def threshold_gains(

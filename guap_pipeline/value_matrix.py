@@ -183,7 +183,7 @@ class ValueMatrix:
         values = self.constants()[t, p]
         x = self._column_matrix(columns, len(t))
         if x.shape[1]:
-            values = values + np.einsum("nc,nc->n", self.rates()[t, p], x)
+            values = values + _row_dot(self.rates(), t, p, x)
         return values
 
     def oracle_values(
@@ -197,7 +197,7 @@ class ValueMatrix:
         for pred in range(self.n_classes):
             candidate = const[t, pred]
             if x.shape[1]:
-                candidate = candidate + np.einsum("nc,nc->n", rates[t, pred], x)
+                candidate = candidate + _row_dot(rates, t, pred, x)
             best = np.maximum(best, candidate)
         return best
 
@@ -211,3 +211,14 @@ class ValueMatrix:
             return " + ".join(parts)
 
         return [[show(cell) for cell in row] for row in self.cells]
+
+
+def _row_dot(rates: NDArray, true: NDArray, pred: NDArray | int, x: NDArray) -> NDArray:
+    """Σ over data columns of each row's cell rate × its value (``rates`` K×K×C, ``x`` n×C).
+
+    With one column that is a product, computed as such: the same numbers as the general
+    ``einsum``, without gathering an n×C matrix of rates first.
+    """
+    if x.shape[1] == 1:
+        return rates[:, :, 0][true, pred] * x[:, 0]
+    return np.einsum("nc,nc->n", rates[true, pred], x)

@@ -32,6 +32,7 @@ from tests.pipeline_data import labels_for, predictions_for, write_config
 def small_slices(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(landing, "SLICE_ROWS", 7)
     monkeypatch.setattr(pipeline, "SLICE_ROWS", 7)
+    monkeypatch.setattr(landing, "MATCHES_MIN_ROWS", 0)  # keep the routing's matches
 
 
 def build(config_path: Path) -> tuple[Store, list[str]]:
@@ -134,3 +135,68 @@ def test_integer_ids_with_a_gap_read_in_slices_as_whole(tmp_path: Path) -> None:
     store, _ = build(config)
     kept = store.read("predictions", "2026-10-04")["prediction_id"]
     assert kept.iloc[0] == "1000.0" and len(kept) == 29
+
+
+def test_routing_matches_stand_in_for_the_join_only_while_they_hold(tmp_path: Path) -> None:
+    """The labels routed to a day keep the prediction row each matched; the day's steps
+    use them instead of joining ids only while the staged chunks they point into are
+    unchanged, and the tables are the pandas ones either way."""
+    config = write_config(tmp_path)
+    land = tmp_path / "landing"
+    day = "2026-10-05"
+    first = predictions_for(day, 40, seed=11)
+    first.to_parquet(land / "predictions" / "a.parquet")
+    labels_for(first, share=0.7, seed=12).to_parquet(land / "labels" / "l.parquet")
+    store, _ = build(config)
+    assert landing.staged_matches(store, day) is not None
+    check_against_pandas(store, day)
+
+    # Relabels: one id labeled in two files, another twice in one file.
+    again = labels_for(first, share=0.4, seed=13)
+    again.loc[again.index[1], "prediction_id"] = again["prediction_id"].iloc[0]
+    again.to_parquet(land / "labels" / "again.parquet")
+    store, _ = build(config)
+    assert landing.staged_matches(store, day) is not None
+    check_against_pandas(store, day)
+    assert store.read("labels", day)["n_label_versions"].max() > 1
+
+    # A second predictions file for the day: matches made against one chunk do not hold.
+    second = predictions_for(day, 20, seed=14)
+    second["prediction_id"] = "c-" + second["prediction_id"]
+    second.to_parquet(land / "predictions" / "c.parquet")
+    labels_for(second, share=1.0, seed=15).to_parquet(land / "labels" / "m.parquet")
+    store, _ = build(config)
+    assert landing.staged_matches(store, day) is None
+    check_against_pandas(store, day)
+
+    # One file again, rewritten with fewer rows: the labels of the rows it lost are orphans.
+    (land / "predictions" / "c.parquet").unlink()
+    (land / "labels" / "m.parquet").unlink()
+    first.iloc[:30].to_parquet(land / "predictions" / "a.parquet")
+    store, _ = build(config)
+    assert landing.staged_matches(store, day) is None
+    check_against_pandas(store, day)
+    assert (quarantine(store)["reason"].str.contains("not among the day's")).any()
+
+
+def test_a_fully_labeled_day_skips_the_duplicate_count_only_when_matches_vouch(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every prediction labeled lets the matches vouch that the ids are distinct, but a
+    prediction_id staged twice leaves no matches (its label matched two rows)."""
+    day = "2026-10-06"
+    staged = predictions_for(day, 30, seed=16)
+    staged.loc[29, "prediction_id"] = staged.loc[3, "prediction_id"]
+    unique = staged.drop_duplicates("prediction_id")
+    for folder, predictions in (("twice", staged), ("once", unique)):
+        config = write_config(tmp_path / folder)
+        land = tmp_path / folder / "landing"
+        predictions.to_parquet(land / "predictions" / "p.parquet")
+        labels_for(unique, share=1.0, seed=17).to_parquet(land / "labels" / "l.parquet")
+        if folder == "once":  # no DuckDB count of distinct ids: the matches tell
+            monkeypatch.setattr(pipeline, "_n_duplicates", lambda chunks: 1 / 0)
+        store, _ = build(config)
+        assert (landing.staged_matches(store, day) is None) == (folder == "twice")
+        check_against_pandas(store, day)
+        assert len(store.read("predictions", day)) == 29
+        assert len(store.read("quarantine_predictions", day)) == (folder == "twice")
