@@ -51,7 +51,12 @@ def unlabeled_days(rng, n_days, rows, *, prevalence=0.1, model_prevalence=0.1):
     """Day rows with no label yet (age 0), and each day's true value."""
     y = (rng.random(n_days * rows) < prevalence).astype(float)
     score = scores_given_class(rng, y, model_prevalence=model_prevalence)
-    v1, v0 = constant_values(score)
+    return age_zero_days(y, score, *constant_values(score), rows)
+
+
+def age_zero_days(y, score, v1, v0, rows: int, **extra):
+    """``rows`` rows a day, none labeled yet, and each day's true value."""
+    n_days = len(y) // rows
     group = np.repeat(np.arange(n_days), rows)
     day = DayRows(
         group=group,
@@ -62,6 +67,7 @@ def unlabeled_days(rng, n_days, rows, *, prevalence=0.1, model_prevalence=0.1):
         value_pos=v1,
         value_neg=v0,
         n_groups=n_days,
+        **extra,
     )
     truth = np.bincount(group, weights=np.where(y == 1, v1, v0), minlength=n_days)
     return day, truth
@@ -82,20 +88,8 @@ def amount_days(rng, n_days: int, rows: int):
     decision = score >= 0.5
     v1 = np.where(decision, 0.9 * amount - 5, -amount)
     v0 = np.where(decision, FP, TN)
-    group = np.repeat(np.arange(n_days), rows)
-    day = DayRows(
-        group=group,
-        labeled=np.zeros(len(y), dtype=bool),
-        positive=np.zeros(len(y)),
-        score=score,
-        age_days=np.zeros(len(y)),
-        value_pos=v1,
-        value_neg=v0,
-        n_groups=n_days,
-        stakes={"amount": np.where(decision, 0.9, -1.0) * amount},
-    )
-    truth = np.bincount(group, weights=np.where(y == 1, v1, v0), minlength=n_days)
-    return day, truth
+    stakes = {"amount": np.where(decision, 0.9, -1.0) * amount}
+    return age_zero_days(y, score, v1, v0, rows, stakes=stakes)
 
 
 def reference(rng, n=40_000, **kwargs) -> ReferenceRows:
