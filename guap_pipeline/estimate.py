@@ -519,17 +519,14 @@ def estimate_unlabeled(
         raise ValueError(f"adapt must be 'auto', 'always' or 'never', got {adapt!r}")
     engine = _Engine(reference, rows, adapt)
     first = engine.replicate(None, None, engine.n_never)
-    w_unl = engine.base[engine.unl]  # rows each unlabeled row stands for
-    expected = np.bincount(engine.g_unl, weights=first.mean * w_unl, minlength=rows.n_groups)
+    expected = _group_totals(engine, first.mean)
     # the spread around ``expected`` is simulated on at most MAX_SIMULATED_ROWS rows
     sim_rows, expand = _thin_unlabeled(rows, MAX_SIMULATED_ROWS, np.random.default_rng([seed, 1]))
-    sim, sim_first = engine, first
-    if sim_rows is not rows:
+    sim, sim_first, offset = engine, first, np.zeros(rows.n_groups)
+    if expand is not None:
         sim = _Engine(reference, sim_rows, adapt)
         sim_first = sim.replicate(None, None, sim.n_never)
-    centre = np.bincount(
-        sim.g_unl, weights=sim_first.mean * sim.base[sim.unl], minlength=rows.n_groups
-    )
+        offset = expected - _group_totals(sim, sim_first.mean)
 
     streams = np.random.SeedSequence(seed).spawn(STREAMS)  # fixed: same draws anywhere
     shares = np.diff(np.linspace(0, n_replicates, STREAMS + 1).astype(int))
@@ -541,7 +538,7 @@ def estimate_unlabeled(
         ).reshape(-1, rows.n_groups)
 
     with ThreadPoolExecutor(STREAMS) as pool:  # numpy works outside the GIL: both cores
-        draws = np.vstack(list(pool.map(draw, range(STREAMS)))) + (expected - centre)
+        draws = np.vstack(list(pool.map(draw, range(STREAMS)))) + offset
     tail = (1 - level) / 2
     low, high = np.quantile(draws, [tail, 1 - tail], axis=0) if n_replicates else (expected,) * 2
     return pd.DataFrame(
@@ -549,7 +546,7 @@ def estimate_unlabeled(
             "expected": expected,
             "low": np.minimum(low, expected),
             "high": np.maximum(high, expected),
-            "n_unlabeled": np.rint(np.bincount(engine.g_unl, w_unl, rows.n_groups)).astype(int),
+            "n_unlabeled": np.rint(_group_totals(engine, 1.0)).astype(int),
             "reference_prevalence": first.prior,
             "prevalence": first.day_prevalence,
             "recalibrated": first.recalibration != Recalibration(),
@@ -559,12 +556,23 @@ def estimate_unlabeled(
     )
 
 
+def _group_totals(engine: _Engine, values: NDArray[np.float64] | float) -> NDArray[np.float64]:
+    """Each group's sum of ``values`` over its unlabeled rows, each counted for the rows
+    it stands for."""
+    weights = values * engine.base[engine.unl]
+    return np.bincount(engine.g_unl, weights=weights, minlength=engine.rows.n_groups)
+
+
 def _replicate_total(
-    engine: _Engine, first: _Replicate, expand: NDArray[np.float64], rng: np.random.Generator
+    engine: _Engine,
+    first: _Replicate,
+    expand: NDArray[np.float64] | None,
+    rng: np.random.Generator,
 ) -> NDArray[np.float64]:
     """One Monte Carlo draw of each group's unlabeled value: refit on bootstrap weights
     (the calibration's error), then draw every unlabeled row's outcome. ``expand``: how
-    many unlabeled rows of the read each simulated row stands for (see _thin_unlabeled)."""
+    many unlabeled rows of the read each simulated row stands for (see _thin_unlabeled);
+    None when every row read is simulated."""
     rows = engine.rows
     rep = engine.replicate(
         rng.standard_exponential(len(engine.ref.score)),  # Bayesian bootstrap weights
@@ -580,20 +588,22 @@ def _replicate_total(
     # sample's do (a bootstrap of it, its spread scaled to the read sample's size) and
     # their outcomes are w draws (deviation × √w)
     w_unl = engine.base[engine.unl]
-    boot = _sample_bootstrap(engine.g_unl, w_unl > expand, rows.n_groups, rng)
-    boot = 1 + (boot - 1) / np.sqrt(expand)
+    read_weight = w_unl if expand is None else w_unl / expand
+    boot = _sample_bootstrap(engine.g_unl, read_weight > 1, rows.n_groups, rng)
+    if expand is not None:
+        boot = 1 + (boot - 1) / np.sqrt(expand)
     total = w_unl * boot * rep.mean + np.sqrt(w_unl) * (outcome - rep.mean)
     return np.bincount(engine.g_unl, weights=total, minlength=rows.n_groups)
 
 
 def _row_weights(
-    engine: _Engine, expand: NDArray[np.float64], rng: np.random.Generator
+    engine: _Engine, expand: NDArray[np.float64] | None, rng: np.random.Generator
 ) -> NDArray[np.float64]:
     """Bayesian bootstrap weights of the window's rows. A row simulated for ``e`` rows
     gets what those ``e`` rows' weights would average, Gamma(e) / e, so the fits on the
     sample vary as much as on every row — not ``e`` times more."""
     n = len(engine.rows.score)
-    if (expand == 1).all():
+    if expand is None:
         return rng.standard_exponential(n)
     shape = np.ones(n)
     shape[engine.unl] = expand
@@ -672,7 +682,6 @@ class _Engine:
         self.cell_knot = np.arange(2 * n_bins) // 2
         self.cell_y = (np.arange(2 * n_bins) % 2).astype(np.float64)
         self.g_unl = rows.group[self.unl]
-        self.s_unl = rows.score[self.unl]
         self.v1, self.v0 = rows.value_pos[self.unl], rows.value_neg[self.unl]
         stake = self.v1 - self.v0
         self.stake = stake
@@ -1061,19 +1070,19 @@ def _thin_labeled(rows: DayRows, cap: int, rng: np.random.Generator) -> DayRows:
 
 def _thin_unlabeled(
     rows: DayRows, cap: int, rng: np.random.Generator
-) -> tuple[DayRows, NDArray[np.float64]]:
+) -> tuple[DayRows, NDArray[np.float64] | None]:
     """Rows for the Monte Carlo: every labeled row and, per group, at most ``cap / groups``
     unlabeled rows (a seeded uniform sample, weighted up to stand for the rest).
 
-    Returns the rows (``rows`` itself when nothing is left out) and, per unlabeled row
-    kept, the factor its weight was raised by. Days with few unlabeled rows — the
+    Returns the rows and, per unlabeled row kept, the factor its weight was raised by
+    (``rows`` itself and None when nothing is left out). Days with few unlabeled rows — the
     nearly decided ones, whose discrete outcomes an interval must pin down — keep all.
     """
     unlabeled = ~rows.labeled
     counts = np.bincount(rows.group[unlabeled], minlength=rows.n_groups)
     share = np.minimum(1.0, cap / max(rows.n_groups, 1) / np.maximum(counts, 1))
     if (share >= 1).all():
-        return rows, np.ones(int(unlabeled.sum()))
+        return rows, None
     row_share = np.where(unlabeled, share[rows.group], 1.0)
     keep = rng.random(len(rows.score)) < row_share
     return _subset(rows, keep, 1 / row_share), 1 / row_share[keep & unlabeled]
