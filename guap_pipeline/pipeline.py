@@ -46,12 +46,12 @@ from guap_pipeline.landing import (
 from guap_pipeline.readers import ROW
 from guap_pipeline.storage import (
     SHARED_DUCKDB_ROWS,
-    THREADED_ROWS,
     ParquetParts,
     Store,
     copy_file,
     decode_threads,
     duckdb_connection,
+    read_columns,
     release_memory,
     sql_path,
 )
@@ -431,8 +431,8 @@ def _build_labels_fast(store: Store, day: str) -> dict[str, int] | None:
     chunks = _staged_chunks(store, "labels", day, load=columns)
     if chunks is None or _labeled_twice(store, day, chunks):
         return None  # ids labeled more than once: the pandas path picks the latest
-    table = pa.concat_tables(  # a big day's columns decoded in parallel
-        chunks.tables or (pq.read_table(path, columns=columns) for path in chunks.paths)
+    table = pa.concat_tables(
+        chunks.tables or (read_columns(path, columns) for path in chunks.paths)
     ).combine_chunks()
     order = _labeled_at_order(table["labeled_at"])
     frame = table.slice(0, 0).to_pandas()
@@ -610,10 +610,7 @@ def _matched_labels(
     columns = ["y_true", "labeled_at"]
     schema = pa.schema([labels_file.schema_arrow.field(c) for c in columns])
     try:
-        labels = pa.concat_tables(
-            pq.read_table(path, columns=columns, use_threads=len(rows) > THREADED_ROWS)
-            for path, rows in matches.items()
-        ).cast(schema)
+        labels = pa.concat_tables(read_columns(path, columns) for path in matches).cast(schema)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, KeyError):
         return None  # chunks of other types than the table's: join instead
     return index, labels.combine_chunks()
@@ -702,9 +699,7 @@ def _read_for_profit(path: Path, columns: list[str], config: GuapConfig) -> pd.D
         {"baseline_pred"} if config.baseline != "baseline_pred" else set()
     )
     keys = [c for c in DAY_KEYS if c in names]
-    table = pq.ParquetFile(path, read_dictionary=keys).read(  # columns decoded in parallel
-        columns=[c for c in names if c in wanted]
-    )
+    table = read_columns(path, [c for c in names if c in wanted], read_dictionary=keys)
     frame = table.to_pandas(self_destruct=True, split_blocks=True)
     del table
     release_memory()  # the reader's buffers, before the accounting allocates its own

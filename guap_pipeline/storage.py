@@ -123,6 +123,13 @@ def decode_threads(reader: pq.ParquetFile) -> bool:
     return reader.metadata.num_rows > THREADED_ROWS
 
 
+def read_columns(path: Path, columns: list[str], **options: object) -> pa.Table:
+    """``columns`` of a Parquet file, decoded in parallel when it is big (``options``: of
+    ``pq.ParquetFile``, e.g. ``read_dictionary``)."""
+    reader = pq.ParquetFile(path, **options)
+    return reader.read(columns=columns, use_threads=decode_threads(reader))
+
+
 def sql_path(path: Path) -> str:
     """A path as a quoted SQL string literal."""
     return "'" + path.as_posix().replace("'", "''") + "'"
