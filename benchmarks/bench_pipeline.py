@@ -28,7 +28,11 @@ Value matrix: the SPEC's fraud example, TP ``0.9 × amount − 5``, FP ``−20``
 The bare DuckDB yardstick reads both files, joins on ``prediction_id``, values each
 row with the same matrix and aggregates counts and values per
 ``(model_version, y_true, y_pred)``; the benchmark checks that the pipeline's
-``daily_quadrant_profit`` agrees with it to the cent.
+``daily_quadrant_profit`` agrees with it to the cent. A second yardstick, DuckDB
+*writing the same tables* (predictions, labels, labeled predictions, then the aggregate
+over the labeled table; no validation), is the floor for any pipeline that stores its
+steps' tables as the issue asks; its ratio to the bare query shows how much of the 2×
+budget writing them alone takes.
 
 Usage::
 
@@ -73,20 +77,34 @@ ROOT = Path(__file__).resolve().parent
 HERE = Path(__file__).resolve()
 
 # The yardstick: one SQL statement, the same value matrix, written by hand.
-DUCKDB_SQL = """
-SELECT p.model_version, l.y_true, p.y_pred,
+QUADRANT_SQL = """
+SELECT model_version, y_true, y_pred,
        count(*) AS n,
        sum(CASE
-             WHEN l.y_true = 1 AND p.y_pred = 1 THEN 0.9 * p.amount - 5
-             WHEN l.y_true = 0 AND p.y_pred = 1 THEN -20
-             WHEN l.y_true = 1 AND p.y_pred = 0 THEN -p.amount
+             WHEN y_true = 1 AND y_pred = 1 THEN 0.9 * amount - 5
+             WHEN y_true = 0 AND y_pred = 1 THEN -20
+             WHEN y_true = 1 AND y_pred = 0 THEN -amount
              ELSE 0
            END) AS value
-FROM read_parquet(?) AS p
-JOIN read_parquet(?) AS l USING (prediction_id)
+FROM {rows}
 GROUP BY ALL
 ORDER BY ALL
 """
+DUCKDB_SQL = QUADRANT_SQL.format(
+    rows="read_parquet(?) AS p JOIN read_parquet(?) AS l USING (prediction_id)"
+)
+# The floor for any pipeline that stores its steps' tables, as the issue asks: DuckDB
+# alone, validating nothing, writing what the pipeline writes for the day (predictions,
+# labels, labeled predictions), each step reading the file of the step before, then the
+# yardstick's aggregate over the labeled table.
+DUCKDB_TABLES_SQL = (
+    "COPY (SELECT * FROM read_parquet({predictions})) TO '{dir}/predictions.parquet'",
+    "COPY (SELECT * FROM read_parquet({labels})) TO '{dir}/labels.parquet'",
+    "COPY (SELECT p.*, l.y_true, l.labeled_at FROM read_parquet('{dir}/predictions.parquet') AS p"
+    " LEFT JOIN read_parquet('{dir}/labels.parquet') AS l USING (prediction_id))"
+    " TO '{dir}/labeled.parquet'",
+    QUADRANT_SQL.format(rows="read_parquet('{dir}/labeled.parquet') WHERE y_true IS NOT NULL"),
+)
 
 
 # ---------------------------------------------------------------------------- data
@@ -263,11 +281,34 @@ def scenario_duckdb(folder: Path) -> dict:
             ],
         ).fetchall()
     wall = time.perf_counter() - started
-    cells = {
+    return {"wall": wall, "cells": _cells(rows)}
+
+
+def scenario_duckdb_tables(folder: Path) -> dict:
+    """DuckDB writing the day's tables (:data:`DUCKDB_TABLES_SQL`) in a scratch folder."""
+    import duckdb
+
+    from guap_pipeline.storage import sql_path
+
+    landing = {
+        "predictions": sql_path(folder / "landing/predictions/predictions.parquet"),
+        "labels": sql_path(folder / "landing/labels/labels.parquet"),
+    }
+    with tempfile.TemporaryDirectory(dir=folder) as tables:
+        started = time.perf_counter()
+        with duckdb.connect() as con:
+            for statement in DUCKDB_TABLES_SQL:
+                rows = con.execute(statement.format(dir=tables, **landing)).fetchall()
+        wall = time.perf_counter() - started
+    return {"wall": wall, "cells": _cells(rows)}
+
+
+def _cells(rows: list[tuple]) -> dict[str, list]:
+    """The yardstick's rows as ``{"version/quadrant": [count, value]}``."""
+    return {
         f"{version}/{QUADRANT[(int(t), int(p))]}": [int(n), float(v)]
         for version, t, p, n, v in rows
     }
-    return {"wall": wall, "cells": cells}
 
 
 def _child_main(argv: list[str]) -> None:
@@ -281,6 +322,8 @@ def _child_main(argv: list[str]) -> None:
         out = scenario_guap(folder)
     elif name == "duckdb":
         out = scenario_duckdb(folder)
+    elif name == "duckdb-tables":
+        out = scenario_duckdb_tables(folder)
     else:
         raise SystemExit(f"unknown scenario {name}")
     print("RESULT " + json.dumps(out))
@@ -325,6 +368,11 @@ def bench_day(out: Path, rows: int) -> dict:
     child("generate-day", folder, rows, log=out / "generate_day.log")
     duck = child("duckdb", folder, log=out / "duckdb.log")
     print(f"  bare DuckDB   {duck['wall']:7.2f} s  peak RSS {duck['peak_rss_mib']:7.0f} MiB")
+    floor = child("duckdb-tables", folder, log=out / "duckdb_tables.log")
+    print(
+        f"  DuckDB writing the same tables {floor['wall']:7.2f} s  "
+        f"peak RSS {floor['peak_rss_mib']:7.0f} MiB  ({floor['wall'] / duck['wall']:.2f}x bare)"
+    )
     guap = child("guap", folder, log=out / "guap_day.log")
     # Resetting the peak before each step also lowers what wait4 reports for the process
     # (Linux folds the reset high-water mark into ru_maxrss): the true peak is the larger.
@@ -336,13 +384,21 @@ def bench_day(out: Path, rows: int) -> dict:
             f"{k} {v:.2f}s/{guap['step_peak_mib'][k]:.0f}MiB" for k, v in guap["steps"].items()
         )
     )
-    agree = _agree(guap["cells"], duck["cells"])
+    agree = _agree(guap["cells"], duck["cells"]) and _agree(floor["cells"], duck["cells"])
     ratio = guap["wall"] / duck["wall"]
     print(
         f"  ratio guap/duckdb {ratio:.2f} (target ≤ {TARGET_RATIO}); "
+        f"guap/(DuckDB writing the same tables) {guap['wall'] / floor['wall']:.2f}; "
         f"results {'agree' if agree else 'DIFFER'}"
     )
-    return {"rows": rows, "duckdb": duck, "guap": guap, "ratio": ratio, "agree": agree}
+    return {
+        "rows": rows,
+        "duckdb": duck,
+        "duckdb_tables": floor,
+        "guap": guap,
+        "ratio": ratio,
+        "agree": agree,
+    }
 
 
 def _agree(a: dict, b: dict) -> bool:
