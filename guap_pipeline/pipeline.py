@@ -43,6 +43,7 @@ from guap_pipeline.landing import (
     staged_quarantine,
     staged_signature,
 )
+from guap_pipeline.ordering import stable_order
 from guap_pipeline.readers import ROW
 from guap_pipeline.storage import (
     SHARED_DUCKDB_ROWS,
@@ -465,18 +466,15 @@ def _labeled_twice(store: Store, day: str, chunks: _Chunks) -> bool:
 
 
 def _labeled_at_order(labeled_at: pa.ChunkedArray) -> np.ndarray | None:
-    """Row order by ``labeled_at`` (missing first), ties in row order; ``None`` if sorted."""
-    stamps = pc.fill_null(labeled_at.cast(pa.int64()), np.iinfo(np.int64).min).to_numpy()
-    if (stamps[1:] >= stamps[:-1]).all():
+    """Row order by ``labeled_at`` (missing first), ties in row order; ``None`` if sorted.
+    Missing stamps count as just before the earliest, which keeps the keys' range narrow."""
+    stamps = labeled_at.cast(pa.int64())
+    lowest, earliest = np.iinfo(np.int64).min, pc.min(stamps).as_py()
+    missing = lowest if earliest is None else max(earliest - 1, lowest)
+    keys = pc.fill_null(stamps, missing).to_numpy()
+    if (keys[1:] >= keys[:-1]).all():
         return None
-    order = np.argsort(stamps)
-    ordered = stamps[order]
-    tied = np.flatnonzero(ordered[1:] == ordered[:-1])
-    if len(tied):  # a stable sort keeps tied rows in row order: re-sort within each run
-        members = np.union1d(tied, tied + 1)
-        members = members[np.lexsort((order[members], ordered[members]))]
-        order[np.sort(members)] = order[members]
-    return order
+    return stable_order(keys.view(np.uint64) ^ np.uint64(1 << 63))  # in int64 order
 
 
 def _build_labeled_fast(store: Store, day: str) -> dict[str, int] | None:

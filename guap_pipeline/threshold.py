@@ -15,6 +15,7 @@ import pandas as pd
 from numpy.typing import ArrayLike
 
 from guap_pipeline.errors import InputError
+from guap_pipeline.ordering import stable_order
 from guap_pipeline.value_matrix import ValueMatrix
 
 
@@ -65,16 +66,12 @@ def profit_curve(
 def descending_order(scores: np.ndarray) -> np.ndarray:
     """``np.argsort(-scores, kind="stable")``: rows by descending score, ties in row order.
 
-    Scores usually take few distinct values (rounded model outputs): then the rows are
-    ordered by the rank of their score, a counting sort of small integers, which gives
-    the same permutation several times faster than sorting the floats.
+    Scores lie in [0, 1]: the bit patterns of non-negative floats sort as their values, so
+    their complements sort descending, as integers (:func:`stable_order`, several times
+    faster than sorting the floats).
     """
-    few = 1 << 16
-    if scores.size > few and len(pd.unique(scores[:few])) < few // 2:  # a cheap first look
-        codes, uniques = pd.factorize(scores + 0.0, sort=True)  # + 0.0: -0.0 is 0.0
-        if len(uniques) <= few:
-            return np.argsort((len(uniques) - 1 - codes).astype(np.uint16), kind="stable")
-    return np.argsort(-scores, kind="stable")
+    bits = (scores + 0.0).view(np.uint64)  # + 0.0: -0.0 is 0.0
+    return stable_order(~bits)
 
 
 def threshold_gains(
