@@ -51,6 +51,7 @@ from guap_pipeline.storage import (
     Store,
     copy_file,
     decode_threads,
+    dictionary_text,
     duckdb_connection,
     read_columns,
     release_memory,
@@ -508,9 +509,10 @@ def _build_labeled_fast(store: Store, day: str) -> dict[str, int] | None:
     target = store.path("labeled_predictions", day)
     with ParquetParts() as parts:
         offset = 0
-        batches = predictions.iter_batches(
-            batch_size=SLICE_ROWS, use_threads=decode_threads(predictions)
+        reader = pq.ParquetFile(  # its text columns decoded as dictionaries, cast below
+            predictions_path, read_dictionary=dictionary_text(predictions.schema_arrow)
         )
+        batches = reader.iter_batches(batch_size=SLICE_ROWS, use_threads=decode_threads(reader))
         for batch in batches:
             n = batch.num_rows
             part = (
