@@ -96,8 +96,7 @@ def threshold_gains(
     if s.size and not ((s >= 0) & (s <= 1)).all():
         raise InputError("scores must lie in [0, 1] with no missing values")
     pos = matrix.classes.index(positive_class)
-    v_pos = matrix.row_values(t, np.full_like(t, pos), columns)
-    v_neg = matrix.row_values(t, np.full_like(t, 1 - pos), columns)
+    v_pos, v_neg = matrix.decision_values(t, (pos, 1 - pos), columns)
     return s, v_pos - v_neg, float(v_neg.sum())
 
 
