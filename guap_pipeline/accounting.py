@@ -311,7 +311,8 @@ def account(
     lab = slice(None) if labeled.all() else np.flatnonzero(labeled)  # no copy when all are
     t, p, g = true[lab], pred[lab], gid[lab]
     columns = {c: _numeric(frame, c, lab) for c in matrix.columns}
-    row_cell = g * k + t
+    row_cell = g * k
+    row_cell += t  # in place: each temporary of a big day costs fresh pages
     counts, values = _cell_money(row_cell, p, n_groups * k, matrix, columns)
     counts = counts.reshape(n_groups, k, k)
     values = values.reshape(n_groups, k, k)
@@ -347,7 +348,8 @@ def _cell_money(
     ``bincount`` passes instead of valuing every row.
     """
     k = matrix.n_classes
-    cell = row_cell * k + decision
+    cell = row_cell * k
+    cell += decision
     size = n_rows * k
     counts = np.bincount(cell, minlength=size).astype(np.int64)
     constants = np.tile(matrix.constants().reshape(-1), n_rows // k)

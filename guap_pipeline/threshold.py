@@ -50,7 +50,8 @@ def profit_curve(
     )
     order = descending_order(s)
     s_desc = s[order]
-    gain = np.cumsum(row_gain[order])
+    gain = row_gain[order]
+    np.cumsum(gain, out=gain)
     # last index of each run of equal scores: predicting positive at threshold = that score
     ends = np.flatnonzero(np.r_[s_desc[1:] != s_desc[:-1], True]) if s.size else np.array([], int)
     curve = pd.DataFrame(
@@ -71,7 +72,7 @@ def descending_order(scores: np.ndarray) -> np.ndarray:
     faster than sorting the floats).
     """
     bits = (scores + 0.0).view(np.uint64)  # + 0.0: -0.0 is 0.0
-    return stable_order(~bits)
+    return stable_order(np.invert(bits, out=bits))
 
 
 def threshold_gains(
@@ -97,7 +98,8 @@ def threshold_gains(
         raise InputError("scores must lie in [0, 1] with no missing values")
     pos = matrix.classes.index(positive_class)
     v_pos, v_neg = matrix.decision_values(t, (pos, 1 - pos), columns)
-    return s, v_pos - v_neg, float(v_neg.sum())
+    v_pos -= v_neg  # the gains, in place of the values they replace
+    return s, v_pos, float(v_neg.sum())
 
 
 def hindsight(curve: pd.DataFrame, realized_profit: float) -> Hindsight:

@@ -200,7 +200,7 @@ class ValueMatrix:
         """Value of each row's (true, predicted) cell given its n×C data columns ``x``."""
         values = self.constants()[t, p]
         if x.shape[1]:
-            values = values + _row_dot(self.rates(), t, p, x)
+            values += _row_dot(self.rates(), t, p, x)
         return values
 
     def oracle_values(
@@ -209,7 +209,7 @@ class ValueMatrix:
         """Value of each row under the best decision for its true class (max over columns)."""
         best = np.full(len(np.asarray(true_codes)), -np.inf)
         for candidate in self.decision_values(true_codes, range(self.n_classes), columns):
-            best = np.maximum(best, candidate)
+            np.maximum(best, candidate, out=best)
         return best
 
     def as_table(self) -> list[list[str]]:
@@ -231,5 +231,7 @@ def _row_dot(rates: NDArray, true: NDArray, pred: NDArray | int, x: NDArray) -> 
     ``einsum``, without gathering an n×C matrix of rates first.
     """
     if x.shape[1] == 1:
-        return rates[:, :, 0][true, pred] * x[:, 0]
+        product = rates[:, :, 0][true, pred]
+        product *= x[:, 0]
+        return product
     return np.einsum("nc,nc->n", rates[true, pred], x)
