@@ -63,14 +63,16 @@ def encode_classes(values: ArrayLike, classes: Sequence[Hashable], *, column: st
             codes[numbers == cls] = code
     else:
         codes = pd.Index(list(classes)).get_indexer(series)
-    unknown = (codes < 0) & series.notna().to_numpy()
+    unknown = codes < 0
+    if unknown.any():  # nulls are not unknown: look for them only if needed
+        unknown &= series.notna().to_numpy()
     if unknown.any():
         examples = sorted({repr(v) for v in series[unknown].head(5)})
         raise InputError(
             f"column '{column}' has values that are not declared classes {list(classes)}: "
             f"{', '.join(examples)}"
         )
-    return codes.astype(np.intp)
+    return codes.astype(np.intp, copy=False)
 
 
 # (true class is positive, predicted class is positive) of each quadrant.
@@ -309,10 +311,12 @@ def account(
     lab = slice(None) if labeled.all() else np.flatnonzero(labeled)  # no copy when all are
     t, p, g = true[lab], pred[lab], gid[lab]
     columns = {c: _numeric(frame, c, lab) for c in matrix.columns}
-    counts, values = _cell_money(g * k + t, p, n_groups * k, matrix, columns)
+    row_cell = g * k
+    row_cell += t  # in place: each temporary of a big day costs fresh pages
+    counts, values = _cell_money(row_cell, p, n_groups * k, matrix, columns)
     counts = counts.reshape(n_groups, k, k)
     values = values.reshape(n_groups, k, k)
-    baseline_cells = _cell_money(g * k + t, base[lab], n_groups * k, matrix, columns)[1]
+    baseline_cells = _cell_money(row_cell, base[lab], n_groups * k, matrix, columns)[1]
     baseline_profit = baseline_cells.reshape(n_groups, k * k).sum(axis=1)
     if columns:  # the best cell depends on the row's own amounts
         oracle = matrix.oracle_values(t, columns)
@@ -344,7 +348,8 @@ def _cell_money(
     ``bincount`` passes instead of valuing every row.
     """
     k = matrix.n_classes
-    cell = row_cell * k + decision
+    cell = row_cell * k
+    cell += decision
     size = n_rows * k
     counts = np.bincount(cell, minlength=size).astype(np.int64)
     constants = np.tile(matrix.constants().reshape(-1), n_rows // k)

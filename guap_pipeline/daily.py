@@ -191,11 +191,12 @@ def day_hindsight(
         columns = {c: labeled[c].to_numpy() for c in matrix.columns}
         for key, rows in sorted(_group_rows(labeled), key=lambda item: item[0]):
             rows_of_key = rows[has_label[rows]]
-            if not len(rows_of_key) or pd.isna(score[rows_of_key]).any():
+            scores = score[rows_of_key]  # gathered once: checked, then the curve's
+            if not len(rows_of_key) or pd.isna(scores).any():
                 continue
             curve = profit_curve(
                 true_codes[rows_of_key],
-                score[rows_of_key],
+                scores,
                 matrix,
                 positive_class=config.positive_class,
                 columns={c: values[rows_of_key] for c, values in columns.items()},

@@ -43,6 +43,7 @@ from guap_pipeline.landing import (
     staged_quarantine,
     staged_signature,
 )
+from guap_pipeline.ordering import stable_order
 from guap_pipeline.readers import ROW
 from guap_pipeline.storage import (
     SHARED_DUCKDB_ROWS,
@@ -50,6 +51,7 @@ from guap_pipeline.storage import (
     Store,
     copy_file,
     decode_threads,
+    dictionary_text,
     duckdb_connection,
     read_columns,
     release_memory,
@@ -438,11 +440,12 @@ def _build_labels_fast(store: Store, day: str) -> dict[str, int] | None:
     frame = table.slice(0, 0).to_pandas()
     frame["n_label_versions"] = np.array([], dtype=np.int64)
     schema = pa.Schema.from_pandas(frame, preserve_index=False)
+    fixed = [_fixed_width(column.chunks[0]) if column.num_chunks == 1 else None for column in table]
     with ParquetParts() as parts:
         target = store.path("labels", day)
         for start in range(0, len(table), SLICE_ROWS):
             part = (
-                table.take(order[start : start + SLICE_ROWS])
+                _take(table, fixed, order[start : start + SLICE_ROWS])
                 if order is not None
                 else (table.slice(start, SLICE_ROWS))
             )
@@ -451,6 +454,39 @@ def _build_labels_fast(store: Store, day: str) -> dict[str, int] | None:
         if not len(table):
             parts.write(target, schema.empty_table())
     return {"n_labels": len(table), "n_label_rows": len(table), "n_changed_labels": 0}
+
+
+def _fixed_width(strings: pa.Array) -> pa.Array | None:
+    """Text of one width and no nulls (ids, usually) seen as fixed-size binary, without a
+    copy: taking rows of it is a plain copy of equal blocks, ~2x faster than of text."""
+    if not (pa.types.is_string(strings.type) or pa.types.is_large_string(strings.type)):
+        return None
+    if strings.null_count or not len(strings):
+        return None
+    kind = np.int64 if pa.types.is_large_string(strings.type) else np.int32
+    offsets = np.frombuffer(strings.buffers()[1], dtype=kind)
+    offsets = offsets[strings.offset : strings.offset + len(strings) + 1]
+    width = int(offsets[1] - offsets[0])
+    if width == 0 or not (np.diff(offsets) == width).all():
+        return None
+    data = strings.buffers()[2][int(offsets[0]) : int(offsets[-1])]
+    return pa.Array.from_buffers(pa.binary(width), len(strings), [None, data])
+
+
+def _take(table: pa.Table, fixed: list[pa.Array | None], rows: np.ndarray) -> pa.Table:
+    """``table.take(rows)``, text columns with a :func:`_fixed_width` view taken through it."""
+    columns = []
+    for column, view in zip(table.columns, fixed, strict=True):
+        if view is None:
+            columns.append(column.take(rows))
+            continue
+        taken, width = view.take(rows), view.type.byte_width
+        kind = np.int64 if pa.types.is_large_string(column.type) else np.int32
+        offsets = pa.py_buffer(np.arange(0, (len(rows) + 1) * width, width, dtype=kind))
+        columns.append(
+            pa.Array.from_buffers(column.type, len(rows), [None, offsets, taken.buffers()[1]])
+        )
+    return pa.table(columns, schema=table.schema)
 
 
 def _labeled_twice(store: Store, day: str, chunks: _Chunks) -> bool:
@@ -465,18 +501,15 @@ def _labeled_twice(store: Store, day: str, chunks: _Chunks) -> bool:
 
 
 def _labeled_at_order(labeled_at: pa.ChunkedArray) -> np.ndarray | None:
-    """Row order by ``labeled_at`` (missing first), ties in row order; ``None`` if sorted."""
-    stamps = pc.fill_null(labeled_at.cast(pa.int64()), np.iinfo(np.int64).min).to_numpy()
-    if (stamps[1:] >= stamps[:-1]).all():
+    """Row order by ``labeled_at`` (missing first), ties in row order; ``None`` if sorted.
+    Missing stamps count as just before the earliest, which keeps the keys' range narrow."""
+    stamps = labeled_at.cast(pa.int64())
+    lowest, earliest = np.iinfo(np.int64).min, pc.min(stamps).as_py()
+    missing = lowest if earliest is None else max(earliest - 1, lowest)
+    keys = pc.fill_null(stamps, missing).to_numpy()
+    if (keys[1:] >= keys[:-1]).all():
         return None
-    order = np.argsort(stamps)
-    ordered = stamps[order]
-    tied = np.flatnonzero(ordered[1:] == ordered[:-1])
-    if len(tied):  # a stable sort keeps tied rows in row order: re-sort within each run
-        members = np.union1d(tied, tied + 1)
-        members = members[np.lexsort((order[members], ordered[members]))]
-        order[np.sort(members)] = order[members]
-    return order
+    return stable_order(keys.view(np.uint64) ^ np.uint64(1 << 63))  # in int64 order
 
 
 def _build_labeled_fast(store: Store, day: str) -> dict[str, int] | None:
@@ -510,9 +543,10 @@ def _build_labeled_fast(store: Store, day: str) -> dict[str, int] | None:
     target = store.path("labeled_predictions", day)
     with ParquetParts() as parts:
         offset = 0
-        batches = predictions.iter_batches(
-            batch_size=SLICE_ROWS, use_threads=decode_threads(predictions)
+        reader = pq.ParquetFile(  # its text columns decoded as dictionaries, cast below
+            predictions_path, read_dictionary=dictionary_text(predictions.schema_arrow)
         )
+        batches = reader.iter_batches(batch_size=SLICE_ROWS, use_threads=decode_threads(reader))
         for batch in batches:
             n = batch.num_rows
             part = (

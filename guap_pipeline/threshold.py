@@ -15,6 +15,7 @@ import pandas as pd
 from numpy.typing import ArrayLike
 
 from guap_pipeline.errors import InputError
+from guap_pipeline.ordering import stable_order
 from guap_pipeline.value_matrix import ValueMatrix
 
 
@@ -49,7 +50,8 @@ def profit_curve(
     )
     order = descending_order(s)
     s_desc = s[order]
-    gain = np.cumsum(row_gain[order])
+    gain = row_gain[order]
+    np.cumsum(gain, out=gain)
     # last index of each run of equal scores: predicting positive at threshold = that score
     ends = np.flatnonzero(np.r_[s_desc[1:] != s_desc[:-1], True]) if s.size else np.array([], int)
     curve = pd.DataFrame(
@@ -65,16 +67,12 @@ def profit_curve(
 def descending_order(scores: np.ndarray) -> np.ndarray:
     """``np.argsort(-scores, kind="stable")``: rows by descending score, ties in row order.
 
-    Scores usually take few distinct values (rounded model outputs): then the rows are
-    ordered by the rank of their score, a counting sort of small integers, which gives
-    the same permutation several times faster than sorting the floats.
+    Scores lie in [0, 1]: the bit patterns of non-negative floats sort as their values, so
+    their complements sort descending, as integers (:func:`stable_order`, several times
+    faster than sorting the floats).
     """
-    few = 1 << 16
-    if scores.size > few and len(pd.unique(scores[:few])) < few // 2:  # a cheap first look
-        codes, uniques = pd.factorize(scores + 0.0, sort=True)  # + 0.0: -0.0 is 0.0
-        if len(uniques) <= few:
-            return np.argsort((len(uniques) - 1 - codes).astype(np.uint16), kind="stable")
-    return np.argsort(-scores, kind="stable")
+    bits = (scores + 0.0).view(np.uint64)  # + 0.0: -0.0 is 0.0
+    return stable_order(np.invert(bits, out=bits))
 
 
 def threshold_gains(
@@ -99,9 +97,9 @@ def threshold_gains(
     if s.size and not ((s >= 0) & (s <= 1)).all():
         raise InputError("scores must lie in [0, 1] with no missing values")
     pos = matrix.classes.index(positive_class)
-    v_pos = matrix.row_values(t, np.full_like(t, pos), columns)
-    v_neg = matrix.row_values(t, np.full_like(t, 1 - pos), columns)
-    return s, v_pos - v_neg, float(v_neg.sum())
+    v_pos, v_neg = matrix.decision_values(t, (pos, 1 - pos), columns)
+    v_pos -= v_neg  # the gains, in place of the values they replace
+    return s, v_pos, float(v_neg.sum())
 
 
 def hindsight(curve: pd.DataFrame, realized_profit: float) -> Hindsight:

@@ -12,7 +12,7 @@ of the row (fraud: FN costs ``-1 × amount``). Cells are data, never code to eva
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Hashable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from numbers import Real
 
@@ -154,22 +154,23 @@ class ValueMatrix:
         return out
 
     def _column_matrix(self, columns: Mapping[str, ArrayLike] | None, n: int) -> NDArray:
-        """n×C float matrix of the data columns the cells read; clear error if one is missing."""
+        """n×C float matrix of the data columns the cells read; clear error if one is missing.
+        One column is its own data seen as n×1 (no copy)."""
         if not self.columns:
             return np.zeros((n, 0), dtype=np.float64)
         columns = columns or {}
         missing = [c for c in self.columns if c not in columns]
         if missing:
             raise InputError(f"value matrix reads column(s) {missing}, which the data lacks")
-        out = np.empty((n, len(self.columns)), dtype=np.float64)
-        for i, column in enumerate(self.columns):
+        arrays = []
+        for column in self.columns:
             data = np.asarray(columns[column], dtype=np.float64)
             if data.shape != (n,):
                 raise InputError(f"column '{column}' has shape {data.shape}, expected ({n},)")
             if not np.isfinite(data).all():
                 raise InputError(f"column '{column}' has missing or non-finite values")
-            out[:, i] = data
-        return out
+            arrays.append(data)
+        return arrays[0][:, np.newaxis] if len(arrays) == 1 else np.column_stack(arrays)
 
     def row_values(
         self,
@@ -180,25 +181,35 @@ class ValueMatrix:
         """Value of each row's own (true, predicted) cell; codes index ``classes``."""
         t = np.asarray(true_codes, dtype=np.intp)
         p = np.asarray(pred_codes, dtype=np.intp)
-        values = self.constants()[t, p]
+        return self._values(t, p, self._column_matrix(columns, len(t)))
+
+    def decision_values(
+        self,
+        true_codes: ArrayLike,
+        decisions: Iterable[int],
+        columns: Mapping[str, ArrayLike] | None = None,
+    ) -> Iterator[NDArray[np.float64]]:
+        """Value of each row were it predicted as each of ``decisions`` in turn (class
+        codes): :meth:`row_values` of a constant decision, the data columns read once."""
+        t = np.asarray(true_codes, dtype=np.intp)
         x = self._column_matrix(columns, len(t))
+        for decision in decisions:
+            yield self._values(t, decision, x)
+
+    def _values(self, t: NDArray, p: NDArray | int, x: NDArray) -> NDArray[np.float64]:
+        """Value of each row's (true, predicted) cell given its n×C data columns ``x``."""
+        values = self.constants()[t, p]
         if x.shape[1]:
-            values = values + _row_dot(self.rates(), t, p, x)
+            values += _row_dot(self.rates(), t, p, x)
         return values
 
     def oracle_values(
         self, true_codes: ArrayLike, columns: Mapping[str, ArrayLike] | None = None
     ) -> NDArray[np.float64]:
         """Value of each row under the best decision for its true class (max over columns)."""
-        t = np.asarray(true_codes, dtype=np.intp)
-        x = self._column_matrix(columns, len(t))
-        const, rates = self.constants(), self.rates()
-        best = np.full(len(t), -np.inf)
-        for pred in range(self.n_classes):
-            candidate = const[t, pred]
-            if x.shape[1]:
-                candidate = candidate + _row_dot(rates, t, pred, x)
-            best = np.maximum(best, candidate)
+        best = np.full(len(np.asarray(true_codes)), -np.inf)
+        for candidate in self.decision_values(true_codes, range(self.n_classes), columns):
+            np.maximum(best, candidate, out=best)
         return best
 
     def as_table(self) -> list[list[str]]:
@@ -220,5 +231,7 @@ def _row_dot(rates: NDArray, true: NDArray, pred: NDArray | int, x: NDArray) -> 
     ``einsum``, without gathering an n×C matrix of rates first.
     """
     if x.shape[1] == 1:
-        return rates[:, :, 0][true, pred] * x[:, 0]
+        product = rates[:, :, 0][true, pred]
+        product *= x[:, 0]
+        return product
     return np.einsum("nc,nc->n", rates[true, pred], x)

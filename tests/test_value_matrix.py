@@ -181,3 +181,29 @@ def test_data_column_of_wrong_length_is_an_input_error() -> None:
 def test_as_table_shows_cells_for_humans() -> None:
     m = ValueMatrix.from_named(FRAUD_NAMED, classes=[0, 1], positive_class=1)
     assert m.as_table() == [["0", "-20"], ["-1×amount", "-5 + 0.9×amount"]]
+
+
+@pytest.mark.parametrize(
+    "rows",
+    [
+        [[0, {"amount": -1.0}], [{"constant": -5, "amount": 0.9}, 3]],  # one data column
+        [  # multiclass, two data columns
+            [1, {"amount": 0.5, "fee": -2}, -3],
+            [{"fee": 1.25}, 0, {"constant": 2, "amount": -0.1}],
+            [-1, 4, {"amount": 1.5, "fee": 0.3}],
+        ],
+    ],
+)
+def test_decision_values_are_row_values_of_each_constant_decision(rows: list) -> None:
+    matrix = ValueMatrix.from_nested(rows, classes=list(range(len(rows))))
+    rng = np.random.default_rng(3)
+    true = rng.integers(0, len(rows), 200)
+    columns = {"amount": rng.random(200) * 100, "fee": rng.random(200)}
+    before = {c: v.copy() for c, v in columns.items()}
+    got = list(matrix.decision_values(true, range(len(rows)), columns))
+    for decision, values in enumerate(got):
+        want = matrix.row_values(true, np.full(200, decision), columns)
+        np.testing.assert_array_equal(values, want)
+    np.testing.assert_array_equal(matrix.oracle_values(true, columns), np.max(got, axis=0))
+    for column, values in before.items():  # read, not changed (one column is not copied)
+        np.testing.assert_array_equal(columns[column], values)

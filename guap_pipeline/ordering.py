@@ -1,0 +1,52 @@
+"""Stable row orders of big key arrays, several times faster than NumPy's stable argsort.
+
+Each key is packed with its row number into one ``uint64`` and the packed values are
+sorted (NumPy's vectorised sort of plain integers) instead of arg-sorting the keys:
+ties then come out in row order by construction. Keys whose range leaves too few bits
+for the row number lose their lowest bits in the packing; the few runs of rows that
+this makes tie are re-sorted by their full keys afterwards.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import NDArray
+
+
+def stable_order(keys: NDArray[np.uint64]) -> NDArray[np.intp]:
+    """``np.argsort(keys, kind="stable")``: rows by ascending key, ties in row order."""
+    n = len(keys)
+    if n < 2:
+        return np.arange(n, dtype=np.intp)
+    row_bits = (n - 1).bit_length()
+    packed = keys - keys.min()
+    shift = max(0, int(packed.max()).bit_length() + row_bits - 64)
+    packed >>= np.uint64(shift)
+    packed <<= np.uint64(row_bits)
+    packed |= np.arange(n, dtype=np.uint64)
+    packed.sort()
+    order = (packed & np.uint64((1 << row_bits) - 1)).astype(np.intp)
+    if shift:
+        _sort_runs(order, keys, packed >> np.uint64(row_bits))
+    return order
+
+
+def _sort_runs(order: NDArray[np.intp], keys: NDArray[np.uint64], packed: NDArray) -> None:
+    """Re-sort, in place by (key, row), each run of ``order`` whose packed keys tie but
+    whose full keys are out of order (``packed``: the sorted keys without their low bits).
+    Only rows in such runs have their full key looked up."""
+    tied = packed[1:] == packed[:-1]  # each position with the next one
+    members = np.flatnonzero(np.r_[tied, False] | np.r_[False, tied])
+    if not len(members):
+        return
+    ordered = keys[order[members]]
+    out_of_order = members[:-1][tied[members[:-1]] & (ordered[1:] < ordered[:-1])]
+    if not len(out_of_order):
+        return
+    runs = np.unique(packed[out_of_order])
+    starts = np.searchsorted(packed, runs, side="left")
+    lengths = np.searchsorted(packed, runs, side="right") - starts
+    ends = np.cumsum(lengths)
+    members = np.arange(ends[-1]) + np.repeat(starts - ends + lengths, lengths)
+    rows = order[members]
+    order[members] = rows[np.lexsort((rows, keys[rows]))]

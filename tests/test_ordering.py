@@ -1,0 +1,101 @@
+"""The packed-key stable orders against NumPy's stable argsort (ties, wide keys, nulls), and
+the labels' row take through a fixed-width view against Arrow's take."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from guap_pipeline.ordering import stable_order
+from guap_pipeline.pipeline import _fixed_width, _labeled_at_order, _take
+from guap_pipeline.threshold import descending_order
+
+RNG = np.random.default_rng(7)
+
+
+def _wide_with_near_ties(n: int) -> np.ndarray:
+    """Keys over 62 bits (too wide to pack with a row number whole) in clusters that
+    differ only in their lowest bits, and exact ties."""
+    base = RNG.integers(0, 1 << 40, n // 8, dtype=np.uint64) << np.uint64(22)
+    keys = np.repeat(base, 8) + RNG.integers(0, 4, 8 * (n // 8)).astype(np.uint64)
+    return RNG.permutation(keys)
+
+
+@pytest.mark.parametrize(
+    "keys",
+    [
+        np.array([], dtype=np.uint64),
+        np.array([5], dtype=np.uint64),
+        np.array([3, 1, 3, 0, 1, 3], dtype=np.uint64),
+        RNG.integers(0, 50, 10_000).astype(np.uint64),  # many ties
+        RNG.integers(0, 1 << 64, 10_000, dtype=np.uint64, endpoint=False),  # full range
+        _wide_with_near_ties(20_000),
+        np.full(1000, (1 << 64) - 1, dtype=np.uint64),
+    ],
+)
+def test_stable_order_is_numpys_stable_argsort(keys: np.ndarray) -> None:
+    expected = np.argsort(keys, kind="stable")
+    np.testing.assert_array_equal(stable_order(keys.copy()), expected)
+    np.testing.assert_array_equal(stable_order(keys), expected)  # keys left as they were
+
+
+@pytest.mark.parametrize(
+    "scores",
+    [
+        np.round(RNG.random(100_000), 3),  # rounded: few distinct values, many ties
+        RNG.random(100_000),
+        np.array([0.5, -0.0, 1.0, 0.0, 0.5, 1.0, 0.0]),
+        np.array([], dtype=np.float64),
+    ],
+)
+def test_descending_order_is_the_stable_argsort_of_minus_scores(scores: np.ndarray) -> None:
+    np.testing.assert_array_equal(descending_order(scores), np.argsort(-scores, kind="stable"))
+
+
+def _naive_labeled_at_order(stamps: list[int | None]) -> list[int]:
+    """Rows by labeled_at, missing first, ties in row order, by Python's stable sort."""
+    return sorted(range(len(stamps)), key=lambda i: (stamps[i] is not None, stamps[i] or 0))
+
+
+@pytest.mark.parametrize(
+    "stamps",
+    [
+        [30, None, 10, 30, None, -(1 << 63), 10, 20],
+        [None, None, 5, 1],
+        [1 << 62, -(1 << 62), 0, None, 1 << 62, -(1 << 62)],  # a range wider than 63 bits
+        [int(s) for s in RNG.integers(1_772_496_000_000_000, 1_774_224_000_000_000, 5000)],
+    ],
+)
+def test_labeled_at_order_is_the_naive_order(stamps: list[int | None]) -> None:
+    column = pa.chunked_array([pa.array(stamps, pa.int64()).cast(pa.timestamp("us", "UTC"))])
+    assert _labeled_at_order(column).tolist() == _naive_labeled_at_order(stamps)
+
+
+def test_labeled_at_order_is_none_when_sorted() -> None:
+    column = pa.chunked_array([pa.array([None, 1, 1, 2], pa.timestamp("us", "UTC"))])
+    assert _labeled_at_order(column) is None
+
+
+@pytest.mark.parametrize(
+    ("ids", "one_width"),
+    [
+        (pa.array([f"tx-{i:08d}" for i in range(1000)], pa.large_string()), True),
+        (pa.array([f"tx-{i:08d}" for i in range(1000)], pa.string()), True),
+        (pa.array([f"tx-{i:08d}" for i in range(1200)], pa.large_string()).slice(150, 900), True),
+        (pa.array([f"é-{i:03d}" for i in range(1000)], pa.large_string()), True),  # multibyte
+        (pa.array([f"tx-{i}" for i in range(1000)], pa.large_string()), False),  # widths differ
+        (pa.array([None if i % 7 else f"tx-{i:04d}" for i in range(1000)], pa.string()), False),
+        (pa.array([""] * 1000, pa.string()), False),
+        (pa.array(range(1000), pa.int64()), False),
+    ],
+)
+def test_take_through_a_fixed_width_view_equals_arrows_take(ids: pa.Array, one_width: bool) -> None:
+    table = pa.table({"prediction_id": ids, "y_true": pa.array(range(len(ids)))})
+    fixed = [_fixed_width(column.chunks[0]) for column in table]
+    assert (fixed[0] is not None) == one_width
+    rows = RNG.permutation(len(ids))
+    for part in (rows, rows[:10], rows[:1]):
+        got = _take(table, fixed, part)
+        got.validate(full=True)
+        assert got.equals(table.take(part))
