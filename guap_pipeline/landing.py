@@ -448,7 +448,9 @@ def _route_groups(
     matched = None
     first = int(days.min()) if len(days) else 0
     codes = (days - first).astype(np.int64)
-    once = not len(rows) or np.bincount(rows, minlength=n_rows).max() <= 1
+    found = np.zeros(n_rows, dtype=bool)
+    found[rows] = True
+    once = np.count_nonzero(found) == len(rows)  # no row matched twice
     if not once:  # rare: sort pairs
         pairs = np.unique(np.stack([codes, rows], axis=1), axis=0)
         codes, rows = pairs[:, 0], pairs[:, 1]  # by day, then row
@@ -472,8 +474,6 @@ def _route_groups(
         prediction_of_row[rows] = predictions
         matched = {code: prediction_of_row[index] for code, index in groups.items()}
         del prediction_of_row
-    found = np.zeros(n_rows, dtype=bool)
-    found[rows] = True
     labels = {code: str(np.datetime64(first + code, "D")) for code in groups}
     routed = {labels[code]: index for code, index in sorted(groups.items())}
     if matched is not None:
