@@ -390,11 +390,14 @@ def _match_labels(
     prediction_id is staged that day; the prediction row is its row in its chunk.
 
     One DuckDB hash join of every file's ids against the ids of all staged predictions;
-    only integers come back (row numbers, and days since the epoch), streamed in batches.
+    only integers come back (row numbers, and the index of the matched chunk, whose
+    folder names its day: no day text is read or parsed per row), streamed in batches.
     """
     nothing = np.array([], dtype=np.int64)
-    if not raw_paths or not any(folder.glob("*/*.parquet")):
+    chunks = sorted(folder.glob("*/*.parquet"))
+    if not raw_paths or not chunks:
         return [(nothing, nothing, nothing) for _ in raw_paths]
+    chunk_days = np.array([c.parent.name for c in chunks], dtype="datetime64[D]").view(np.int64)
     labels = " UNION ALL ".join(
         f"SELECT {i} AS f, file_row_number AS j, prediction_id "
         f"FROM read_parquet({sql_path(path)}, file_row_number = true)"
@@ -402,27 +405,29 @@ def _match_labels(
     )
     query = f"""
         SELECT CAST(l.f AS INTEGER) AS f, CAST(l.j AS INTEGER) AS j,
-               CAST(CAST(p.date AS DATE) - DATE '1970-01-01' AS INTEGER) AS day,
-               CAST(p.file_row_number AS INTEGER) AS i
+               CAST(p.file_index AS INTEGER) AS chunk, CAST(p.file_row_number AS INTEGER) AS i
         FROM ({labels}) AS l
-        JOIN read_parquet({sql_path(folder / "*" / "*.parquet")}, file_row_number = true) AS p
+        JOIN read_parquet([{", ".join(sql_path(c) for c in chunks)}], file_row_number = true) AS p
         USING (prediction_id)
     """
     found: list[list[tuple[np.ndarray, ...]]] = [[] for _ in raw_paths]
     with duckdb_connection() as con:
         for batch in con.sql(query).to_arrow_reader(SLICE_ROWS):
-            files = batch.column(0).to_numpy()
+            files, rows, chunk, predictions = (column.to_numpy() for column in batch.columns)
+            days = chunk_days[chunk]
+            if len(raw_paths) == 1:  # the usual single labels file: nothing to sort apart
+                found[0].append((rows, days, predictions))
+                continue
             order = np.argsort(_small_ints(files), kind="stable")
             bounds = np.searchsorted(files[order], np.arange(len(raw_paths) + 1))
-            rows, days = batch.column(1).to_numpy()[order], batch.column(2).to_numpy()[order]
-            predictions = batch.column(3).to_numpy()[order]
+            rows, days, predictions = rows[order], days[order], predictions[order]
             for i, (a, b) in enumerate(pairwise(bounds)):
                 if b > a:
                     found[i].append((rows[a:b], days[a:b], predictions[a:b]))
     return [
         (
             np.concatenate([r for r, _, _ in parts]).astype(np.int64),
-            np.concatenate([d for _, d, _ in parts]).astype(np.int64),
+            np.concatenate([d for _, d, _ in parts]),
             np.concatenate([p for _, _, p in parts]),
         )
         if parts
@@ -443,7 +448,9 @@ def _route_groups(
     matched = None
     first = int(days.min()) if len(days) else 0
     codes = (days - first).astype(np.int64)
-    once = not len(rows) or np.bincount(rows, minlength=n_rows).max() <= 1
+    found = np.zeros(n_rows, dtype=bool)
+    found[rows] = True
+    once = np.count_nonzero(found) == len(rows)  # no row matched twice
     if not once:  # rare: sort pairs
         pairs = np.unique(np.stack([codes, rows], axis=1), axis=0)
         codes, rows = pairs[:, 0], pairs[:, 1]  # by day, then row
@@ -467,8 +474,6 @@ def _route_groups(
         prediction_of_row[rows] = predictions
         matched = {code: prediction_of_row[index] for code, index in groups.items()}
         del prediction_of_row
-    found = np.zeros(n_rows, dtype=bool)
-    found[rows] = True
     labels = {code: str(np.datetime64(first + code, "D")) for code in groups}
     routed = {labels[code]: index for code, index in sorted(groups.items())}
     if matched is not None:

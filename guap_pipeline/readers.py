@@ -81,7 +81,7 @@ def iter_landing_file(
             table.validate(full=True)  # e.g. text that is not UTF-8: a damaged file
             for i in floats:
                 table = table.set_column(i, schema[i].name, table[i].cast(pa.float64()))
-            frame = table.to_pandas()
+            frame = table.to_pandas(split_blocks=True)  # no copy into 2-D blocks
             if ROW not in frame.columns:
                 frame.insert(len(frame.columns), ROW, range(offset + 1, offset + len(frame) + 1))
             offset += len(frame)

@@ -104,23 +104,60 @@ def _utc_values(stamps: pd.Series) -> pd.api.extensions.ExtensionArray:
 
 
 def local_days(timestamps: pd.Series, timezone: str) -> pd.Series:
-    """ISO date of each UTC timestamp in ``timezone`` (DST-safe); formats each day once."""
+    """ISO date of each UTC timestamp in ``timezone`` (DST-safe); formats each day once,
+    and repeats it without a per-row cast when every timestamp falls on one day."""
     local = timestamps.dt.tz_convert(timezone).dt.tz_localize(None).to_numpy()
     day = local.astype("datetime64[D]")  # floors, like ``floor("D")``; NaT stays NaT
     missing = np.isnat(day)
-    codes, uniques = pd.factorize(day.view(np.int64))
-    labels = np.datetime_as_string(uniques.astype("datetime64[D]"), unit="D").astype(object)
-    indices = pa.array(codes.astype(np.int32), mask=missing)
-    days = pa.DictionaryArray.from_arrays(indices, pa.array(labels, pa.large_string()))
-    return pd.Series(
-        pd.arrays.ArrowStringArray(days.cast(pa.large_string())), index=timestamps.index
-    )
+    if len(day) and not missing.any() and day.min() == day.max():
+        label = str(np.datetime_as_string(day[0], unit="D"))
+        days = pa.repeat(pa.scalar(label, pa.large_string()), len(day))
+    else:
+        codes, uniques = pd.factorize(day.view(np.int64))
+        labels = np.datetime_as_string(uniques.astype("datetime64[D]"), unit="D").astype(object)
+        indices = pa.array(codes.astype(np.int32), mask=missing)
+        dictionary = pa.DictionaryArray.from_arrays(indices, pa.array(labels, pa.large_string()))
+        days = dictionary.cast(pa.large_string())
+    return pd.Series(pd.arrays.ArrowStringArray(days), index=timestamps.index)
 
 
 def constant_text(value: str, n: int) -> pd.api.extensions.ExtensionArray:
-    """``n`` times ``value`` as the ``str`` column a scalar assignment gives, built in Arrow."""
-    repeated = pa.DictionaryArray.from_arrays(np.zeros(n, dtype=np.int8), pa.array([value]))
-    return pd.array(repeated.cast(pa.large_string()), dtype="str")
+    """``n`` times ``value`` as the ``str`` column a scalar assignment gives, repeated in
+    Arrow (one copy of the bytes per row, and no per-row cast)."""
+    return pd.array(pa.repeat(pa.scalar(value, pa.large_string()), n), dtype="str")
+
+
+def _stripped(values: pd.Series) -> pd.Series:
+    """Values as text without surrounding whitespace. Stripping copies every value, so it
+    is skipped when no value starts or ends with a byte that could be whitespace."""
+    text = values.astype("string")
+    column = pa.array(text.array)
+    chunks = column.chunks if isinstance(column, pa.ChunkedArray) else [column]
+    return text if all(_plain_edges(chunk) for chunk in chunks) else text.str.strip()
+
+
+def _plain_edges(text: pa.Array) -> bool:
+    """Whether the first and last byte of every non-empty value is printable ASCII other
+    than a space (so no value has whitespace to strip), read from the Arrow buffers."""
+    if not (pa.types.is_string(text.type) or pa.types.is_large_string(text.type)):
+        return False
+    width = np.dtype(np.int32 if pa.types.is_string(text.type) else np.int64)
+    _, offsets_buffer, data_buffer = text.buffers()
+    if data_buffer is None or not len(text):
+        return True  # no bytes at all: every value is empty or missing
+    offsets = np.frombuffer(
+        offsets_buffer, dtype=width, count=len(text) + 1, offset=text.offset * width.itemsize
+    )
+    starts, ends = offsets[:-1], offsets[1:]
+    filled = ends > starts
+    if not filled.all():
+        starts, ends = starts[filled], ends[filled]
+    data = np.frombuffer(data_buffer, dtype=np.uint8)
+    # 0x21..0x7E, printable ASCII but space: below 0x5E once shifted down by 0x21 (wrapping)
+    return all(
+        bool((np.subtract(edge, 0x21, dtype=np.uint8) < 0x5E).all())
+        for edge in (data[starts], data[ends - 1])
+    )
 
 
 def _kept(values, good: np.ndarray, all_good: bool):
@@ -242,30 +279,24 @@ def validate_predictions(
         return _kept(values, good, all_good)
 
     version = raw["model_version"] if "model_version" in raw.columns else None
-    frame = pd.DataFrame(
-        {
-            "prediction_id": kept(ids).astype("string").str.strip().array,
-            "predicted_at": _utc_values(kept(stamps)),
-            "date": kept(days).array,
-            "model_version": (
-                kept(version)
-                .astype("string")
-                .str.strip()
-                .fillna("default")
-                .replace("", "default")
-                .array
-                if version is not None
-                else "default"
-            ),
-            "y_pred": _labels(kept(pred), config.classes).to_numpy(),
-        }
-    )
+    columns = {
+        "prediction_id": _stripped(kept(ids)).array,
+        "predicted_at": _utc_values(kept(stamps)),
+        "date": kept(days).array,
+        "model_version": (
+            _stripped(kept(version)).fillna("default").replace("", "default").array
+            if version is not None
+            else "default"
+        ),
+        "y_pred": _labels(kept(pred), config.classes).to_numpy(),
+    }
     if score is not None:
-        frame["score"] = kept(score).to_numpy()
+        columns["score"] = kept(score).to_numpy()
     for column, values in extra.items():
-        frame[column] = kept(values).to_numpy()
-    frame[SOURCE] = constant_text(source, len(frame))
-    frame[ROW] = kept(raw[ROW].to_numpy(dtype=np.int64))
+        columns[column] = kept(values).to_numpy()
+    columns[SOURCE] = constant_text(source, len(columns["y_pred"]))
+    columns[ROW] = kept(raw[ROW].to_numpy(dtype=np.int64))
+    frame = pd.DataFrame(columns, copy=False)  # the columns are new or no longer needed
     return frame.astype(
         {"prediction_id": "string", "date": "string", "model_version": "string"}
     ), quarantine
@@ -322,14 +353,13 @@ def validate_labels(
     frame = pd.DataFrame(
         {
             "prediction_id": (
-                kept(ids).astype("string").str.strip().array
-                if ids is not None
-                else pd.Series([], dtype="string")
+                _stripped(kept(ids)).array if ids is not None else pd.Series([], dtype="string")
             ),
             "y_true": _labels(kept(codes), config.classes).to_numpy(),
             "labeled_at": _utc_values(kept(labeled_at)),
             SOURCE: constant_text(source, int(good.sum())),
             ROW: kept(raw[ROW].to_numpy(dtype=np.int64)),
-        }
+        },
+        copy=False,  # the columns are new or no longer needed
     )
     return frame.astype({"prediction_id": "string"}), quarantine
