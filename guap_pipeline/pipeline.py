@@ -440,12 +440,11 @@ def _build_labels_fast(store: Store, day: str) -> dict[str, int] | None:
     frame = table.slice(0, 0).to_pandas()
     frame["n_label_versions"] = np.array([], dtype=np.int64)
     schema = pa.Schema.from_pandas(frame, preserve_index=False)
-    fixed = [_fixed_width(column.chunks[0]) if column.num_chunks == 1 else None for column in table]
     with ParquetParts() as parts:
         target = store.path("labels", day)
         for start in range(0, len(table), SLICE_ROWS):
             part = (
-                _take(table, fixed, order[start : start + SLICE_ROWS])
+                table.take(order[start : start + SLICE_ROWS])
                 if order is not None
                 else (table.slice(start, SLICE_ROWS))
             )
@@ -454,39 +453,6 @@ def _build_labels_fast(store: Store, day: str) -> dict[str, int] | None:
         if not len(table):
             parts.write(target, schema.empty_table())
     return {"n_labels": len(table), "n_label_rows": len(table), "n_changed_labels": 0}
-
-
-def _fixed_width(strings: pa.Array) -> pa.Array | None:
-    """Text of one width and no nulls (ids, usually) seen as fixed-size binary, without a
-    copy: taking rows of it is a plain copy of equal blocks, ~2x faster than of text."""
-    if not (pa.types.is_string(strings.type) or pa.types.is_large_string(strings.type)):
-        return None
-    if strings.null_count or not len(strings):
-        return None
-    kind = np.int64 if pa.types.is_large_string(strings.type) else np.int32
-    offsets = np.frombuffer(strings.buffers()[1], dtype=kind)
-    offsets = offsets[strings.offset : strings.offset + len(strings) + 1]
-    width = int(offsets[1] - offsets[0])
-    if width == 0 or not (np.diff(offsets) == width).all():
-        return None
-    data = strings.buffers()[2][int(offsets[0]) : int(offsets[-1])]
-    return pa.Array.from_buffers(pa.binary(width), len(strings), [None, data])
-
-
-def _take(table: pa.Table, fixed: list[pa.Array | None], rows: np.ndarray) -> pa.Table:
-    """``table.take(rows)``, text columns with a :func:`_fixed_width` view taken through it."""
-    columns = []
-    for column, view in zip(table.columns, fixed, strict=True):
-        if view is None:
-            columns.append(column.take(rows))
-            continue
-        taken, width = view.take(rows), view.type.byte_width
-        kind = np.int64 if pa.types.is_large_string(column.type) else np.int32
-        offsets = pa.py_buffer(np.arange(0, (len(rows) + 1) * width, width, dtype=kind))
-        columns.append(
-            pa.Array.from_buffers(column.type, len(rows), [None, offsets, taken.buffers()[1]])
-        )
-    return pa.table(columns, schema=table.schema)
 
 
 def _labeled_twice(store: Store, day: str, chunks: _Chunks) -> bool:

@@ -1,5 +1,4 @@
-"""The packed-key stable orders against NumPy's stable argsort (ties, wide keys, nulls), and
-the labels' row take through a fixed-width view against Arrow's take."""
+"""The packed-key stable orders against NumPy's stable argsort: ties, wide keys, nulls."""
 
 from __future__ import annotations
 
@@ -8,7 +7,7 @@ import pyarrow as pa
 import pytest
 
 from guap_pipeline.ordering import stable_order
-from guap_pipeline.pipeline import _fixed_width, _labeled_at_order, _take
+from guap_pipeline.pipeline import _labeled_at_order
 from guap_pipeline.threshold import descending_order
 
 RNG = np.random.default_rng(7)
@@ -75,27 +74,3 @@ def test_labeled_at_order_is_the_naive_order(stamps: list[int | None]) -> None:
 def test_labeled_at_order_is_none_when_sorted() -> None:
     column = pa.chunked_array([pa.array([None, 1, 1, 2], pa.timestamp("us", "UTC"))])
     assert _labeled_at_order(column) is None
-
-
-@pytest.mark.parametrize(
-    ("ids", "one_width"),
-    [
-        (pa.array([f"tx-{i:08d}" for i in range(1000)], pa.large_string()), True),
-        (pa.array([f"tx-{i:08d}" for i in range(1000)], pa.string()), True),
-        (pa.array([f"tx-{i:08d}" for i in range(1200)], pa.large_string()).slice(150, 900), True),
-        (pa.array([f"é-{i:03d}" for i in range(1000)], pa.large_string()), True),  # multibyte
-        (pa.array([f"tx-{i}" for i in range(1000)], pa.large_string()), False),  # widths differ
-        (pa.array([None if i % 7 else f"tx-{i:04d}" for i in range(1000)], pa.string()), False),
-        (pa.array([""] * 1000, pa.string()), False),
-        (pa.array(range(1000), pa.int64()), False),
-    ],
-)
-def test_take_through_a_fixed_width_view_equals_arrows_take(ids: pa.Array, one_width: bool) -> None:
-    table = pa.table({"prediction_id": ids, "y_true": pa.array(range(len(ids)))})
-    fixed = [_fixed_width(column.chunks[0]) for column in table]
-    assert (fixed[0] is not None) == one_width
-    rows = RNG.permutation(len(ids))
-    for part in (rows, rows[:10], rows[:1]):
-        got = _take(table, fixed, part)
-        got.validate(full=True)
-        assert got.equals(table.take(part))
