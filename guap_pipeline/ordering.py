@@ -12,6 +12,9 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
+# Row numbers are packed in slices of this many rows, to bound the temporary arrays.
+_ROWS_AT_A_TIME = 1 << 20
+
 
 def stable_order(keys: NDArray[np.uint64]) -> NDArray[np.intp]:
     """``np.argsort(keys, kind="stable")``: rows by ascending key, ties in row order."""
@@ -23,11 +26,15 @@ def stable_order(keys: NDArray[np.uint64]) -> NDArray[np.intp]:
     shift = max(0, int(packed.max()).bit_length() + row_bits - 64)
     packed >>= np.uint64(shift)
     packed <<= np.uint64(row_bits)
-    packed |= np.arange(n, dtype=np.uint64)
+    for start in range(0, n, _ROWS_AT_A_TIME):  # row numbers without an n-row temporary
+        stop = min(start + _ROWS_AT_A_TIME, n)
+        packed[start:stop] |= np.arange(start, stop, dtype=np.uint64)
     packed.sort()
-    order = (packed & np.uint64((1 << row_bits) - 1)).astype(np.intp)
-    if shift:
-        _sort_runs(order, keys, packed >> np.uint64(row_bits))
+    tied_keys = packed >> np.uint64(row_bits) if shift else None
+    packed &= np.uint64((1 << row_bits) - 1)  # in place: the row numbers are the order
+    order = packed.view(np.int64).astype(np.intp, copy=False)
+    if tied_keys is not None:
+        _sort_runs(order, keys, tied_keys)
     return order
 
 

@@ -39,6 +39,14 @@ def test_stable_order_is_numpys_stable_argsort(keys: np.ndarray) -> None:
     np.testing.assert_array_equal(stable_order(keys), expected)  # keys left as they were
 
 
+def test_row_numbers_packed_slice_by_slice_give_the_same_order(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("guap_pipeline.ordering._ROWS_AT_A_TIME", 7)  # slices end mid-run
+    for keys in (RNG.integers(0, 50, 1000).astype(np.uint64), _wide_with_near_ties(1000)):
+        np.testing.assert_array_equal(stable_order(keys), np.argsort(keys, kind="stable"))
+
+
 @pytest.mark.parametrize(
     "scores",
     [
