@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import time
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -44,6 +45,8 @@ from guap_pipeline.storage import (
 from guap_pipeline.validation import QUARANTINE_COLUMNS, validate_labels, validate_predictions
 
 KINDS = ("predictions", "labels")
+# Staged chunks sit in one folder per prediction day, named by its ISO date.
+DAY_FOLDER = re.compile(r"\d{4}-\d{2}-\d{2}")
 # Rows validated, routed and written at a time: bounds memory on files of any size.
 SLICE_ROWS = 1 << 20
 MANIFEST_SECONDS = 1.0
@@ -394,7 +397,7 @@ def _match_labels(
     folder names its day: no day text is read or parsed per row), streamed in batches.
     """
     nothing = np.array([], dtype=np.int64)
-    chunks = sorted(folder.glob("*/*.parquet"))
+    chunks = [c for c in sorted(folder.glob("*/*.parquet")) if DAY_FOLDER.fullmatch(c.parent.name)]
     if not raw_paths or not chunks:
         return [(nothing, nothing, nothing) for _ in raw_paths]
     chunk_days = np.array([c.parent.name for c in chunks], dtype="datetime64[D]").view(np.int64)

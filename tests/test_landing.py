@@ -116,6 +116,23 @@ def test_a_label_that_arrives_before_its_prediction_is_routed_later(root: Path) 
     assert build_labels(store, "2026-10-02")["n_labels"] == 1
 
 
+def test_labels_route_to_the_day_their_prediction_is_staged_on(root: Path) -> None:
+    """The day comes from the staged chunk's folder; a folder that is not a day (left by
+    hand in the store) is not a day to route to."""
+    write(root, "predictions/p.csv", HEADER + "x,2026-10-01T10:00:00Z,1,0.9,10\n")
+    write(root, "predictions/q.csv", HEADER + "y,2026-10-03T23:00:00Z,1,0.9,10\n")
+    store, _ = stage(root)
+    stray = store.root / "staging" / "predictions" / "backup"
+    stray.mkdir()
+    for chunk in (store.root / "staging" / "predictions" / "2026-10-01").glob("*.parquet"):
+        (stray / chunk.name).write_bytes(chunk.read_bytes())
+    write(root, "labels/l.csv", "prediction_id,y_true\ny,1\nx,0\n")
+    store, bad = stage(root)
+    assert bad.empty
+    assert read_staged(store, "labels", "2026-10-01")["prediction_id"].tolist() == ["x"]
+    assert read_staged(store, "labels", "2026-10-03")["prediction_id"].tolist() == ["y"]
+
+
 @pytest.mark.parametrize(
     ("content", "reason"),
     [
