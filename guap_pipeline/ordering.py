@@ -18,6 +18,8 @@ _ROWS_AT_A_TIME = 1 << 20
 
 def stable_order(keys: NDArray[np.uint64]) -> NDArray[np.intp]:
     """``np.argsort(keys, kind="stable")``: rows by ascending key, ties in row order."""
+    if keys.dtype != np.uint64:  # signed keys would need their sign bit flipped first
+        raise TypeError(f"stable_order sorts uint64 keys, got {keys.dtype}")
     n = len(keys)
     if n < 2:
         return np.arange(n, dtype=np.intp)
@@ -30,19 +32,21 @@ def stable_order(keys: NDArray[np.uint64]) -> NDArray[np.intp]:
         stop = min(start + _ROWS_AT_A_TIME, n)
         packed[start:stop] |= np.arange(start, stop, dtype=np.uint64)
     packed.sort()
-    tied_keys = packed >> np.uint64(row_bits) if shift else None
+    coarse = packed >> np.uint64(row_bits) if shift else None
     packed &= np.uint64((1 << row_bits) - 1)  # in place: the row numbers are the order
     order = packed.view(np.int64).astype(np.intp, copy=False)
-    if tied_keys is not None:
-        _sort_runs(order, keys, tied_keys)
+    if coarse is not None:
+        _sort_runs(order, keys, coarse)
     return order
 
 
-def _sort_runs(order: NDArray[np.intp], keys: NDArray[np.uint64], packed: NDArray) -> None:
-    """Re-sort, in place by (key, row), each run of ``order`` whose packed keys tie but
-    whose full keys are out of order (``packed``: the sorted keys without their low bits).
+def _sort_runs(
+    order: NDArray[np.intp], keys: NDArray[np.uint64], coarse: NDArray[np.uint64]
+) -> None:
+    """Re-sort, in place by (key, row), each run of ``order`` whose coarse keys tie but
+    whose full keys are out of order (``coarse``: the sorted keys without their low bits).
     Only rows in such runs have their full key looked up."""
-    tied = packed[1:] == packed[:-1]  # each position with the next one
+    tied = coarse[1:] == coarse[:-1]  # each position with the next one
     members = np.flatnonzero(np.r_[tied, False] | np.r_[False, tied])
     if not len(members):
         return
@@ -50,9 +54,9 @@ def _sort_runs(order: NDArray[np.intp], keys: NDArray[np.uint64], packed: NDArra
     out_of_order = members[:-1][tied[members[:-1]] & (ordered[1:] < ordered[:-1])]
     if not len(out_of_order):
         return
-    runs = np.unique(packed[out_of_order])
-    starts = np.searchsorted(packed, runs, side="left")
-    lengths = np.searchsorted(packed, runs, side="right") - starts
+    runs = np.unique(coarse[out_of_order])
+    starts = np.searchsorted(coarse, runs, side="left")
+    lengths = np.searchsorted(coarse, runs, side="right") - starts
     ends = np.cumsum(lengths)
     members = np.arange(ends[-1]) + np.repeat(starts - ends + lengths, lengths)
     rows = order[members]

@@ -67,11 +67,14 @@ def profit_curve(
 def descending_order(scores: np.ndarray) -> np.ndarray:
     """``np.argsort(-scores, kind="stable")``: rows by descending score, ties in row order.
 
-    Scores lie in [0, 1]: the bit patterns of non-negative floats sort as their values, so
-    their complements sort descending, as integers (:func:`stable_order`, several times
-    faster than sorting the floats).
+    Scores in [0, 1] (the usual case): the bit patterns of non-negative floats sort as
+    their values, so their complements sort descending, as integers (:func:`stable_order`,
+    several times faster than sorting the floats). Other scores take the plain argsort.
     """
-    bits = (scores + 0.0).view(np.uint64)  # + 0.0: -0.0 is 0.0
+    values = np.asarray(scores, dtype=np.float64)
+    if values.size and not values.min() >= 0:  # a negative score, or NaN
+        return np.argsort(-values, kind="stable")
+    bits = (values + 0.0).view(np.uint64)  # + 0.0: -0.0 is 0.0
     return stable_order(np.invert(bits, out=bits))
 
 

@@ -34,9 +34,9 @@ def _wide_with_near_ties(n: int) -> np.ndarray:
     ],
 )
 def test_stable_order_is_numpys_stable_argsort(keys: np.ndarray) -> None:
-    expected = np.argsort(keys, kind="stable")
-    np.testing.assert_array_equal(stable_order(keys.copy()), expected)
-    np.testing.assert_array_equal(stable_order(keys), expected)  # keys left as they were
+    expected, given = np.argsort(keys, kind="stable"), keys.copy()
+    np.testing.assert_array_equal(stable_order(keys), expected)
+    np.testing.assert_array_equal(keys, given)  # keys left as they were
 
 
 def test_row_numbers_packed_slice_by_slice_give_the_same_order(
@@ -54,6 +54,9 @@ def test_row_numbers_packed_slice_by_slice_give_the_same_order(
         RNG.random(100_000),
         np.array([0.5, -0.0, 1.0, 0.0, 0.5, 1.0, 0.0]),
         np.array([], dtype=np.float64),
+        np.array([-1.0, 0.5, -0.5, 0.5]),  # outside [0, 1]: the bit trick does not hold
+        np.array([0.2, np.nan, 0.7, np.nan]),
+        np.array([0.25, 0.5, 0.25], dtype=np.float32),
     ],
 )
 def test_descending_order_is_the_stable_argsort_of_minus_scores(scores: np.ndarray) -> None:
@@ -82,3 +85,8 @@ def test_labeled_at_order_is_the_naive_order(stamps: list[int | None]) -> None:
 def test_labeled_at_order_is_none_when_sorted() -> None:
     column = pa.chunked_array([pa.array([None, 1, 1, 2], pa.timestamp("us", "UTC"))])
     assert _labeled_at_order(column) is None
+
+
+def test_signed_keys_are_refused_rather_than_misordered() -> None:
+    with pytest.raises(TypeError, match="uint64"):
+        stable_order(np.array([-1, 2], dtype=np.int64))
