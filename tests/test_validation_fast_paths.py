@@ -57,7 +57,14 @@ def test_stripped_text_of_several_chunks_and_of_numbers(second: list[str]) -> No
 def test_local_days_of_one_day_and_of_several_days_equal_formatted_dates(timezone: str) -> None:
     one_day = pd.Series(pd.date_range("2026-03-02 06:00", periods=5, freq="h", tz="UTC"))
     several = pd.concat([one_day, pd.Series([pd.NaT, pd.Timestamp("2026-03-04", tz="UTC")])])
-    for stamps in (one_day, several.reset_index(drop=True)):
+    # Days on which New York's clocks change: 23 and 25 local hours, around midnight.
+    spring = pd.Series(
+        pd.date_range("2026-03-08 04:30", "2026-03-09 04:30", freq="30min", tz="UTC")
+    )
+    autumn = pd.Series(
+        pd.date_range("2026-11-01 03:30", "2026-11-02 05:30", freq="30min", tz="UTC")
+    )
+    for stamps in (one_day, several.reset_index(drop=True), spring, autumn):
         got = local_days(stamps, timezone)
         want = stamps.dt.tz_convert(timezone).dt.strftime("%Y-%m-%d").astype(got.dtype)
         pd.testing.assert_series_equal(got, want)
