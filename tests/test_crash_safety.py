@@ -1,4 +1,5 @@
-"""A crash mid-write (SIGKILL) leaves the previous good table readable."""
+"""A crash mid-write (SIGKILL) leaves the previous good table readable; files are only ever
+replaced, so a hard-linked copy never changes."""
 
 import multiprocessing
 import os
@@ -11,7 +12,7 @@ import pandas as pd
 import pytest
 
 from guap_pipeline.errors import InputError
-from guap_pipeline.storage import Store
+from guap_pipeline.storage import Store, copy_file
 
 ROWS = 400_000
 
@@ -58,3 +59,27 @@ def test_a_partition_key_cannot_reach_outside_the_store(tmp_path: Path, key: str
     with pytest.raises(InputError, match="unsafe"):
         Store(tmp_path / "store").write("profit", version(0).head(1), key)
     assert not (tmp_path / "escape.parquet").exists()
+
+
+@pytest.mark.parametrize("links", [True, False])
+def test_a_copied_table_keeps_its_content_when_the_original_is_rewritten(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, links: bool
+) -> None:
+    """copy_file hard-links where it can; since the store replaces files, never changes
+    them in place, rewriting or removing the original leaves the copy as it was."""
+    if not links:  # a file system without hard links: a plain copy
+
+        def no_links(*_: object) -> None:
+            raise OSError("hard links not supported")
+
+        monkeypatch.setattr(os, "link", no_links)
+    store = Store(tmp_path)
+    store.write("profit", version(1), "2026-10-01")
+    original, copy = store.path("profit", "2026-10-01"), tmp_path / "copy.parquet"
+    copy_file(original, copy)
+    assert (copy.stat().st_ino == original.stat().st_ino) is links
+    store.write("profit", version(2), "2026-10-01")
+    assert pd.read_parquet(copy)["version"].eq(1).all()
+    original.unlink()
+    assert pd.read_parquet(copy)["version"].eq(1).all()
+    assert [p.name for p in tmp_path.glob(".*.tmp")] == []
