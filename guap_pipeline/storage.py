@@ -8,6 +8,7 @@ table names are checked so that no key can build a path outside the store.
 
 from __future__ import annotations
 
+import atexit
 import ctypes
 import fcntl
 import json
@@ -109,8 +110,29 @@ def duckdb_connection(rows: int = SHARED_DUCKDB_ROWS) -> duckdb.DuckDBPyConnecti
 def _new_duckdb() -> duckdb.DuckDBPyConnection:
     con = duckdb.connect()
     con.execute(f"SET memory_limit = '{os.environ.get(DUCKDB_MEMORY_ENV, '1GB')}'")
+    con.execute(f"SET temp_directory = {sql_path(spill_folder())}")
     con.execute("SET preserve_insertion_order = false")
     return con
+
+
+_SPILL: tuple[int, Path] | None = None  # (process id, folder)
+
+
+def spill_folder() -> Path:
+    """Where DuckDB spills a query beyond its memory budget: a folder of this process's
+    own in the system's temp folder, removed at exit. DuckDB's default, ``.tmp`` in the
+    working directory, may be read-only, or shared by runs started in the same place."""
+    global _SPILL
+    if _SPILL is None or _SPILL[0] != os.getpid():  # a forked child makes its own
+        _SPILL = (os.getpid(), Path(tempfile.mkdtemp(prefix="guap-duckdb-")))
+        atexit.register(_remove_spill_folder, *_SPILL)
+    return _SPILL[1]
+
+
+def _remove_spill_folder(pid: int, folder: Path) -> None:
+    """At exit, by the process that made it (a forked child inherits the hook)."""
+    if os.getpid() == pid:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 # Parquet files of more rows than this are decoded with Arrow's thread pool (columns in

@@ -5,6 +5,7 @@ written in several parts; each table must equal what the pure pandas functions o
 :mod:`guap_pipeline.daily` compute from the same staged rows.
 """
 
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +14,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from guap_pipeline import landing, load_config, pipeline
+from guap_pipeline import landing, load_config, pipeline, storage
 from guap_pipeline.daily import dedupe_predictions, join_labels, latest_labels
 from guap_pipeline.landing import read_staged, stage_landing
 from guap_pipeline.pipeline import (
@@ -200,3 +201,21 @@ def test_a_fully_labeled_day_skips_the_duplicate_count_only_when_matches_vouch(
         check_against_pandas(store, day)
         assert len(store.read("predictions", day)) == 29
         assert len(store.read("quarantine_predictions", day)) == (folder == "twice")
+
+
+def test_duckdb_spills_into_a_folder_of_its_own_not_the_working_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A query beyond DuckDB's memory budget spills under the system's temp folder; by
+    default it would write ``.tmp`` wherever the process was started."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv(storage.DUCKDB_MEMORY_ENV, "100MB")  # the query needs more: it spills
+    with storage.duckdb_connection(storage.SHARED_DUCKDB_ROWS) as con:
+        (spill,) = con.execute("SELECT current_setting('temp_directory')").fetchone()
+        assert Path(spill) == storage.spill_folder()
+        assert Path(spill).is_relative_to(tempfile.gettempdir())
+        n = con.execute(
+            "SELECT count(*) FROM (SELECT DISTINCT md5(i::TEXT) FROM range(3000000) t(i))"
+        ).fetchone()[0]
+    assert n == 3_000_000
+    assert list(tmp_path.iterdir()) == []
