@@ -264,6 +264,12 @@ def validate_predictions(
 
     days = local_days(stamps, config.timezone) if stamps is not None else None
     if days is not None:
+        # ISO dates compare as text only with 4-digit years (and a day past 9999 names
+        # no partition): such a row is out of range, not before start_date.
+        long = (days.str.len() > len("9999-12-31")).fillna(False).to_numpy()
+        if long.any():  # rare: years of 5+ digits, BC or AD
+            after = ~days.str.startswith("-").fillna(True).to_numpy()
+            reasons.flag(long & after, "'predicted_at' is after the year 9999")
         start = config.start_date.isoformat()
         reasons.flag(
             (days < start).fillna(False).to_numpy(), f"predicted before start_date {start}"

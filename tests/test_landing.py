@@ -409,6 +409,20 @@ def test_a_timestamp_beyond_pythons_range_is_quarantined_with_its_record(root: P
     assert "<unprintable Timestamp>" in bad["record"].iloc[0]
 
 
+def test_a_timestamp_after_the_year_9999_is_out_of_range_not_before_start_date(
+    root: Path,
+) -> None:
+    table = pa.Table.from_pandas(predictions_for("2026-10-01", 2, seed=0), preserve_index=False)
+    good = pd.Timestamp("2026-10-01T10:00:00Z").value // 10**9
+    far = (np.datetime64("10000-03-01", "s") - np.datetime64(0, "s")).astype(np.int64)
+    stamps = pa.array([good, int(far)], pa.timestamp("s", tz="UTC"))
+    table = table.set_column(table.schema.get_field_index("predicted_at"), "predicted_at", stamps)
+    pq.write_table(table, root / "landing" / "predictions" / "p.parquet")
+    store, bad = stage(root)
+    assert bad["reason"].tolist() == ["'predicted_at' is after the year 9999"]
+    assert read_staged(store, "predictions", "2026-10-01")["predicted_at"].size == 1
+
+
 def test_bit_flipped_parquet_files_never_crash_staging(root: Path) -> None:
     """Each damaged copy is quarantined whole or read row by row; none raises."""
     clean = root / "clean.parquet"
