@@ -57,10 +57,7 @@ def encode_classes(values: ArrayLike, classes: Sequence[Hashable], *, column: st
     """
     series = pd.Series(values, copy=False)
     if series.dtype.kind in "iuf" and all(type(c) is int for c in classes):
-        numbers = series.to_numpy()  # numbers against integer classes: compare, no hashing
-        codes = np.full(len(numbers), -1, dtype=np.intp)
-        for code, cls in enumerate(classes):
-            codes[numbers == cls] = code
+        codes = integer_codes(series.to_numpy(), classes)
     else:
         codes = pd.Index(list(classes)).get_indexer(series)
     unknown = codes < 0
@@ -73,6 +70,15 @@ def encode_classes(values: ArrayLike, classes: Sequence[Hashable], *, column: st
             f"{', '.join(examples)}"
         )
     return codes.astype(np.intp, copy=False)
+
+
+def integer_codes(numbers: NDArray, classes: Sequence[Hashable]) -> NDArray[np.intp]:
+    """Position of each number in the integer ``classes``, -1 where none (NaN included):
+    a comparison per class, no hashing."""
+    codes = np.full(len(numbers), -1, dtype=np.intp)
+    for code, cls in enumerate(classes):
+        codes[numbers == cls] = code
+    return codes
 
 
 # (true class is positive, predicted class is positive) of each quadrant.

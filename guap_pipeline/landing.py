@@ -623,9 +623,7 @@ def staged_signature(store: Store, day: str) -> str:
     for kind in KINDS:
         folder = store.root / "staging" / kind / day
         if folder.is_dir():
-            for chunk in sorted(folder.glob("*.parquet")):
-                stat = chunk.stat()
-                parts.append(f"{kind}/{chunk.name}:{stat.st_size}:{stat.st_mtime_ns}")
+            parts.extend(f"{kind}/{_chunk_stamp(c)}" for c in sorted(folder.glob("*.parquet")))
     return hashlib.sha1("\n".join(parts).encode()).hexdigest()
 
 

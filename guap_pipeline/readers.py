@@ -19,6 +19,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from guap_pipeline.errors import InputError
+from guap_pipeline.storage import decode_threads
 
 PARQUET_MAGIC = b"PAR1"
 # What decoding a damaged Parquet file raises: Arrow's errors, and the ValueError
@@ -74,8 +75,7 @@ def iter_landing_file(
             for i, f in enumerate(schema)
             if pa.types.is_integer(f.type) and _has_nulls(reader, path, f.name)
         ]
-        threads = reader.metadata.num_rows > batch_rows  # a big file: columns in parallel
-        batches = reader.iter_batches(batch_size=batch_rows, use_threads=threads)
+        batches = reader.iter_batches(batch_size=batch_rows, use_threads=decode_threads(reader))
         for batch in batches:
             table = pa.Table.from_batches([batch], schema=schema)
             table.validate(full=True)  # e.g. text that is not UTF-8: a damaged file

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from guap_pipeline.accounting import integer_codes
 from guap_pipeline.config import GuapConfig
 from guap_pipeline.readers import BAD_CSV, BAD_LINES, ROW
 
@@ -72,11 +73,7 @@ def class_codes(values: pd.Series, classes: Sequence[Hashable]) -> np.ndarray:
     """
     if all(isinstance(c, int) for c in classes):
         if isinstance(values.dtype, np.dtype) and values.dtype.kind in "iu":
-            numbers = values.to_numpy()  # already integers: compare, no conversion
-            codes = np.full(len(numbers), -1, dtype=np.intp)
-            for code, cls in enumerate(classes):
-                codes[numbers == cls] = code
-            return codes
+            return integer_codes(values.to_numpy(), classes)  # already integers: no conversion
         number = pd.to_numeric(values, errors="coerce")
         number = number.where(number == np.floor(number))
         return pd.Index(list(classes)).get_indexer(number)
