@@ -86,6 +86,8 @@ class GuapConfig:
     flags: FlagSettings = field(default_factory=FlagSettings)
     alert_on: tuple[str, ...] = ("decline",)
     engine: Engine = field(default_factory=Engine)
+    currency: str = ""
+    quarantine_tolerance: float = 0.01
 
     @property
     def classes(self) -> tuple[Hashable, ...]:
@@ -122,6 +124,8 @@ _KEYS = {
     "flags",
     "alerts",
     "engine",
+    "currency",
+    "quarantine_tolerance",
 }
 
 
@@ -214,7 +218,18 @@ def parse_config(raw: object, *, base_dir: str | Path = ".") -> GuapConfig:
         flags=_flag_settings(raw.get("flags", {}), label_window_days),
         alert_on=_alert_on(raw.get("alerts", {})),
         engine=_engine(raw.get("engine", {})),
+        currency=_currency(raw.get("currency", "")),
+        quarantine_tolerance=_number(
+            raw.get("quarantine_tolerance", 0.01), "quarantine_tolerance", low=0.0, high=1.0
+        ),
     )
+
+
+def _currency(raw: object) -> str:
+    """A currency code or symbol shown beside money (``EUR``, ``$``); empty shows none."""
+    if not isinstance(raw, str) or len(raw) > 8 or not raw.strip() == raw or "\n" in raw:
+        raise ConfigError("currency", f"expected a short code or symbol such as EUR, got {raw!r}")
+    return raw
 
 
 def _classes(raw: object) -> tuple[Hashable, ...]:

@@ -27,6 +27,8 @@ min_label_coverage: 0.95
 operating_cost: {per_day: 0, per_prediction: 0, investment: 0}
 quadrants: {tp: fraud stopped, fp: good customer blocked, fn: fraud paid out, tn: customer served}
 acceptance: {min_uplift_per_day: 5000, min_value_capture: 0.3, payback_by: 2026-06-30}
+currency: EUR               # shown with money in summaries, messages, UI and report
+quarantine_tolerance: 0.02  # share of a run's rows that may be quarantined before exit 3
 """
 
 MATRIX = "value_matrix: {tp: 1500, fp: -200, fn: -1000, tn: 0}\n"
@@ -75,6 +77,8 @@ def test_spec_example_loads_with_every_field(tmp_path: Path) -> None:
     assert config.acceptance.min_uplift_per_day == 5000
     assert config.acceptance.min_value_capture == 0.3
     assert config.acceptance.payback_by == dt.date(2026, 6, 30)
+    assert config.currency == "EUR"
+    assert config.quarantine_tolerance == 0.02
 
 
 def test_spec_matrix_form_loads(tmp_path: Path) -> None:
@@ -93,6 +97,8 @@ def test_defaults_of_a_minimal_config(tmp_path: Path) -> None:
     assert config.operating_cost == OperatingCost()
     assert config.acceptance.payback_by is None
     assert config.timezone == "UTC"
+    assert config.currency == ""
+    assert config.quarantine_tolerance == 0.01
 
 
 def test_default_positive_class_of_string_classes_is_the_second(tmp_path: Path) -> None:
@@ -248,6 +254,10 @@ def test_parse_config_accepts_a_mapping_from_a_notebook(tmp_path: Path) -> None:
             "engine.processes",
             id="processes-not-a-bool",
         ),
+        pytest.param(MATRIX + "currency: 12\n", "currency", id="currency-not-text"),
+        pytest.param(MATRIX + "currency: EUROS-AND-CENTS\n", "currency", id="currency-too-long"),
+        pytest.param(MATRIX + "quarantine_tolerance: 1.5\n", "quarantine_tolerance", id="tol>1"),
+        pytest.param(MATRIX + "quarantine_tolerance: -0.1\n", "quarantine_tolerance", id="tol<0"),
         pytest.param("- tp\n- fp\n", "<file>", id="yaml-list-not-mapping"),
         pytest.param("just words\n", "<file>", id="yaml-scalar-not-mapping"),
         pytest.param("", "<file>", id="empty-file"),
