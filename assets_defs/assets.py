@@ -253,11 +253,16 @@ def profit_timeseries(guap: GuapResource) -> dg.MaterializeResult:
 
 
 @dg.asset(deps=[profit_timeseries], group_name="series", kinds={"python"})
-def profit_alerts(guap: GuapResource, alerts: AlertsResource) -> dg.MaterializeResult:
-    """Incidents from the flags; each new one alerted once (log, webhook if configured)."""
+def profit_alerts(
+    context: dg.AssetExecutionContext, guap: GuapResource, alerts: AlertsResource
+) -> dg.MaterializeResult:
+    """Incidents (flag, model version, series) from the flags; each alerted once when it
+    opens, worsens or resolves (log, webhook if configured); undelivered ones stay pending."""
     result = build_alerts(
         guap.store(), guap.config(), today=guap.today(), notifiers=alerts.notifiers()
     )
+    if result.pending:
+        context.log.warning(f"{result.pending} alert(s) not delivered: retried by the next run")
     open_incidents = result.incidents[result.incidents["status"] == "open"]
     return dg.MaterializeResult(
         metadata={
