@@ -104,6 +104,14 @@ def _iso(value: object) -> str | None:
     return pd.Timestamp(value).date().isoformat()  # type: ignore[arg-type]
 
 
+def _number(value: object) -> float:
+    """A money or ceiling field as a float; NaN when missing or not a number."""
+    try:
+        return float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return math.nan
+
+
 def _subject(flag: Mapping[str, object]) -> str:
     series = f" [{flag['series']}]" if flag.get("series") else ""
     return f"{flag.get('model_version') or 'all versions'}{series}"
@@ -126,35 +134,41 @@ def headline(
     since = _iso(flag.get("start_date"))
     since_text = f" since {day(since, today=today)}" if since else ""
 
-    def per_day(value: object) -> str:
+    def per_day(value: float) -> str:
         return money(value, currency, compact=True) + "/day"
 
     if kind == "resolved":
         began = f" (began {day(since, today=today)})" if since else ""
         return f"{subject}: {name.replace('_', ' ')} resolved{began}"
     if name == "decline":
-        at_stake = flag.get("money_at_stake")
-        text = f"{subject}: profit down {per_day(at_stake)}{since_text}"
+        at_stake = _number(flag.get("money_at_stake"))
+        amount = f" {per_day(at_stake)}" if math.isfinite(at_stake) else ""
+        text = f"{subject}: profit down{amount}{since_text}"
         if kind == "worsened":
-            text += f", worse than the {per_day(previous)} first reported"
-        if context.uplift_before > 0 and money(at_stake) != "n/a":
-            share = float(at_stake) / context.uplift_before  # type: ignore[arg-type]
+            text += f", worse than the {per_day(_number(previous))} first reported"
+        if context.uplift_before > 0 and math.isfinite(at_stake):
+            share = at_stake / context.uplift_before
             text += f" ({money(-100 * share, signed=True)} % of its uplift)"
         return text
     if name == "plateau":
-        return f"{subject}: uplift flat{since_text} at {per_day(context.uplift_since)}"
-    ceiling = float(flag.get("ceiling", math.nan))  # type: ignore[arg-type]
+        level = context.uplift_since
+        return f"{subject}: uplift flat{since_text}" + (
+            f" at {per_day(level)}" if math.isfinite(level) else ""
+        )
+    ceiling = _number(flag.get("ceiling"))
     if math.isfinite(context.predictions_per_day * ceiling):
-        cap = f"ceiling {per_day(ceiling * context.predictions_per_day)} at today's volume"
+        cap = f", ceiling {per_day(ceiling * context.predictions_per_day)} at today's volume"
+    elif math.isfinite(ceiling):
+        cap = f", ceiling {ceiling:,.3g} per prediction"
     else:
-        cap = f"ceiling {ceiling:,.3g} per prediction"
+        cap = ""
     projected = _iso(flag.get("projected_date"))
     reach = (
         f", within {context.proximity:.0%} of it by {day(projected, today=today)}"
         if projected
         else ""
     )
-    return f"{subject}: uplift growth slowing, {cap}{reach}"
+    return f"{subject}: uplift growth slowing{cap}{reach}"
 
 
 def message(
@@ -238,7 +252,8 @@ def update_incidents(
 
 def _key(row: Mapping[str, object]) -> tuple[str, str, str]:
     """An incident's identity: (flag, model version, series), missing parts as ""."""
-    return tuple("" if _missing(row.get(c)) else str(row.get(c)) for c in INCIDENT_KEY)  # type: ignore[return-value]
+    flag, version, series = ("" if _missing(row.get(c)) else str(row.get(c)) for c in INCIDENT_KEY)
+    return flag, version, series
 
 
 def _missing(value: object) -> bool:
@@ -257,13 +272,7 @@ def _alerting(flags: pd.DataFrame, alert_on: Sequence[str]) -> pd.DataFrame:
 
 def _worse(now: object, before: object) -> bool:
     """A decline's money at stake grew by a quarter since the last message."""
-    try:
-        now_f, before_f = abs(float(now)), abs(float(before))  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return False
-    if math.isnan(now_f) or math.isnan(before_f):
-        return False
-    return now_f > before_f * WORSENED_RATIO
+    return abs(_number(now)) > abs(_number(before)) * WORSENED_RATIO  # False if either is NaN
 
 
 def _note(incident: Mapping[str, object], kind: str, flag: pd.Series, text: str, on: str) -> dict:

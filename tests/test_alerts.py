@@ -117,6 +117,19 @@ def test_worsened_and_resolved_messages_name_the_version() -> None:
     assert notes.loc[0, "message"] == "v1: decline resolved (began 1 Oct)"
 
 
+def test_a_headline_without_figures_leaves_them_out() -> None:
+    _, notes = update_incidents(
+        flags(("decline", "v1", float("nan")), ("plateau", "v2", float("nan"))),
+        empty(INCIDENT_COLUMNS),
+        today=DAY,
+        alert_on=["decline", "plateau"],
+    )
+    assert [m.split("\n")[0] for m in notes["message"]] == [
+        "v1: profit down since 1 Oct",
+        "v2: uplift flat since 1 Oct",
+    ]
+
+
 def test_plateau_and_diminishing_returns_headlines_say_level_and_ceiling() -> None:
     table = flags(
         ("plateau", "fraud-v2", float("nan")), ("diminishing_returns", "v4", float("nan"))

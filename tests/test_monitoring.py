@@ -9,13 +9,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from assets_defs.assets import flag_check
 from assets_defs.cli import main
 from guap_pipeline import parse_config
 from guap_pipeline.acceptance import acceptance
 from guap_pipeline.accounting import summary_from_counts
 from guap_pipeline.errors import InputError
 from guap_pipeline.flags.datasets import stable, step_decline
-from guap_pipeline.monitoring import build_alerts, build_flags
+from guap_pipeline.monitoring import build_alerts, build_flags, deliver_pending
 from guap_pipeline.storage import Store
 from guap_pipeline.timeseries import DAILY_COLUMNS
 
@@ -231,3 +232,55 @@ def test_flags_command_runs_once_per_series(tmp_path: Path) -> None:
     # recall 0.8 -> 0.6 on 100 positives/day moves 20 rows from TP (+100) to FN (-50)
     assert flags.loc[0, "money_at_stake"] == pytest.approx(3000, rel=0.2)
     assert abs(pd.Timestamp(flags.loc[0, "start_date"]) - pd.Timestamp("2026-05-01")).days <= 3
+
+
+def test_the_decline_check_shows_each_declining_version() -> None:
+    both = pd.DataFrame(
+        {"series": "", "model_version": ["v1", "v2"], "flag": "decline",
+         "start_date": pd.Timestamp("2026-05-01"), "money_at_stake": [2400.0, 900.0],
+         "evidence": ["cusum v1", "cusum v2"]}
+    )  # fmt: skip
+    check = flag_check(both, "decline")
+    assert not check.passed
+    assert check.metadata["money_at_stake_per_day (v1)"].value == 2400.0
+    assert check.metadata["money_at_stake_per_day (v2)"].value == 900.0
+    assert check.metadata["evidence (v2)"].value == "cusum v2"
+
+
+def pending_in_store(tmp_path: Path) -> Store:
+    """A store whose alerts table predates model_version and start_date, one alert pending."""
+    store = Store(tmp_path)
+    store.write(
+        "alerts",
+        pd.DataFrame(
+            {"alert_id": ["a-opened"], "incident_id": ["a"], "kind": ["opened"],
+             "flag": ["decline"], "series": [""], "severity": ["ERROR"],
+             "money_at_stake": [900.0], "message": ["v1: profit down 900/day"],
+             "created_on": ["2026-10-01"], "delivered_at": pd.Series([None], dtype="string"),
+             "attempts": [3], "last_error": ["webhook: webhook answered HTTP 500"]}
+        ),
+    )  # fmt: skip
+    return store
+
+
+def test_pending_alerts_are_delivered_by_a_later_run(tmp_path: Path) -> None:
+    store, recorder = pending_in_store(tmp_path), Recorder()
+    delivery = deliver_pending(store, [recorder], backoff_seconds=0)
+    assert recorder.sent == ["v1: profit down 900/day"]
+    assert (delivery.sent, delivery.pending) == (1, 0)
+    assert delivery.describe() == "alerts: 1 pending alert(s) delivered"
+    stored = store.read("alerts").iloc[0]
+    assert stored["attempts"] == 4 and pd.notna(stored["delivered_at"])
+    assert deliver_pending(store, [recorder]).describe() == ""  # nothing left: silent
+    assert len(recorder.sent) == 1
+
+
+def test_a_delivery_waits_for_no_other_run_holding_the_alerts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store, recorder = pending_in_store(tmp_path), Recorder()
+    monkeypatch.setattr("guap_pipeline.monitoring.LOCK_SECONDS", 0.05)
+    with store.lock("alerts"):
+        delivery = deliver_pending(store, [recorder], backoff_seconds=0)
+    assert delivery.busy and delivery.pending == 1 and recorder.sent == []
+    assert "another run is delivering" in delivery.describe()
