@@ -158,12 +158,12 @@ def flag_check(flags: pd.DataFrame, flag: str) -> dg.AssetCheckResult:
     name, severity = FLAG_CHECKS[flag]
     active = flags[flags["flag"] == flag]
     metadata: dict[str, Any] = {"active": len(active)}
-    for row in active.head(3).itertuples():
-        where = row.series or "overall"
+    for row in active.head(3).itertuples():  # two versions in decline: one entry each
+        where = f"{row.model_version} {row.series}".strip()
         metadata[f"evidence ({where})"] = str(row.evidence)
         if pd.notna(row.money_at_stake):
-            metadata["money_at_stake_per_day"] = float(row.money_at_stake)
-        metadata["start_date"] = str(row.start_date)
+            metadata[f"money_at_stake_per_day ({where})"] = float(row.money_at_stake)
+        metadata[f"start_date ({where})"] = str(row.start_date)
     return dg.AssetCheckResult(
         check_name=name, passed=active.empty, severity=severity, metadata=metadata
     )
@@ -253,11 +253,16 @@ def profit_timeseries(guap: GuapResource) -> dg.MaterializeResult:
 
 
 @dg.asset(deps=[profit_timeseries], group_name="series", kinds={"python"})
-def profit_alerts(guap: GuapResource, alerts: AlertsResource) -> dg.MaterializeResult:
-    """Incidents from the flags; each new one alerted once (log, webhook if configured)."""
+def profit_alerts(
+    context: dg.AssetExecutionContext, guap: GuapResource, alerts: AlertsResource
+) -> dg.MaterializeResult:
+    """Incidents (flag, model version, series) from the flags; each alerted once when it
+    opens, worsens or resolves (log, webhook if configured); undelivered ones stay pending."""
     result = build_alerts(
         guap.store(), guap.config(), today=guap.today(), notifiers=alerts.notifiers()
     )
+    if result.pending:
+        context.log.warning(f"{result.pending} alert(s) not delivered: retried by the next run")
     open_incidents = result.incidents[result.incidents["status"] == "open"]
     return dg.MaterializeResult(
         metadata={

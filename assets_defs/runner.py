@@ -22,6 +22,7 @@ from assets_defs.partitions import daily_partitions
 from assets_defs.resources import AlertsResource, GuapResource
 from assets_defs.sensors import range_tags
 from guap_pipeline.errors import GuapError
+from guap_pipeline.monitoring import deliver_pending
 from guap_pipeline.pipeline import plan
 
 INSTANCE_YAML = "telemetry:\n  enabled: false\n"
@@ -145,4 +146,7 @@ def run_monitoring(
     if todo.timeseries:
         execute(profit_timeseries_job.name, "stitching the daily summary and profit series")
         summary.timeseries = True
+    else:  # profit_alerts did not run: retry what an earlier run left pending
+        if delivery := deliver_pending(store, AlertsResource().notifiers()).describe():
+            progress(delivery)
     return summary

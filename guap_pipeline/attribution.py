@@ -6,6 +6,9 @@ For two periods A (before) and B (after), on per-day averages:
 (volume effect + value-per-row effect, where ``v̄`` is the mean value per row). The two
 effects add up to ``Δvalue_q`` exactly; a quadrant empty in A has all its change as
 volume at the value per row it has in B, and one empty in B loses all of it as volume.
+
+For a flag, A and B are the mature days on either side of its start date
+(:func:`around`): a decline's attribution then says where the money it lost went.
 """
 
 from __future__ import annotations
@@ -13,7 +16,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from guap_pipeline.formatting import money
 from guap_pipeline.value_matrix import QUADRANTS
+
+ATTRIBUTION_DAYS = 28  # mature days compared on each side of a change
 
 ATTRIBUTION_COLUMNS = (
     "quadrant",
@@ -62,25 +68,44 @@ def attribute(
     return pd.DataFrame(rows, columns=list(ATTRIBUTION_COLUMNS))
 
 
-def _short_money(value: float) -> str:
-    sign = "−" if value < 0 else "+"
-    magnitude = abs(value)
-    if magnitude >= 1000:
-        return f"{sign}{magnitude / 1000:,.1f}k"
-    return f"{sign}{magnitude:,.0f}"
+def around(
+    rows: pd.DataFrame, change: object, *, days: int = ATTRIBUTION_DAYS
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The daily rows of up to ``days`` mature days before ``change`` and from it on.
+
+    Both periods sit next to the change point (the last mature days before it, the first
+    ones from it), so the comparison is the change itself, not drift long after it.
+    """
+    mature = rows[rows["mature"].fillna(False).astype(bool)]
+    when = pd.to_datetime(mature["date"])
+    at = pd.Timestamp(change)
+    before = np.sort(when[when < at].unique())[-days:]
+    after = np.sort(when[when >= at].unique())[:days]
+    return mature[when.isin(before)], mature[when.isin(after)]
 
 
-def describe(table: pd.DataFrame, *, top: int = 3) -> str:
-    """One line: total change per day, then the quadrants that moved it most.
+def describe(table: pd.DataFrame, *, top: int = 3, currency: str = "") -> str:
+    """One line: the change of profit per day, then the quadrants that moved it most.
 
-    e.g. ``−12.4k/day: FN +310/day (−15.1k), FP −40/day (+2.1k)``
+    e.g. ``−12.4k EUR/day: fraud paid out −15.1k (310 more a day), fraud stopped +2.1k
+    (40 more a day)``
     """
     total = float(table["delta"].sum())
     movers = table.reindex(table["delta"].abs().sort_values(ascending=False).index).head(top)
     parts = [
-        f"{row.name} {int(np.round(row.count_after - row.count_before)):+,}/day "
-        f"({_short_money(row.delta)})"
+        f"{row.name} {money(row.delta, compact=True, signed=True)} "
+        f"({_count_change(row.count_after - row.count_before)})"
         for row in movers.itertuples()
-        if abs(row.delta) > 0
+        if money(row.delta, compact=True) != "0"
     ]
-    return f"{_short_money(total)}/day: " + (", ".join(parts) if parts else "no quadrant moved")
+    return f"{money(total, currency, compact=True, signed=True)}/day: " + (
+        ", ".join(parts) if parts else "no quadrant moved"
+    )
+
+
+def _count_change(change: float) -> str:
+    """``30 more a day``, ``8 fewer a day``, ``as many a day`` (rounded to whole rows)."""
+    rounded = int(np.round(change))
+    if rounded == 0:
+        return "as many a day"
+    return f"{abs(rounded):,} {'more' if rounded > 0 else 'fewer'} a day"

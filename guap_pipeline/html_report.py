@@ -168,7 +168,9 @@ def render_html(
     result = payback(overall(daily).sort_values("date"), config.operating_cost.investment)
     table = version_table(daily)
     flag_rows = (
-        flags[["series", "flag", "start_date", "money_at_stake", "evidence"]].to_html(index=False)
+        flags[
+            ["series", "model_version", "flag", "start_date", "money_at_stake", "evidence"]
+        ].to_html(index=False)
         if len(flags)
         else "<p>No active flags.</p>"
     )

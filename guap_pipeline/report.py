@@ -7,14 +7,11 @@ import pandas as pd
 from guap_pipeline.config import GuapConfig
 from guap_pipeline.early_warning import early_declines
 from guap_pipeline.estimate import ESTIMATED_PROFIT, LEVEL, estimate_kinds
+from guap_pipeline.formatting import money as _money
 from guap_pipeline.roi import payback
 from guap_pipeline.timeseries import overall
 
 RECENT_DAYS = 28
-
-
-def _money(value: float) -> str:
-    return f"{value:,.0f}"
 
 
 def version_table(daily: pd.DataFrame) -> pd.DataFrame:
@@ -102,7 +99,8 @@ def flag_lines(flags: pd.DataFrame | None) -> list[str]:
         )
         ceiling = "" if pd.isna(row.ceiling) else f", ceiling {_money(row.ceiling)}"
         since = pd.Timestamp(row.start_date).date().isoformat()
-        lines.append(f"  {row.flag}{where} since {since}{money}{ceiling}")
+        version = f"{row.model_version}: " if "model_version" in flags else ""  # older tables
+        lines.append(f"  {version}{row.flag}{where} since {since}{money}{ceiling}")
     return lines
 
 

@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from guap_pipeline.attribution import attribute, describe
+from guap_pipeline.attribution import around, attribute, describe
 
 QUADRANT_COLUMNS = ["tp", "fp", "fn", "tn", "value_tp", "value_fp", "value_fn", "value_tn"]
 
@@ -26,15 +26,25 @@ def test_hand_worked_split_into_volume_and_value_per_row() -> None:
     assert table.loc["fn", "volume_effect"] == -30
     assert table.loc["fn", "rate_effect"] == -40
     assert table.loc["tp", "delta"] == 0
-    assert describe(table.reset_index()) == "−70/day: FN +3/day (−70)"
+    assert describe(table.reset_index()) == "−70/day: FN −70 (3 more a day)"
 
 
 def test_describe_speaks_the_business_names() -> None:
     before = pd.DataFrame([day("d1", 10, 100, 1000, -5000)])
     after = pd.DataFrame([day("d2", 10, 410, 1000, -20100)])
     names = {"tp": "fraud stopped", "fp": "blocked", "fn": "fraud paid out", "tn": "served"}
-    text = describe(attribute(before, after, names))
-    assert text == "−15.1k/day: fraud paid out +310/day (−15.1k)"
+    text = describe(attribute(before, after, names), currency="EUR")
+    assert text == "−15.1k EUR/day: fraud paid out −15.1k (310 more a day)"
+
+
+def test_around_takes_the_nearest_mature_days_on_each_side_of_the_change() -> None:
+    rows = pd.DataFrame([day(f"2026-05-0{i}", 10, 0, 100, 0) for i in range(1, 8)]).assign(
+        mature=[True, True, True, False, True, True, True]
+    )
+    before, after = around(rows, pd.Timestamp("2026-05-04"), days=2)
+    # 05-04 is not mature: the first two mature days from the change are 05-05 and 05-06
+    assert before["date"].tolist() == ["2026-05-02", "2026-05-03"]
+    assert after["date"].tolist() == ["2026-05-05", "2026-05-06"]
 
 
 counts = st.integers(0, 50)

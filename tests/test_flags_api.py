@@ -29,6 +29,7 @@ from guap_pipeline.flags import datasets as ds
 def test_flag_columns_are_the_contract() -> None:
     assert FLAG_COLUMNS == (
         "series",
+        "model_version",
         "flag",
         "start_date",
         "money_at_stake",
@@ -49,6 +50,7 @@ def test_flags_table_of_a_decline_has_money_and_no_ceiling() -> None:
     assert list(table.columns[: len(FLAG_COLUMNS)]) == list(FLAG_COLUMNS)
     row = table.iloc[0]
     assert row["series"] == "fraud-eu" and row["flag"] == "decline"
+    assert row["model_version"] == daily["model_version"].iloc[-1]
     assert row["money_at_stake"] > 0
     assert np.isnan(row["ceiling"]) and pd.isna(row["projected_date"])
 

@@ -1,6 +1,7 @@
 """Flags over the stored daily table, acceptance targets, and alerts across runs."""
 
 import datetime as dt
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -8,13 +9,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from assets_defs.assets import flag_check
 from assets_defs.cli import main
 from guap_pipeline import parse_config
 from guap_pipeline.acceptance import acceptance
 from guap_pipeline.accounting import summary_from_counts
 from guap_pipeline.errors import InputError
 from guap_pipeline.flags.datasets import stable, step_decline
-from guap_pipeline.monitoring import build_alerts, build_flags
+from guap_pipeline.monitoring import build_alerts, build_flags, deliver_pending
 from guap_pipeline.storage import Store
 from guap_pipeline.timeseries import DAILY_COLUMNS
 
@@ -54,8 +56,93 @@ def test_a_decline_alerts_once_across_runs(tmp_path: Path) -> None:
     second = build_alerts(store, config, today=today, notifiers=[recorder], backoff_seconds=0)
     assert first.new == 1 and second.new == 0
     assert len(recorder.sent) == 1
-    assert recorder.sent[0].startswith("ERROR: decline")
+    assert recorder.sent[0].startswith("v1: profit down ")
     assert store.read("incidents")["status"].tolist() == ["open"]
+
+
+FRAUD = {"tp": "fraud stopped", "fp": "good customer blocked", "fn": "fraud paid out",
+         "tn": "customer served"}  # fmt: skip
+
+
+def fraud_days(
+    n_days: int, *, version: str, seed: int, change_day: int = 10**6,
+    tp_value_after: float = 100.0, recall_after: float = 0.8,
+) -> pd.DataFrame:  # fmt: skip
+    """Daily rows of a fraud model, money worked out by hand: 1,000 predictions a day,
+    ~100 frauds caught at recall 0.8; TP +100 each, FP −10, FN −50, TN 0; baseline
+    all-negative (every fraud paid out). From ``change_day`` a TP is worth
+    ``tp_value_after`` and recall is ``recall_after``."""
+    rng = np.random.default_rng(seed)
+    after = np.arange(n_days) >= change_day
+    positives = rng.poisson(100, n_days)
+    tp = rng.binomial(positives, np.where(after, recall_after, 0.8))
+    fp = rng.binomial(900, 0.02, n_days)
+    frame = pd.DataFrame(
+        {
+            "date": pd.date_range("2026-01-01", periods=n_days).strftime("%Y-%m-%d"),
+            "model_version": version, "n_predictions": 1000, "n_labeled": 1000,
+            "label_coverage": 1.0, "mature": True,
+            "tp": tp, "fp": fp, "fn": positives - tp, "tn": 1000 - positives - fp,
+            "value_tp": tp * np.where(after, tp_value_after, 100.0), "value_fp": -10.0 * fp,
+            "value_fn": -50.0 * (positives - tp), "value_tn": 0.0,
+            "baseline_profit": -50.0 * positives,
+        }
+    )  # fmt: skip
+    frame["profit"] = frame[["value_tp", "value_fp", "value_fn", "value_tn"]].sum(axis=1)
+    frame["uplift"] = frame["profit"] - frame["baseline_profit"]
+    return as_daily_table(frame)
+
+
+def test_a_decline_message_headline_and_attribution_agree(tmp_path: Path) -> None:
+    config = parse_config(
+        {"value_matrix": MATRIX, "storage": str(tmp_path), "quadrants": FRAUD, "currency": "EUR"}
+    )
+    store = Store(config.storage)
+    # from 1 May (day 120) a stopped fraud earns 70 instead of 100: 80 a day × 30 = 2,400
+    # less profit a day, on an uplift of 100×80 − 10×18 − 50×20 + 50×100 = 11,820 a day
+    store.write("daily_summary", fraud_days(180, version="v1", seed=4, change_day=120,
+                                            tp_value_after=70.0))  # fmt: skip
+    [flag] = build_flags(store, config).flags.itertuples()
+    assert abs(flag.start_date - pd.Timestamp("2026-05-01")).days <= 3
+    recorder = Recorder()
+    build_alerts(store, config, today=dt.date(2026, 6, 30), notifiers=[recorder], backoff_seconds=0)
+    [text] = recorder.sent
+    headline, where, evidence = text.split("\n")
+    found = re.fullmatch(
+        r"v1: profit down ([\d.]+)k EUR/day since (\d+ \w+) \(−(\d+) % of its uplift\)",
+        headline,
+    )
+    assert found, headline
+    assert float(found[1]) == pytest.approx(2.4, rel=0.15)
+    assert int(found[3]) == pytest.approx(100 * 2400 / 11820, abs=3)
+    # where it went: profit per day down, and the biggest mover is TP, down, as many a day
+    moved = re.search(r"from it on: (−[\d.]+)k EUR/day: fraud stopped (−[\d.]+)k \(", where)
+    assert moved, where
+    assert float(moved[1][1:]) == pytest.approx(2.4, rel=0.15)
+    assert float(moved[2][1:]) == pytest.approx(2.4, rel=0.15)
+    assert where.startswith(f"Where it went, per day, 28 mature days before {found[2]}")
+    assert evidence.startswith("Evidence: one-sided CUSUM")
+
+
+def test_two_versions_declining_together_alert_twice_over_three_days(tmp_path: Path) -> None:
+    config = parse_config({"value_matrix": MATRIX, "storage": str(tmp_path)})
+    store = Store(config.storage)
+    both = pd.concat(
+        [
+            fraud_days(183, version="v1", seed=1, change_day=120, tp_value_after=70.0),
+            fraud_days(183, version="v2", seed=2, change_day=130, recall_after=0.6),
+        ]
+    )
+    recorder = Recorder()
+    for last in ("2026-06-30", "2026-07-01", "2026-07-02"):  # a new mature day each run
+        store.write("daily_summary", both[both["date"] <= last])
+        assert sorted(build_flags(store, config).flags["model_version"]) == ["v1", "v2"]
+        build_alerts(store, config, today=dt.date.fromisoformat(last), notifiers=[recorder],
+                     backoff_seconds=0)  # fmt: skip
+    assert [m.split(":")[0] for m in recorder.sent] == ["v1", "v2"]
+    incidents = store.read("incidents")
+    assert incidents["status"].tolist() == ["open", "open"]
+    assert incidents["incident_id"].nunique() == 2
 
 
 def test_a_stable_series_raises_nothing(tmp_path: Path) -> None:
@@ -135,9 +222,65 @@ def test_flags_command_runs_once_per_series(tmp_path: Path) -> None:
                  "segment", "--output", str(output)]) == 0  # fmt: skip
     flags = pd.read_csv(output)
     assert list(flags.columns) == [
-        "series", "flag", "start_date", "money_at_stake", "ceiling", "projected_date", "evidence",
+        "series", "model_version", "flag", "start_date", "money_at_stake", "ceiling",
+        "projected_date", "evidence",
     ]  # fmt: skip
-    assert flags[["series", "flag"]].values.tolist() == [["falling", "decline"]]
+    # no model_version column in the input: its one series is the "default" version
+    assert flags[["series", "model_version", "flag"]].values.tolist() == [
+        ["falling", "default", "decline"]
+    ]
     # recall 0.8 -> 0.6 on 100 positives/day moves 20 rows from TP (+100) to FN (-50)
     assert flags.loc[0, "money_at_stake"] == pytest.approx(3000, rel=0.2)
     assert abs(pd.Timestamp(flags.loc[0, "start_date"]) - pd.Timestamp("2026-05-01")).days <= 3
+
+
+def test_the_decline_check_shows_each_declining_version() -> None:
+    both = pd.DataFrame(
+        {"series": "", "model_version": ["v1", "v2"], "flag": "decline",
+         "start_date": pd.Timestamp("2026-05-01"), "money_at_stake": [2400.0, 900.0],
+         "evidence": ["cusum v1", "cusum v2"]}
+    )  # fmt: skip
+    check = flag_check(both, "decline")
+    assert not check.passed
+    assert check.metadata["money_at_stake_per_day (v1)"].value == 2400.0
+    assert check.metadata["money_at_stake_per_day (v2)"].value == 900.0
+    assert check.metadata["evidence (v2)"].value == "cusum v2"
+
+
+def pending_in_store(tmp_path: Path) -> Store:
+    """A store whose alerts table predates model_version and start_date, one alert pending."""
+    store = Store(tmp_path)
+    store.write(
+        "alerts",
+        pd.DataFrame(
+            {"alert_id": ["a-opened"], "incident_id": ["a"], "kind": ["opened"],
+             "flag": ["decline"], "series": [""], "severity": ["ERROR"],
+             "money_at_stake": [900.0], "message": ["v1: profit down 900/day"],
+             "created_on": ["2026-10-01"], "delivered_at": pd.Series([None], dtype="string"),
+             "attempts": [3], "last_error": ["webhook: webhook answered HTTP 500"]}
+        ),
+    )  # fmt: skip
+    return store
+
+
+def test_pending_alerts_are_delivered_by_a_later_run(tmp_path: Path) -> None:
+    store, recorder = pending_in_store(tmp_path), Recorder()
+    delivery = deliver_pending(store, [recorder], backoff_seconds=0)
+    assert recorder.sent == ["v1: profit down 900/day"]
+    assert (delivery.sent, delivery.pending) == (1, 0)
+    assert delivery.describe() == "alerts: 1 pending alert(s) delivered"
+    stored = store.read("alerts").iloc[0]
+    assert stored["attempts"] == 4 and pd.notna(stored["delivered_at"])
+    assert deliver_pending(store, [recorder]).describe() == ""  # nothing left: silent
+    assert len(recorder.sent) == 1
+
+
+def test_a_delivery_waits_for_no_other_run_holding_the_alerts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store, recorder = pending_in_store(tmp_path), Recorder()
+    monkeypatch.setattr("guap_pipeline.monitoring.LOCK_SECONDS", 0.05)
+    with store.lock("alerts"):
+        delivery = deliver_pending(store, [recorder], backoff_seconds=0)
+    assert delivery.busy and delivery.pending == 1 and recorder.sent == []
+    assert "another run is delivering" in delivery.describe()

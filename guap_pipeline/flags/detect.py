@@ -123,9 +123,10 @@ def detect_flags(
 ) -> pd.DataFrame:
     """Active flags as of the last date of ONE daily summary series.
 
-    Columns: :data:`FLAG_COLUMNS`, then the evidence columns ``model_version, method,
-    statistic, threshold, p_value, window_start, window_end``. Empty (same columns)
-    when nothing is flagged or there are too few mature days; :func:`explain` says why.
+    Columns: :data:`FLAG_COLUMNS` (``model_version`` is the version a flag is about),
+    then the evidence columns ``method, statistic, threshold, p_value, window_start,
+    window_end``. Empty (same columns) when nothing is flagged or there are too few
+    mature days; :func:`explain` says why.
     """
     return assess(daily, settings, series=series).flags
 

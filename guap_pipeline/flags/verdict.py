@@ -10,6 +10,7 @@ import numpy as np
 FLAG_NAMES: tuple[str, ...] = ("decline", "plateau", "diminishing_returns")
 FLAG_COLUMNS: tuple[str, ...] = (
     "series",
+    "model_version",
     "flag",
     "start_date",
     "money_at_stake",
@@ -18,7 +19,6 @@ FLAG_COLUMNS: tuple[str, ...] = (
     "evidence",
 )
 EVIDENCE_COLUMNS: tuple[str, ...] = (
-    "model_version",
     "method",
     "statistic",
     "threshold",
