@@ -141,6 +141,18 @@ class StageReport:
     def unreadable(self) -> list[str]:
         return [f.relative for f in self.files if f.rejected is not None]
 
+    def add_day_quarantine(self, quarantine: pd.DataFrame) -> None:
+        """Count the rows of this pass's files that the day steps quarantined after
+        staging accepted them (a duplicated prediction_id, a label whose prediction is
+        not the day's), by reason without the row it repeats."""
+        outcomes = {f.relative: f for f in self.files}
+        rows = quarantine[quarantine["source"].isin(list(outcomes))]
+        reasons = rows["reason"].str.replace(r" row \d+\)$", ")", regex=True)
+        for (source, reason), n in rows.groupby([rows["source"], reasons]).size().items():
+            outcome = outcomes[source]
+            outcome.reasons[reason] = outcome.reasons.get(reason, 0) + int(n)
+            outcome.rows_accepted -= int(n)
+
     def as_dict(self) -> dict:
         """Plain JSON-able figures (for run metadata); :meth:`from_dict` reads them back."""
         figures = asdict(self)
