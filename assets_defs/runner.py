@@ -32,15 +32,15 @@ QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
 
 def persistent_instance(storage: Path) -> dg.DagsterInstance:
-    """``$DAGSTER_HOME``'s instance if set, else one kept under the store's folder."""
-    if os.environ.get("DAGSTER_HOME"):
-        return dg.DagsterInstance.get()
-    home = storage / "dagster_home"
+    """``$DAGSTER_HOME``'s instance if set, else one kept under the store's folder; a
+    folder without a ``dagster.yaml`` gets one with Dagster's telemetry off (no banner)."""
+    given = os.environ.get("DAGSTER_HOME")
+    home = Path(given) if given else storage / "dagster_home"
     home.mkdir(parents=True, exist_ok=True)
     config = home / "dagster.yaml"
     if not config.exists():
         config.write_text(INSTANCE_YAML)
-    return dg.DagsterInstance.from_config(str(home))
+    return dg.DagsterInstance.get() if given else dg.DagsterInstance.from_config(str(home))
 
 
 @contextmanager

@@ -53,6 +53,7 @@ def test_runs_say_what_they_did_with_the_input_and_exit_by_the_rules(
     assert "2  predictions/scored.csv: 'score' is outside [0, 1]" in summary
     assert "labels waiting for their prediction: 7" in summary
     assert "nan" not in out
+    assert "Welcome to Dagster" not in err
 
     status, out, err = run(config, capsys)
     assert status == 0, err
@@ -140,11 +141,13 @@ def test_a_bad_config_exits_1_naming_the_field(tmp_path: Path) -> None:
 def test_one_process_run_with_other_column_names_is_quiet_and_exits_3_with_the_fix(
     tmp_path: Path,
 ) -> None:
-    """As a user meets it: the installed command, a fresh store, no DAGSTER_HOME."""
+    """As a user meets it: the installed command, a fresh store, DAGSTER_HOME an empty
+    folder (Dagster prints its telemetry banner on an instance's first run)."""
     config = write_config(tmp_path)
     frame = predictions_for("2026-10-01", 40, seed=2).rename(columns={"prediction_id": "id"})
     frame.to_csv(tmp_path / "landing" / "predictions" / "preds.csv", index=False)
-    env = {k: v for k, v in os.environ.items() if k not in ("DAGSTER_HOME", "PYTHONWARNINGS")}
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONWARNINGS"}
+    env["DAGSTER_HOME"] = str(tmp_path / "dagster_home")
 
     done = subprocess.run(
         [CLI, "run", "--config", config, "--as-of", AS_OF],
