@@ -61,6 +61,9 @@ def row_step(
     return report_days(context, lambda day: build(store, day))
 
 
+STAGE_REPORT = "stage_report"
+
+
 @dg.asset(group_name="landing", kinds={"parquet"})
 def staged_landing_files(guap: GuapResource) -> dg.MaterializeResult:
     """New and changed landing files, validated and split by prediction day."""
@@ -72,8 +75,11 @@ def staged_landing_files(guap: GuapResource) -> dg.MaterializeResult:
             "files_removed": len(report.removed),
             "files_unchanged": report.unchanged,
             "files_unreadable": dg.MetadataValue.json(report.unreadable),
+            "rows_read": report.rows_read,
             "rows_quarantined": report.quarantined_rows,
+            "labels_waiting": report.labels_waiting,
             "days_touched": len(report.dirty_days),
+            STAGE_REPORT: dg.MetadataValue.json(report.as_dict()),  # `run` reads it back
         }
     )
 

@@ -2,38 +2,53 @@
 
 This module lives in the Dagster layer because ``demo`` and ``run`` execute the asset
 graph; ``export`` and ``report`` only read the store through the core, ``flags`` reads
-a CSV.
+a CSV. Each command imports what it needs when it runs: ``--help`` imports neither
+Dagster nor pandas, and only ``demo`` and ``run`` import Dagster.
 """
+
+from __future__ import annotations
 
 import argparse
 import datetime as dt
 import os
 import sys
 import time
-import warnings
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pandas as pd
+if TYPE_CHECKING:
+    import pandas as pd
 
-from guap_pipeline.config import GuapConfig, load_config
-from guap_pipeline.errors import GuapError
-from guap_pipeline.pipeline import quarantine
-from guap_pipeline.report import summary_text
-from guap_pipeline.storage import Store
-from guap_pipeline.timeseries import DAILY_COLUMNS
+    from assets_defs.runner import RunSummary
+    from guap_pipeline.config import GuapConfig
+
+AS_OF_HELP = (
+    "pretend today is this ISO date (default: today): the last day built, which days are "
+    "mature and which are estimated follow it; for reproducible runs and backfills"
+)
+OK, FAILED, INPUT_REJECTED = 0, 1, 3  # exit statuses (SPEC "Command line")
+EXIT_STATUSES = """\
+exit status of run and demo:
+  0  all went well
+  1  an error (bad config, missing folder, failed step): one message names the cause
+  3  the tables were built, but a landing file was rejected whole, more than
+     quarantine_tolerance (guap.yaml, default 1%) of the rows read went to quarantine,
+     or rows were dropped by the default start_date; the message says what to fix
+"""
 
 
 def _progress(message: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
-def _run_pipeline(config_path: Path, as_of: str | None) -> GuapConfig:
+def _run_pipeline(config_path: Path, as_of: str | None) -> tuple[GuapConfig, RunSummary]:
     """Execute every missing or stale step through Dagster, in-process."""
     os.environ["GUAP_CONFIG"] = str(config_path.resolve())
     from assets_defs.definitions import defs  # reads GUAP_CONFIG: partitions follow it
     from assets_defs.resources import GuapResource
     from assets_defs.runner import persistent_instance, run_monitoring
+    from guap_pipeline.config import load_config
 
     config = load_config(config_path)
     guap = GuapResource(config_path=str(config_path.resolve()), as_of=as_of or "")
@@ -43,46 +58,70 @@ def _run_pipeline(config_path: Path, as_of: str | None) -> GuapConfig:
     if summary.did_nothing:
         _progress("nothing new: every day is current")
     else:
-        n_days = sum(
-            (dt.date.fromisoformat(b) - dt.date.fromisoformat(a)).days + 1
-            for a, b in summary.day_ranges
-        )
-        _progress(f"done in {time.perf_counter() - started:.1f}s: {n_days} day(s) rebuilt")
+        elapsed = time.perf_counter() - started
+        _progress(f"done in {elapsed:.1f}s: {len(summary.days_built)} day(s) rebuilt")
     if summary.out_of_range_days:
         _progress(
             f"warning: {len(summary.out_of_range_days)} day(s) outside the partitions "
             f"({summary.out_of_range_days[0]} ..): check start_date and time zones"
         )
-    return config
+    return config, summary
 
 
-def _print_summary(config: GuapConfig) -> None:
+def _print_summary(config: GuapConfig, summary: RunSummary, config_path: Path) -> int:
+    """The money summary, then what the run did with the input; returns the exit status."""
+    from guap_pipeline.report import input_lines, input_problems, summary_text
+    from guap_pipeline.storage import Store
+
     store = Store(config.storage)
     print(summary_text(store.read("daily_summary"), config, store.read("flags")))
+    print()
+    print("\n".join(input_lines(summary.staging, config)))
+    if summary.staging is not None and summary.staging.quarantined_rows:
+        print(
+            "  every quarantined row, with its reason: guap-pipeline export quarantine "
+            f"--config {config_path} --output quarantine.csv"
+        )
+    problems = input_problems(summary.staging, config)
+    if not problems:
+        return OK
+    print(
+        "guap-pipeline: the tables were built from the good rows, but "
+        + "; ".join(problems)
+        + f" (exit status {INPUT_REJECTED})",
+        file=sys.stderr,
+    )
+    return INPUT_REJECTED
 
 
-def cmd_demo(args: argparse.Namespace) -> None:
+def cmd_demo(args: argparse.Namespace) -> int:
     from guap_pipeline.demo import write_demo
 
     directory = Path(args.dir)
     _progress(f"writing {args.days} days of demo traffic to {directory}/")
     config_path = write_demo(directory, days=args.days)
-    config = _run_pipeline(config_path, args.as_of)
-    _print_summary(config)
+    config, summary = _run_pipeline(config_path, args.as_of)
+    status = _print_summary(config, summary, config_path)
     home = os.environ.get("DAGSTER_HOME") or config.storage / "dagster_home"
     print(
         f"\nconfig: {config_path}\nUI:     GUAP_CONFIG={config_path} DAGSTER_HOME={home} "
         "dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000"
     )
+    return status
 
 
-def cmd_run(args: argparse.Namespace) -> None:
-    config = _run_pipeline(Path(args.config), args.as_of)
-    _print_summary(config)
+def cmd_run(args: argparse.Namespace) -> int:
+    config_path = Path(args.config)
+    config, summary = _run_pipeline(config_path, args.as_of)
+    return _print_summary(config, summary, config_path)
 
 
 def _exported(config: GuapConfig, table: str) -> pd.DataFrame | None:
     """A stored table as users see it; ``None`` before the first run (the caller says so)."""
+    from guap_pipeline.pipeline import quarantine
+    from guap_pipeline.storage import Store
+    from guap_pipeline.timeseries import DAILY_COLUMNS
+
     store = Store(config.storage)
     if table == "daily":
         frame = store.read("daily_summary")
@@ -99,17 +138,26 @@ EXPORTS = {
 }
 
 
-def cmd_export(args: argparse.Namespace) -> None:
+def cmd_export(args: argparse.Namespace) -> int:
+    from guap_pipeline.config import load_config
+    from guap_pipeline.errors import GuapError
+
     config = load_config(args.config)
     frame = _exported(config, args.table)
     if frame is None:
         raise GuapError(f"no {args.table} table in {config.storage} yet: run `guap-pipeline run`")
     frame.to_csv(args.output, index=False)
     _progress(f"wrote {len(frame)} rows to {args.output}")
+    return OK
 
 
-def cmd_report(args: argparse.Namespace) -> None:
+def cmd_report(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from guap_pipeline.config import load_config
+    from guap_pipeline.errors import GuapError
     from guap_pipeline.html_report import render_html
+    from guap_pipeline.storage import Store
 
     config = load_config(args.config)
     store = Store(config.storage)
@@ -126,13 +174,18 @@ def cmd_report(args: argparse.Namespace) -> None:
     )
     Path(args.output).write_text(page, encoding="utf-8")
     _progress(f"wrote {args.output} ({len(page) // 1024} KiB, self-contained)")
+    return OK
 
 
 FLAGS_INPUT = ("date", "n_predictions", "n_labeled", "tp", "fp", "fn", "tn")
 
 
-def cmd_flags(args: argparse.Namespace) -> None:
+def cmd_flags(args: argparse.Namespace) -> int:
+    import pandas as pd
+
     from guap_pipeline.accounting import summary_from_counts
+    from guap_pipeline.config import load_config
+    from guap_pipeline.errors import GuapError
     from guap_pipeline.flags import FLAG_COLUMNS, detect_flags_by, explain
 
     config = load_config(args.config)
@@ -155,6 +208,7 @@ def cmd_flags(args: argparse.Namespace) -> None:
     if not args.by:
         for note in explain(daily, config.flags):
             _progress(f"note: {note}")
+    return OK
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -162,18 +216,32 @@ def build_parser() -> argparse.ArgumentParser:
         prog="guap-pipeline",
         description="Is the deployed classifier making money? Daily realized profit, "
         "uplift and trend flags.",
+        epilog=EXIT_STATUSES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     commands = parser.add_subparsers(dest="command", required=True)
 
-    demo = commands.add_parser("demo", help="write the demo data set and run the whole pipeline")
+    demo = commands.add_parser(
+        "demo",
+        help="write the demo data set and run the whole pipeline",
+        epilog=EXIT_STATUSES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     demo.add_argument("--days", type=int, default=120, help="days of demo traffic (default 120)")
     demo.add_argument("--dir", default="guap-demo", help="folder to write into (default guap-demo)")
-    demo.add_argument("--as-of", help="pretend today is this ISO date (reproducible runs)")
+    demo.add_argument("--as-of", help=AS_OF_HELP)
     demo.set_defaults(func=cmd_demo)
 
-    run = commands.add_parser("run", help="materialize every missing or stale partition")
+    run = commands.add_parser(
+        "run",
+        help="materialize every missing or stale partition",
+        description="Stage new landing files, rebuild the days they touch, restitch the "
+        "series; then print the summary and what the run did with the input.",
+        epilog=EXIT_STATUSES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     run.add_argument("--config", required=True, help="path to guap.yaml")
-    run.add_argument("--as-of", help="pretend today is this ISO date (reproducible runs)")
+    run.add_argument("--as-of", help=AS_OF_HELP)
     run.set_defaults(func=cmd_run)
 
     export = commands.add_parser("export", help="write a pipeline table to a file")
@@ -201,16 +269,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    # Dagster's maturity labels (beta, preview) are for the developers, not for users.
-    warnings.filterwarnings("ignore", module="dagster")
-    warnings.filterwarnings("ignore", message=".*(beta|preview|superseded).*")
+    """Parse, run the command; 0, 1 (an error, its message on stderr) or 3 (input rejected)."""
+    args = build_parser().parse_args(argv)  # `--help` exits here, before any heavy import
+    from guap_pipeline.errors import GuapError
+
     try:
-        args.func(args)
+        return args.func(args)
     except GuapError as exc:
         print(f"guap-pipeline: error: {exc}", file=sys.stderr)
-        return 1
-    return 0
+        return FAILED
 
 
 if __name__ == "__main__":

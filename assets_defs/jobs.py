@@ -11,6 +11,7 @@ from assets_defs.assets import (
     staged_landing_files,
     validated_predictions,
 )
+from assets_defs.checks import freshness_checks
 
 ingest_landing_job = dg.define_asset_job(
     "ingest_landing_job",
@@ -24,6 +25,9 @@ daily_profit_job = dg.define_asset_job(
 )
 profit_timeseries_job = dg.define_asset_job(
     "profit_timeseries_job",
-    selection=[profit_timeseries, profit_alerts],
+    # Freshness is the sensor's to assess: run right after the write it would say
+    # "The last update was  ago" (Dagster words a delta under a second as nothing).
+    selection=dg.AssetSelection.assets(profit_timeseries, profit_alerts)
+    - dg.AssetSelection.checks(*freshness_checks),
     description="Restitch the daily summary table and series, assess the flags, alert.",
 )

@@ -17,13 +17,15 @@ from pathlib import Path
 import dagster as dg
 import sqlalchemy
 
+from assets_defs.assets import STAGE_REPORT, staged_landing_files
 from assets_defs.jobs import daily_profit_job, ingest_landing_job, profit_timeseries_job
 from assets_defs.partitions import daily_partitions
 from assets_defs.resources import AlertsResource, GuapResource
 from assets_defs.sensors import range_tags
 from guap_pipeline.errors import GuapError
+from guap_pipeline.landing import StageReport
 from guap_pipeline.monitoring import deliver_pending
-from guap_pipeline.pipeline import plan
+from guap_pipeline.pipeline import day_quarantine, plan
 
 INSTANCE_YAML = "telemetry:\n  enabled: false\n"
 # Dagster's step-by-step DEBUG log is for the UI; the command line shows warnings and up.
@@ -31,15 +33,15 @@ QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
 
 def persistent_instance(storage: Path) -> dg.DagsterInstance:
-    """``$DAGSTER_HOME``'s instance if set, else one kept under the store's folder."""
-    if os.environ.get("DAGSTER_HOME"):
-        return dg.DagsterInstance.get()
-    home = storage / "dagster_home"
+    """``$DAGSTER_HOME``'s instance if set, else one kept under the store's folder; a
+    folder without a ``dagster.yaml`` gets one with Dagster's telemetry off (no banner)."""
+    given = os.environ.get("DAGSTER_HOME")
+    home = Path(given) if given else storage / "dagster_home"
     home.mkdir(parents=True, exist_ok=True)
     config = home / "dagster.yaml"
     if not config.exists():
         config.write_text(INSTANCE_YAML)
-    return dg.DagsterInstance.from_config(str(home))
+    return dg.DagsterInstance.get() if given else dg.DagsterInstance.from_config(str(home))
 
 
 @contextmanager
@@ -88,9 +90,10 @@ def quick_sqlite_commits() -> Iterator[None]:
 
 @dataclass
 class RunSummary:
-    """What one monitoring run executed."""
+    """What one monitoring run executed; ``staging`` says what it did with the input."""
 
     staged: bool = False
+    staging: StageReport | None = None
     day_ranges: list[tuple[str, str]] = field(default_factory=list)
     timeseries: bool = False
     out_of_range_days: list[str] = field(default_factory=list)
@@ -98,6 +101,17 @@ class RunSummary:
     @property
     def did_nothing(self) -> bool:
         return not (self.staged or self.day_ranges or self.timeseries)
+
+    @property
+    def days_built(self) -> list[str]:
+        first_last = [
+            (dt.date.fromisoformat(a), dt.date.fromisoformat(b)) for a, b in self.day_ranges
+        ]
+        return [
+            (first + dt.timedelta(days=i)).isoformat()
+            for first, last in first_last
+            for i in range((last - first).days + 1)
+        ]
 
 
 def run_monitoring(
@@ -113,7 +127,7 @@ def run_monitoring(
     last = daily_partitions.get_last_partition_key()
     summary = RunSummary()
 
-    def execute(job_name: str, what: str, **kwargs: object) -> None:
+    def execute(job_name: str, what: str, **kwargs: object) -> dg.ExecuteInProcessResult:
         progress(what)
         with quick_sqlite_commits():
             result = defs.resolve_job_def(job_name).execute_in_process(
@@ -127,10 +141,11 @@ def run_monitoring(
             failure = result.get_run_failure_event()
             message = failure.message if failure else "unknown failure"
             raise GuapError(f"{what} failed (run {result.run_id[:8]}): {message}")
+        return result
 
     if plan(config, store, as_of=as_of, last_partition=last).stage:
-        execute(ingest_landing_job.name, "staging new landing files")
-        summary.staged = True
+        staged = execute(ingest_landing_job.name, "staging new landing files")
+        summary.staged, summary.staging = True, stage_report(staged)
     todo = plan(config, store, as_of=as_of, last_partition=last, staged=True)
     summary.out_of_range_days = todo.out_of_range_days
     for first, last_day in todo.day_ranges:
@@ -149,4 +164,15 @@ def run_monitoring(
     else:  # profit_alerts did not run: retry what an earlier run left pending
         if delivery := deliver_pending(store, AlertsResource().notifiers()).describe():
             progress(delivery)
+    if summary.staging is not None:  # duplicates are found when a day is built
+        touched = sorted(summary.staging.dirty_days.intersection(summary.days_built))
+        summary.staging.add_day_quarantine(day_quarantine(store, touched))
     return summary
+
+
+def stage_report(result: dg.ExecuteInProcessResult) -> StageReport | None:
+    """The staging pass's report, read back from its materialization's metadata."""
+    for materialization in result.asset_materializations_for_node(staged_landing_files.op.name):
+        if STAGE_REPORT in materialization.metadata:
+            return StageReport.from_dict(materialization.metadata[STAGE_REPORT].value)
+    return None

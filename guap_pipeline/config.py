@@ -82,6 +82,7 @@ class GuapConfig:
     acceptance: Acceptance = field(default_factory=Acceptance)
     timezone: str = "UTC"
     start_date: dt.date = DEFAULT_START_DATE
+    start_date_given: bool = False  # False: the default, which the run summary questions
     segments: tuple[str, ...] = ()
     flags: FlagSettings = field(default_factory=FlagSettings)
     alert_on: tuple[str, ...] = ("decline",)
@@ -214,6 +215,7 @@ def parse_config(raw: object, *, base_dir: str | Path = ".") -> GuapConfig:
         acceptance=_acceptance(raw.get("acceptance", {})),
         timezone=_timezone(raw.get("timezone", "UTC")),
         start_date=_date(raw.get("start_date", DEFAULT_START_DATE), "start_date"),
+        start_date_given="start_date" in raw,
         segments=_segments(raw.get("segments", [])),
         flags=_flag_settings(raw.get("flags", {}), label_window_days),
         alert_on=_alert_on(raw.get("alerts", {})),

@@ -20,7 +20,7 @@ from matplotlib.figure import Figure
 
 from guap_pipeline.config import GuapConfig
 from guap_pipeline.estimate import LEVEL, estimate_kinds
-from guap_pipeline.report import version_table
+from guap_pipeline.report import readable_version_table
 from guap_pipeline.roi import Payback, payback
 from guap_pipeline.timeseries import overall
 from guap_pipeline.value_matrix import QUADRANTS
@@ -166,7 +166,7 @@ def render_html(
     """The whole report page; every chart an ``<img>`` with a data URI."""
     images = charts(daily, flags, curves, config)
     result = payback(overall(daily).sort_values("date"), config.operating_cost.investment)
-    table = version_table(daily)
+    table = readable_version_table(daily, config.currency)
     flag_rows = (
         flags[
             ["series", "model_version", "flag", "start_date", "money_at_stake", "evidence"]
@@ -196,6 +196,6 @@ generated {generated.isoformat()}. Payback: {html.escape(result.describe())}.</p
 <h2>Charts</h2>
 {figures}
 <h2>Summary</h2>
-{table.to_html(index=False, float_format=lambda v: f"{v:,.2f}")}
+{table.to_html(index=False)}
 </body></html>
 """

@@ -20,7 +20,7 @@ import re
 import time
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from itertools import pairwise
 from pathlib import Path
 
@@ -42,7 +42,14 @@ from guap_pipeline.storage import (
     release_memory,
     sql_path,
 )
-from guap_pipeline.validation import QUARANTINE_COLUMNS, validate_labels, validate_predictions
+from guap_pipeline.validation import (
+    BEFORE_START,
+    QUARANTINE_COLUMNS,
+    _timestamps,
+    local_days,
+    validate_labels,
+    validate_predictions,
+)
 
 KINDS = ("predictions", "labels")
 # Staged chunks sit in one folder per prediction day, named by its ISO date.
@@ -81,20 +88,81 @@ class LandingFile:
 
 
 @dataclass
+class FileOutcome:
+    """What staging did with one landing file: rows read, accepted, quarantined by reason."""
+
+    relative: str
+    kind: str
+    rows_read: int = 0
+    rows_accepted: int = 0
+    reasons: dict[str, int] = field(default_factory=dict)  # quarantined rows per reason
+    rejected: str | None = None  # why the file was not read at all (unreadable, refused)
+    first_day: str | None = None  # earliest prediction day of the rows before start_date
+
+    @property
+    def rows_quarantined(self) -> int:
+        return sum(self.reasons.values())
+
+    @property
+    def rejected_whole(self) -> bool:
+        """Not read at all, or every row it has quarantined."""
+        return self.rejected is not None or (self.rows_read > 0 and not self.rows_accepted)
+
+
+@dataclass
 class StageReport:
-    """What one staging pass did; ``dirty_days`` need re-materializing."""
+    """What one staging pass did; ``dirty_days`` need re-materializing.
+
+    ``files`` holds the outcome of each file read in this pass; ``labels_waiting``
+    counts every staged label whose prediction has not landed (yet), from any pass.
+    """
 
     added: list[str] = field(default_factory=list)
     changed: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
     unchanged: int = 0
-    quarantined_rows: int = 0
-    unreadable: list[str] = field(default_factory=list)
+    files: list[FileOutcome] = field(default_factory=list)
+    labels_waiting: int = 0
     dirty_days: set[str] = field(default_factory=set)
 
     @property
     def touched(self) -> bool:
         return bool(self.added or self.changed or self.removed)
+
+    @property
+    def rows_read(self) -> int:
+        return sum(f.rows_read for f in self.files)
+
+    @property
+    def quarantined_rows(self) -> int:
+        return sum(f.rows_quarantined for f in self.files)
+
+    @property
+    def unreadable(self) -> list[str]:
+        return [f.relative for f in self.files if f.rejected is not None]
+
+    def add_day_quarantine(self, quarantine: pd.DataFrame) -> None:
+        """Count the rows of this pass's files that the day steps quarantined after
+        staging accepted them (a duplicated prediction_id, a label whose prediction is
+        not the day's), by reason without the row it repeats."""
+        outcomes = {f.relative: f for f in self.files}
+        rows = quarantine[quarantine["source"].isin(list(outcomes))]
+        reasons = rows["reason"].str.replace(r" row \d+\)$", ")", regex=True)
+        for (source, reason), n in rows.groupby([rows["source"], reasons]).size().items():
+            outcome = outcomes[source]
+            outcome.reasons[reason] = outcome.reasons.get(reason, 0) + int(n)
+            outcome.rows_accepted -= int(n)
+
+    def as_dict(self) -> dict:
+        """Plain JSON-able figures (for run metadata); :meth:`from_dict` reads them back."""
+        figures = asdict(self)
+        figures["dirty_days"] = sorted(self.dirty_days)
+        return figures
+
+    @classmethod
+    def from_dict(cls, figures: dict) -> StageReport:
+        files = [FileOutcome(**f) for f in figures.get("files", [])]
+        return cls(**{**figures, "files": files, "dirty_days": set(figures.get("dirty_days", []))})
 
 
 def scan_landing(landing: Path) -> list[LandingFile]:
@@ -192,8 +260,11 @@ class _Stager:
     def write(self, path: Path, frame: pd.DataFrame) -> None:
         self.store.write_path(path, frame)
 
-    def _stage_rows(self, landing_file: LandingFile, entry: dict) -> pd.DataFrame:
-        """Validate and write a file's rows, slice by slice; returns its quarantine rows.
+    def _stage_rows(
+        self, landing_file: LandingFile, entry: dict, outcome: FileOutcome
+    ) -> pd.DataFrame:
+        """Validate and write a file's rows, slice by slice; returns its quarantine rows
+        and counts the rows read and accepted in ``outcome``.
 
         Raises :class:`InputError` for an unreadable file, having written nothing.
         """
@@ -210,6 +281,10 @@ class _Stager:
                 for part in _slices(raw, stamp, whole_if_gaps=not predictions):
                     good, quarantine = validate(part, self.config, source=landing_file.relative)
                     quarantines.append(quarantine)
+                    outcome.rows_read += len(part)
+                    outcome.rows_accepted += len(good)
+                    if predictions:
+                        outcome.first_day = _first_day(part, quarantine, self.config, outcome)
                     if predictions:
                         for day, rows in _by_day(good):
                             parts.write(self.chunk("predictions", day, landing_file.file_id), rows)
@@ -233,30 +308,31 @@ class _Stager:
     def stage_file(self, landing_file: LandingFile) -> None:
         self.record(landing_file, *self.prepare(landing_file))
 
-    def prepare(self, landing_file: LandingFile) -> tuple[dict, bool]:
-        """Validate and write one file's chunks; its manifest entry and whether it was
-        unreadable. Touches only this file's own paths, so files can be staged in parallel."""
+    def prepare(self, landing_file: LandingFile) -> tuple[dict, FileOutcome]:
+        """Validate and write one file's chunks; its manifest entry and outcome. Touches
+        only this file's own paths, so files can be staged in parallel."""
         entry = {"kind": landing_file.kind, "file_id": landing_file.file_id, "days": {}}
-        unreadable = True
+        outcome = FileOutcome(landing_file.relative, landing_file.kind)
         if landing_file.refused:
-            quarantine = _whole_file(landing_file, landing_file.refused)
+            outcome.rejected = landing_file.refused
         else:
             try:
-                quarantine = self._stage_rows(landing_file, entry)
-                unreadable = False
+                quarantine = self._stage_rows(landing_file, entry, outcome)
             except InputError as exc:
-                quarantine = _whole_file(landing_file, str(exc))
+                outcome = FileOutcome(landing_file.relative, landing_file.kind, rejected=str(exc))
+        if outcome.rejected is not None:
+            quarantine = _whole_file(landing_file, outcome.rejected)
+        else:
+            outcome.reasons = quarantine["reason"].value_counts(sort=False).to_dict()
         if len(quarantine):
             self.write(self.staging / "quarantine" / f"{landing_file.file_id}.parquet", quarantine)
         entry["fingerprint"] = landing_file.fingerprint
         entry["quarantined"] = len(quarantine)
-        return entry, unreadable
+        return entry, outcome
 
-    def record(self, landing_file: LandingFile, entry: dict, unreadable: bool) -> None:
+    def record(self, landing_file: LandingFile, entry: dict, outcome: FileOutcome) -> None:
         """Enter a staged file in the report and the manifest."""
-        if unreadable:
-            self.report.unreadable.append(landing_file.relative)
-        self.report.quarantined_rows += entry["quarantined"]
+        self.report.files.append(outcome)
         if landing_file.kind == "predictions":
             self.report.dirty_days.update(entry["days"])
         self.manifest[landing_file.relative] = entry
@@ -267,7 +343,7 @@ class _Stager:
         release the GIL for much of the work), big ones alone to bound memory."""
         small = [f for f in files if f.refused or f.path.stat().st_size <= PARALLEL_BYTES]
         workers = min(STAGING_THREADS, os.cpu_count() or 1)
-        done: dict[str, tuple[dict, bool]] = {}
+        done: dict[str, tuple[dict, FileOutcome]] = {}
         if len(small) > 1 and workers > 1:
             with ThreadPoolExecutor(max_workers=workers) as pool:
                 staged = pool.map(self.prepare, small)
@@ -352,6 +428,19 @@ class _Route:
         staging = self.raw_path.parent.parent
         for day, prediction_rows in self.matches.items():
             _write_matches(staging, day, self.entry["file_id"], prediction_rows)
+
+
+def _first_day(
+    raw: pd.DataFrame, quarantine: pd.DataFrame, config: GuapConfig, outcome: FileOutcome
+) -> str | None:
+    """The earliest prediction day seen so far in a file with rows before start_date
+    (the day to suggest as start_date); ``outcome.first_day`` while a slice has none."""
+    if not quarantine["reason"].str.startswith(BEFORE_START).any():
+        return outcome.first_day
+    days = local_days(_timestamps(raw["predicted_at"]), config.timezone)
+    plain = days[(days.str.len() == len("2018-03-01")).fillna(False)]  # 4-digit years
+    found = [d for d in (plain.min() if len(plain) else None, outcome.first_day) if d]
+    return str(min(found)) if found else None
 
 
 def _slices(raw: pd.DataFrame, time_column: str, *, whole_if_gaps: bool) -> Iterable[pd.DataFrame]:
@@ -614,6 +703,7 @@ def _stage_landing(config: GuapConfig, store: Store) -> StageReport:
     )
     if stager.unsaved:
         stager.save_manifest(now=True)
+    stager.report.labels_waiting = sum(e.get("unmatched", 0) for e in stager.manifest.values())
     return stager.report
 
 

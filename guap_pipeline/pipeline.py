@@ -204,6 +204,18 @@ def quarantine(store: Store) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)[list(QUARANTINE_COLUMNS)]
 
 
+def day_quarantine(store: Store, days: list[str]) -> pd.DataFrame:
+    """Rows the day steps of the given days quarantined: duplicated prediction ids and
+    labels whose prediction is not among the day's."""
+    frames = [
+        store.read_partitions(t, days) for t in ("quarantine_predictions", "quarantine_labels")
+    ]
+    frames = [f for f in frames if len(f)]
+    if not frames:
+        return pd.DataFrame(columns=list(QUARANTINE_COLUMNS))
+    return pd.concat(frames, ignore_index=True)[list(QUARANTINE_COLUMNS)]
+
+
 def _as_quarantine(frame: pd.DataFrame) -> pd.DataFrame:
     return (
         frame

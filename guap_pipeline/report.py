@@ -8,10 +8,26 @@ from guap_pipeline.config import GuapConfig
 from guap_pipeline.early_warning import early_declines
 from guap_pipeline.estimate import ESTIMATED_PROFIT, LEVEL, estimate_kinds
 from guap_pipeline.formatting import money as _money
+from guap_pipeline.landing import FileOutcome, StageReport
 from guap_pipeline.roi import payback
 from guap_pipeline.timeseries import overall
+from guap_pipeline.validation import BEFORE_START
 
 RECENT_DAYS = 28
+TOP_REASONS = 5  # (file, reason) groups of quarantined rows listed after a run
+
+
+def _per_prediction(value: float) -> str:
+    return "n/a" if pd.isna(value) else f"{value:,.3f}"
+
+
+def _share(value: float) -> str:
+    """A ratio as a percentage; ``n/a`` when undefined (nothing labeled), never ``nan%``."""
+    return "n/a" if pd.isna(value) else f"{value:.1%}"
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
 
 
 def version_table(daily: pd.DataFrame) -> pd.DataFrame:
@@ -42,6 +58,28 @@ def version_table(daily: pd.DataFrame) -> pd.DataFrame:
             }
         )
     return pd.DataFrame(rows)
+
+
+def readable_version_table(daily: pd.DataFrame, currency: str = "") -> pd.DataFrame:
+    """:func:`version_table` as people read it, in the summary and the report alike:
+    headers in words, money rounded (with its currency), ratios as percentages."""
+    table = version_table(daily)
+    money = f" ({currency})" if currency else ""
+    formats = {
+        "model_version": ("model version", str),
+        "days": ("days", "{:,}".format),
+        "mature_days": ("mature days", "{:,}".format),
+        "predictions": ("predictions", "{:,}".format),
+        "labeled": ("labeled", "{:,}".format),
+        "profit": (f"profit{money}", _money),
+        "uplift": (f"uplift{money}", _money),
+        "uplift_per_day_recent": (f"uplift per day, recent{money}", _money),
+        "uplift_per_prediction_recent": ("uplift per prediction, recent", _per_prediction),
+        "value_capture_recent": ("value capture, recent", _share),
+    }
+    return pd.DataFrame(
+        {header: table[column].map(format_) for column, (header, format_) in formats.items()}
+    )
 
 
 def roi_lines(daily: pd.DataFrame, config: GuapConfig) -> list[str]:
@@ -110,22 +148,116 @@ def summary_text(
     """A few lines a person reads after a run: money per version, ROI, payback, flags."""
     if daily is None or daily.empty:
         return "No labeled predictions yet: nothing to summarise."
-    table = version_table(daily)
     first, last = daily["date"].min(), daily["date"].max()
     lines = [
         f"guap-pipeline summary: {first} .. {last}, {daily['date'].nunique()} days "
         f"(recent pace = last {RECENT_DAYS} mature days)",
         "",
     ]
-    shown = table.assign(
-        predictions=table["predictions"].map("{:,}".format),
-        labeled=table["labeled"].map("{:,}".format),
-        profit=table["profit"].map(_money),
-        uplift=table["uplift"].map(_money),
-        uplift_per_day_recent=table["uplift_per_day_recent"].map(_money),
-        uplift_per_prediction_recent=table["uplift_per_prediction_recent"].map("{:,.3f}".format),
-        value_capture_recent=table["value_capture_recent"].map("{:.1%}".format),
-    )
-    lines.append(shown.to_string(index=False))
+    lines.append(readable_version_table(daily, config.currency).to_string(index=False))
     lines += ["", *roi_lines(daily, config), *estimate_lines(daily), *flag_lines(flags)]
     return "\n".join(lines)
+
+
+def _hint(outcome: FileOutcome, reason: str, config: GuapConfig, *, every: bool) -> str | None:
+    """What to change in guap.yaml when one reason quarantines ``every`` row of a file,
+    or any row only because start_date was left to its default."""
+    if reason.startswith(BEFORE_START) and outcome.first_day:
+        return (
+            _start_date_hint(outcome.first_day, config)
+            if every or not config.start_date_given
+            else None
+        )
+    if not every:
+        return None
+    if reason.startswith("file has no '"):
+        return "map your file's column names with `columns:` in guap.yaml"
+    if "is not one of the classes" in reason:
+        return "map the values your file uses with `class_values:` in guap.yaml"
+    return None
+
+
+def _start_date_hint(first_day: str, config: GuapConfig) -> str:
+    if config.start_date_given:
+        return f"this file starts {first_day}: move start_date in guap.yaml if you want it"
+    return f"your data starts {first_day}: set `start_date: {first_day}` in guap.yaml"
+
+
+def _before_default_start(report: StageReport, config: GuapConfig) -> tuple[int, str | None] | None:
+    """Rows quarantined only because guap.yaml sets no start_date (the default applies),
+    and the first day of the data; ``None`` when start_date is set or no row is early."""
+    early = [f for f in report.files if any(r.startswith(BEFORE_START) for r in f.reasons)]
+    if config.start_date_given or not early:
+        return None
+    rows = sum(n for f in early for r, n in f.reasons.items() if r.startswith(BEFORE_START))
+    firsts = [f.first_day for f in early if f.first_day]
+    return rows, min(firsts) if firsts else None
+
+
+def input_problems(report: StageReport | None, config: GuapConfig) -> list[str]:
+    """Why the run's input needs the user (the causes of exit status 3); empty if none."""
+    if report is None:
+        return []
+    problems = []
+    whole = [f.relative for f in report.files if f.rejected_whole]
+    if whole:
+        problems.append(
+            f"{_count(len(whole), 'file')} rejected whole ({', '.join(whole[:3])}"
+            f"{', ...' if len(whole) > 3 else ''})"
+        )
+    read, quarantined = report.rows_read, report.quarantined_rows
+    if read and quarantined / read > config.quarantine_tolerance:
+        problems.append(
+            f"{quarantined / read:.1%} of the rows read went to quarantine "
+            f"(quarantine_tolerance {config.quarantine_tolerance:.1%})"
+        )
+    early = _before_default_start(report, config)
+    if early is not None:
+        rows, first = early
+        fix = _start_date_hint(first, config) if first else "set `start_date:` in guap.yaml"
+        problems.append(
+            f"{_count(rows, 'row')} predicted before start_date {config.start_date}, "
+            f"the default (guap.yaml sets none): {fix} and run again"
+        )
+    return problems
+
+
+def input_lines(report: StageReport | None, config: GuapConfig) -> list[str]:
+    """What the run did with the landing files: files read, rows accepted, rows
+    quarantined by reason (largest first, with their file), labels still waiting, and a
+    hint for each file that one reason rejects whole."""
+    if report is None or not (report.files or report.removed):
+        return [f"input: no new files in {config.landing}"]
+    read, quarantined = report.rows_read, report.quarantined_rows
+    kinds = pd.Series([f.kind for f in report.files], dtype="object").value_counts()
+    what = ", ".join(f"{n} {kind}" for kind, n in kinds.sort_index().items())
+    lines = [
+        f"input: {_count(len(report.files), 'file')} read ({what or 'none'})"
+        + (f", {len(report.removed)} removed" if report.removed else "")
+        + f": {_count(read, 'row')}, {sum(f.rows_accepted for f in report.files):,} accepted, "
+        f"{quarantined:,} quarantined" + (f" ({quarantined / read:.1%})" if read else "")
+    ]
+    groups = sorted(
+        ((n, f, reason) for f in report.files for reason, n in f.reasons.items()),
+        key=lambda group: (-group[0], group[1].relative, group[2]),
+    )
+    if groups:
+        lines.append("  quarantined, largest first:")
+    for n, outcome, reason in groups[:TOP_REASONS]:
+        every = n == outcome.rows_read
+        lines.append(f"    {n:>9,}  {outcome.relative}: {reason}{'  (every row)' if every else ''}")
+        hint = _hint(outcome, reason, config, every=every)
+        if hint:
+            lines.append(f"    {'':>9}  hint: {hint}")
+    if len(groups) > TOP_REASONS:
+        rest = groups[TOP_REASONS:]
+        lines.append(
+            f"    {sum(n for n, _, _ in rest):>9,}  in {len(rest)} more (file, reason) groups"
+        )
+    lines += [f"  not read: {f.relative}: {f.rejected}" for f in report.files if f.rejected]
+    if report.labels_waiting:
+        lines.append(
+            f"  labels waiting for their prediction: {report.labels_waiting:,} "
+            "(each is routed to its day when its prediction lands)"
+        )
+    return lines

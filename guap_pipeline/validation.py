@@ -21,6 +21,7 @@ from guap_pipeline.readers import BAD_CSV, BAD_LINES, ROW
 
 QUARANTINE_COLUMNS: tuple[str, ...] = ("source", "kind", "row", "prediction_id", "reason", "record")
 SOURCE = "_source"
+BEFORE_START = "predicted before start_date"  # the reason, followed by the date
 # A null y_pred: with a score column, a binary model's row is decided by the threshold.
 _NO_PRED = "'y_pred' is missing"
 _NO_DECISION = "'y_pred' is missing, and there is no 'score' to threshold"
@@ -268,9 +269,7 @@ def validate_predictions(
             after = ~days.str.startswith("-").fillna(True).to_numpy()
             reasons.flag(long & after, "'predicted_at' is after the year 9999")
         start = config.start_date.isoformat()
-        reasons.flag(
-            (days < start).fillna(False).to_numpy(), f"predicted before start_date {start}"
-        )
+        reasons.flag((days < start).fillna(False).to_numpy(), f"{BEFORE_START} {start}")
 
     good = reasons.good
     quarantine = _quarantine(raw, reasons, source=source, kind="predictions")

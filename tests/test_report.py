@@ -6,6 +6,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from assets_defs.cli import main
@@ -53,6 +54,25 @@ def test_report_summary_table_has_a_row_per_version_and_overall(report: Path) ->
     cells = re.findall(r"<td>([^<]*)</td>", summary)
     assert "<th>uplift</th>" in summary
     assert "v1" in cells and "(all)" in cells
+
+
+def test_report_summary_table_reads_as_the_command_line_summary(report: Path) -> None:
+    """Headers in words; money rounded and value capture a percentage, as `run` prints
+    them, checked against the exported daily table."""
+    daily_csv = report.parent / "daily.csv"
+    config = str(report.parent / "guap.yaml")
+    assert main(["export", "daily", "--config", config, "--output", str(daily_csv)]) == 0
+    daily = pd.read_csv(daily_csv)
+    recent = daily[daily["mature"]].sort_values("date").tail(28)
+    capture = recent["uplift"].sum() / (recent["oracle_profit"] - recent["baseline_profit"]).sum()
+    summary = report.read_text().split("<h2>Summary</h2>")[1]
+    headers = re.findall(r"<th>([^<]*)</th>", summary)
+    assert headers[0] == "model version" and "value capture, recent" in headers
+    assert not [h for h in headers if "_" in h]
+    [v1] = re.findall(r"<tr>\s*<td>v1</td>(.*?)</tr>", summary, re.S)
+    cells = re.findall(r"<td>([^<]*)</td>", v1)
+    assert cells[-1] == f"{capture:.1%}"
+    assert f"{daily['uplift'].sum():,.0f}" in cells
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="needs Chromium (apt-get install chromium)")
