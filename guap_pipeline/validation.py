@@ -34,7 +34,9 @@ class _Reasons:
         self.codes = np.zeros(len(raw), dtype=np.int16)
         self.reasons: list[str | None] = [None]
         if BAD_CSV in raw.columns:
-            self.flag(raw[BAD_CSV].notna().to_numpy(), "line is not valid CSV")
+            for problem in raw[BAD_CSV].dropna().unique():
+                reason = f"line is not valid CSV ({problem})"
+                self.flag((raw[BAD_CSV] == problem).to_numpy(), reason)
         if BAD_LINES in raw.columns:
             self.flag(raw[BAD_LINES].notna().to_numpy(), "line has the wrong number of fields")
 

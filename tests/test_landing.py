@@ -453,6 +453,78 @@ def test_a_csv_the_parser_chokes_on_is_read_line_by_line(root: Path) -> None:
         "e,2026-10-01T10:00:00Z,0,0.1,20\n",
     )
     store, bad = stage(root)
-    assert reasons(bad) == {3: "line has the wrong number of fields", 4: "line is not valid CSV"}
+    assert reasons(bad) == {
+        3: "line has the wrong number of fields",
+        4: "line is not valid CSV (field larger than field limit (131072))",
+    }
     build_predictions(store, "2026-10-01")
     assert store.read("predictions", "2026-10-01")["prediction_id"].tolist() == ["a", "b", "e"]
+
+
+def line(prediction_id: str, amount: str = "10") -> str:
+    return f"{prediction_id},2026-10-01T10:00:00Z,1,0.9,{amount}\n"
+
+
+UNTERMINATED = "line is not valid CSV (unterminated quote)"
+OPENS = 'b,"2026-10-01T10:00:00Z,1,0.9,10\n'  # a quote that this line never closes
+
+
+@pytest.mark.parametrize(
+    ("lines", "expected", "kept"),
+    [
+        pytest.param(
+            [line("a"), line("b"), '"unterminated,quote\n', line("c"), line("d")],
+            {3: UNTERMINATED},
+            ["a", "b", "c", "d"],
+            id="open-to-the-end",
+        ),
+        pytest.param(
+            ['"unterminated,quote\n', line("a"), line("b")],
+            {1: UNTERMINATED},
+            ["a", "b"],
+            id="first-line",
+        ),
+        pytest.param(
+            [line("a"), line("b"), '"unterminated,quote'],
+            {3: UNTERMINATED},
+            ["a", "b"],
+            id="last-line-without-newline",
+        ),
+        pytest.param(  # the stray quote in d's amount closes b's: pandas reads no error
+            [line("a"), OPENS, line("c"), line("d", '1"0'), line("e")],
+            {2: UNTERMINATED, 4: "'amount' is not a finite number"},
+            ["a", "c", "e"],
+            id="closed-by-a-later-quote",
+        ),
+        pytest.param(  # d's quote closes b's, then opens its own, open to the end
+            [line("a"), OPENS, line("c"), line("d", '"10'), line("e")],
+            {2: UNTERMINATED, 4: UNTERMINATED},
+            ["a", "c", "e"],
+            id="two-open-quotes",
+        ),
+    ],
+)
+def test_an_unterminated_quote_costs_its_line_alone(
+    root: Path, lines: list[str], expected: dict[int, str], kept: list[str]
+) -> None:
+    """A quote left open used to swallow every line after it into one bad row."""
+    write(root, "predictions/p.csv", HEADER + "".join(lines))
+    store, bad = stage(root)
+    assert reasons(bad) == expected
+    staged = read_staged(store, "predictions", "2026-10-01")
+    assert staged["prediction_id"].tolist() == kept
+
+
+def test_a_quoted_value_over_several_lines_is_one_good_row(root: Path) -> None:
+    """A legitimately quoted line break is data: the record is kept whole."""
+    config = root / "guap.yaml"
+    config.write_text(config.read_text() + "segments: [country]\n")
+    text = HEADER.replace("amount", "amount,country") + (
+        'a,2026-10-01T10:00:00Z,1,0.9,10,"Bosnia\nand Herzegovina"\n'
+        "b,2026-10-01T11:00:00Z,0,0.2,20,France\n"
+    )
+    write(root, "predictions/p.csv", text)
+    store, bad = stage(root)
+    assert bad.empty
+    staged = read_staged(store, "predictions", "2026-10-01")
+    assert staged["country"].tolist() == ["Bosnia\nand Herzegovina", "France"]
