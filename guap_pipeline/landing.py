@@ -199,7 +199,7 @@ class _Stager:
         """
         predictions = landing_file.kind == "predictions"
         validate = validate_predictions if predictions else validate_labels
-        stamp = "predicted_at" if predictions else "labeled_at"
+        stamp = self.config.file_column("predicted_at" if predictions else "labeled_at")
         raw_path = self.staging / "labels_raw" / f"{landing_file.file_id}.parquet"
         quarantines, empty = [], None
         batches = iter_landing_file(

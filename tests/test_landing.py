@@ -333,11 +333,34 @@ def test_a_truncated_parquet_file_is_quarantined_whole(root: Path, keep: float) 
 
 
 def test_a_file_without_a_required_column_quarantines_every_row(root: Path) -> None:
+    """One reason for the whole file: the columns it has, and the key that maps one."""
     write(root, "predictions/p.csv", "prediction_id,y_pred,score,amount\na,1,0.9,10\nb,0,0.1,5\n")
     _, bad = stage(root)
+    reason = (
+        "file has no 'predicted_at' column (it has: prediction_id, y_pred, score, amount); "
+        "set columns: {predicted_at: <your column>} in guap.yaml"
+    )
+    assert reasons(bad) == {1: reason, 2: reason}
+
+
+def test_a_file_in_its_own_column_names_is_told_which_key_maps_them(root: Path) -> None:
+    write(root, "predictions/p.csv", "id,timestamp,y_pred_proba\n7,2026-10-01T10:00:00Z,0.9\n")
+    _, bad = stage(root)
     assert reasons(bad) == {
-        1: "file has no 'predicted_at' column",
-        2: "file has no 'predicted_at' column",
+        1: "file has no 'prediction_id' column (it has: id, timestamp, y_pred_proba); "
+        "set columns: {prediction_id: <your column>} in guap.yaml"
+    }
+
+
+def test_a_mapped_column_missing_from_a_file_names_both_names(root: Path) -> None:
+    config = root / "guap.yaml"
+    config.write_text(config.read_text() + "columns: {y_true: repaid}\n")
+    write(root, "predictions/p.csv", HEADER + "x,2026-10-01T10:00:00Z,1,0.9,10\n")
+    write(root, "labels/l.csv", "prediction_id,y_true\nx,1\n")
+    _, bad = stage(root)
+    assert reasons(bad) == {
+        1: "file has no 'repaid' (y_true) column (it has: prediction_id, y_true); "
+        "set columns: {y_true: <your column>} in guap.yaml"
     }
 
 
