@@ -195,13 +195,18 @@ def _read_csv(path: Path) -> pd.DataFrame:
         return pd.DataFrame()
     except (pd.errors.ParserError, pd.errors.ParserWarning):
         return _read_csv_keeping_bad_lines(text)
-    return _read_csv_keeping_bad_lines(text) if _lines(text) > len(frame) + 1 else frame
+    return _read_csv_keeping_bad_lines(text) if _spans_lines(text, len(frame) + 1) else frame
 
 
-def _lines(text: str) -> int:
-    """Physical lines of a text: each LF, CR LF or lone CR ends one (as in pandas)."""
-    ends = text.count("\n") + text.count("\r") - text.count("\r\n")
-    return ends + (not text.endswith(("\n", "\r")))
+def _spans_lines(text: str, records: int) -> bool:
+    """Whether a text has more lines than its ``records`` (a record spans lines, or a
+    line is blank). Each LF, CR LF or lone CR ends a line, as in pandas; CRs are counted
+    only when the LFs alone do not match, to scan the text once in the usual case."""
+    unended = not text.endswith(("\n", "\r"))
+    lines = text.count("\n") + unended
+    if lines == records:
+        return False
+    return lines + text.count("\r") - text.count("\r\n") > records
 
 
 def _read_csv_keeping_bad_lines(text: str) -> pd.DataFrame:
