@@ -197,3 +197,33 @@ def test_the_mapped_column_wins_over_one_with_the_tools_name(
     assert bad.empty
     staged = read_staged(store, "predictions", "2026-10-01")
     assert staged["prediction_id"].tolist() == ["a", "b"]
+
+
+def test_the_readme_example_of_your_own_data_reads_as_documented(tmp_path: Path) -> None:
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    section = readme.split("## Your own data\n", 1)[1]
+    example = section.split("```yaml\n", 1)[1].split("```", 1)[0]
+    (tmp_path / "landing" / "predictions").mkdir(parents=True)
+    (tmp_path / "landing" / "labels").mkdir(parents=True)
+    (tmp_path / "landing" / "predictions" / "p.csv").write_text(
+        "id,timestamp,y_pred_proba,y_pred,loan_amount,region\n"
+        "20417,2026-03-02 09:14:05,0.81,1,2400.0,DE\n"
+    )
+    (tmp_path / "landing" / "labels" / "l.csv").write_text("id,repaid\n20417,no\n")
+    (tmp_path / "guap.yaml").write_text(
+        example + "value_matrix: {tp: 0, fp: -100, fn: {amount: -1.0}, tn: 50}\n"
+        "storage: ./store\nstart_date: 2026-03-01\n"
+    )
+    config = load_config(tmp_path / "guap.yaml")
+    store = Store(config.storage)
+    stage_landing(config, store)
+    assert quarantine(store).empty
+    predictions = read_staged(store, "predictions", "2026-03-02")
+    row = predictions.iloc[0]
+    assert (row["prediction_id"], row["score"], row["amount"], row["country"]) == (
+        "20417",
+        0.81,
+        2400.0,
+        "DE",
+    )
+    assert read_staged(store, "labels", "2026-03-02")["y_true"].tolist() == [1]  # defaulted
