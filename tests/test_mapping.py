@@ -227,3 +227,20 @@ def test_the_readme_example_of_your_own_data_reads_as_documented(tmp_path: Path)
         "DE",
     )
     assert read_staged(store, "labels", "2026-03-02")["y_true"].tolist() == [1]  # defaulted
+
+
+def test_setting_the_key_a_reason_names_reads_the_files_again(tmp_path: Path) -> None:
+    """The user's path: run, read the reason, add the mapping, run again: no file is
+    touched, yet every row is read under the new mapping."""
+    config = landing_set(tmp_path, mapped=True)
+    config.write_text(config.read_text().replace(MAPPING, ""))
+    main(["run", "--config", str(config), "--as-of", AS_OF])
+    _, bad = stored_tables(config)
+    assert bad["reason"].str.startswith("file has no 'prediction_id' column (it has: id,").all()
+    assert len(bad) == 3 * 200 + 3 * 180
+
+    config.write_text(config.read_text() + MAPPING)
+    assert main(["run", "--config", str(config), "--as-of", AS_OF]) == 0
+    daily, bad = stored_tables(config)
+    assert daily["n_predictions"].tolist() == [199, 199, 199]
+    assert not bad["reason"].str.startswith("file has no").any()
