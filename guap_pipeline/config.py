@@ -26,6 +26,18 @@ from guap_pipeline.value_matrix import QUADRANTS, ValueMatrix
 Baseline = Literal["all_negative", "all_positive", "baseline_pred"]
 BASELINES: tuple[str, ...] = ("all_negative", "all_positive", "baseline_pred")
 ALERTABLE: tuple[str, ...] = ("decline", "plateau", "diminishing_returns")
+# The columns this tool reads by name; ``columns:`` may map each (and the segment and
+# value-matrix columns) to the name it has in the user's files.
+INPUT_COLUMNS: tuple[str, ...] = (
+    "prediction_id",
+    "predicted_at",
+    "score",
+    "y_pred",
+    "model_version",
+    "baseline_pred",
+    "y_true",
+    "labeled_at",
+)
 DEFAULT_START_DATE = dt.date(2025, 1, 1)
 
 
@@ -89,6 +101,12 @@ class GuapConfig:
     engine: Engine = field(default_factory=Engine)
     currency: str = ""
     quarantine_tolerance: float = 0.01
+    columns: Mapping[str, str] = field(default_factory=dict)
+    class_values: Mapping[Hashable, Hashable] = field(default_factory=dict)
+
+    def file_column(self, name: str) -> str:
+        """The name this tool's column ``name`` has in the user's files."""
+        return self.columns.get(name, name)
 
     @property
     def classes(self) -> tuple[Hashable, ...]:
@@ -127,6 +145,8 @@ _KEYS = {
     "engine",
     "currency",
     "quarantine_tolerance",
+    "columns",
+    "class_values",
 }
 
 
@@ -199,6 +219,7 @@ def parse_config(raw: object, *, base_dir: str | Path = ".") -> GuapConfig:
     matrix = _value_matrix(raw, classes, positive)
     baseline = _baseline(raw.get("baseline"), binary=len(classes) == 2)
     label_window_days = _int(raw.get("label_window_days", 14), "label_window_days")
+    segments = _segments(raw.get("segments", []))
     return GuapConfig(
         value_matrix=matrix,
         landing=_path(raw.get("landing", "landing"), base, "landing"),
@@ -216,7 +237,7 @@ def parse_config(raw: object, *, base_dir: str | Path = ".") -> GuapConfig:
         timezone=_timezone(raw.get("timezone", "UTC")),
         start_date=_date(raw.get("start_date", DEFAULT_START_DATE), "start_date"),
         start_date_given="start_date" in raw,
-        segments=_segments(raw.get("segments", [])),
+        segments=segments,
         flags=_flag_settings(raw.get("flags", {}), label_window_days),
         alert_on=_alert_on(raw.get("alerts", {})),
         engine=_engine(raw.get("engine", {})),
@@ -224,7 +245,42 @@ def parse_config(raw: object, *, base_dir: str | Path = ".") -> GuapConfig:
         quarantine_tolerance=_number(
             raw.get("quarantine_tolerance", 0.01), "quarantine_tolerance", low=0.0, high=1.0
         ),
+        columns=_columns(raw.get("columns", {}), (*INPUT_COLUMNS, *segments, *matrix.columns)),
+        class_values=_class_values(raw.get("class_values", {}), classes),
     )
+
+
+def _columns(raw: object, known: tuple[str, ...]) -> dict[str, str]:
+    """``columns:``: this tool's column name → the name in the user's files, one to one."""
+    fields = _mapping(raw, "columns", set(known))
+    mapped: dict[str, str] = {}
+    for name, file_name in fields.items():
+        if not isinstance(file_name, str) or not file_name.strip():
+            raise ConfigError(f"columns.{name}", f"expected a column name, got {file_name!r}")
+        other = next((k for k, v in mapped.items() if v == file_name), None)
+        if other is not None:
+            raise ConfigError(f"columns.{name}", f"{file_name!r} is already the {other} column")
+        mapped[name] = file_name
+    return mapped
+
+
+def _class_values(raw: object, classes: tuple[Hashable, ...]) -> dict[Hashable, Hashable]:
+    """``class_values:``: a value as written in the user's files → its declared class."""
+    if raw is None:
+        return {}
+    if not isinstance(raw, Mapping):
+        raise ConfigError("class_values", f"expected a mapping of value: class, got {raw!r}")
+    values: dict[Hashable, Hashable] = {}
+    for value, target in raw.items():
+        name = f"class_values.{str(value).lower() if isinstance(value, bool) else value}"
+        if not isinstance(value, str | int) or (isinstance(value, str) and not value.strip()):
+            raise ConfigError(name, f"expected a word, a number or true/false, got {value!r}")
+        if isinstance(target, bool) or target not in classes:
+            raise ConfigError(name, f"{target!r} is not one of classes {list(classes)}")
+        if not isinstance(value, bool) and value in classes and value != target:
+            raise ConfigError(name, f"{value!r} is itself a class; it cannot mean {target!r}")
+        values[value.strip() if isinstance(value, str) else value] = target
+    return values
 
 
 def _currency(raw: object) -> str:

@@ -210,18 +210,32 @@ def _refusal(path: Path, roots: tuple[Path, ...]) -> str | None:
 
 
 def pending_changes(config: GuapConfig, store: Store) -> dict[str, list[str]]:
-    """Files added, changed or removed since the last staging (cheap: stats only)."""
+    """Files added, changed or removed since the last staging (cheap: stats only); a file
+    staged under other ``columns:`` or ``class_values:`` counts as changed."""
     manifest = store.read_json(MANIFEST, {})
     files = {f.relative: f for f in scan_landing(config.landing)}
+    reading = reading_signature(config)
     return {
         "added": sorted(r for r in files if r not in manifest),
         "changed": sorted(
-            r
-            for r, f in files.items()
-            if r in manifest and manifest[r]["fingerprint"] != f.fingerprint
+            r for r, f in files.items() if r in manifest and _stale(manifest[r], f, reading)
         ),
         "removed": sorted(r for r in manifest if r not in files),
     }
+
+
+def reading_signature(config: GuapConfig) -> str:
+    """What, besides its bytes, decides how a landing file reads: the ``columns:`` and
+    ``class_values:`` mappings (empty when neither is set, as in manifests before them)."""
+    if not config.columns and not config.class_values:
+        return ""
+    mappings = [sorted(config.columns.items()), [repr(i) for i in config.class_values.items()]]
+    return hashlib.sha1(json.dumps(mappings).encode()).hexdigest()[:16]
+
+
+def _stale(entry: dict, landing_file: LandingFile, reading: str) -> bool:
+    """Whether a staged file must be staged again: its bytes or its reading changed."""
+    return entry["fingerprint"] != landing_file.fingerprint or entry.get("reading", "") != reading
 
 
 class _Stager:
@@ -270,7 +284,7 @@ class _Stager:
         """
         predictions = landing_file.kind == "predictions"
         validate = validate_predictions if predictions else validate_labels
-        stamp = "predicted_at" if predictions else "labeled_at"
+        stamp = self.config.file_column("predicted_at" if predictions else "labeled_at")
         raw_path = self.staging / "labels_raw" / f"{landing_file.file_id}.parquet"
         quarantines, empty = [], None
         batches = iter_landing_file(
@@ -327,6 +341,7 @@ class _Stager:
         if len(quarantine):
             self.write(self.staging / "quarantine" / f"{landing_file.file_id}.parquet", quarantine)
         entry["fingerprint"] = landing_file.fingerprint
+        entry["reading"] = reading_signature(self.config)
         entry["quarantined"] = len(quarantine)
         return entry, outcome
 
@@ -685,9 +700,10 @@ def _stage_landing(config: GuapConfig, store: Store) -> StageReport:
         stager.report.removed.append(relative)
     predictions_landed = False
     pending = []
+    reading = reading_signature(config)
     for relative, landing_file in files.items():
         entry = stager.manifest.get(relative)
-        if entry is not None and entry["fingerprint"] == landing_file.fingerprint:
+        if entry is not None and not _stale(entry, landing_file, reading):
             stager.report.unchanged += 1
             continue
         (stager.report.changed if entry else stager.report.added).append(relative)

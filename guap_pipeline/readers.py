@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import warnings
+from collections import deque
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -31,6 +32,8 @@ ROW = "_row"
 BAD_LINES = "_bad_line"
 # Records the CSV parser cannot read at all, with its error, kept for quarantine.
 BAD_CSV = "_bad_csv"
+# The error of a line whose quote never closes (it would swallow the lines after it).
+UNTERMINATED_QUOTE = "unterminated quote"
 
 
 def read_landing_file(path: Path) -> pd.DataFrame:
@@ -174,7 +177,8 @@ def _decode(path: Path) -> str:
 
 
 def _read_csv(path: Path) -> pd.DataFrame:
-    """Every value as text; any line with too many fields sends the file to the slow path.
+    """Every value as text; any line with too many fields, or a record spanning lines (a
+    quote left open may have swallowed the lines after it), sends the file to the slow path.
 
     ``index_col=False``: without it pandas takes a first data line with one field too
     many as a sign that the file has an index column, and shifts every row by one column.
@@ -184,13 +188,25 @@ def _read_csv(path: Path) -> pd.DataFrame:
         with warnings.catch_warnings():
             # "Length of header or names does not match": a first line too long, truncated
             warnings.simplefilter("error", pd.errors.ParserWarning)
-            return pd.read_csv(
+            frame = pd.read_csv(
                 io.StringIO(text), dtype=str, keep_default_na=False, na_values=[""], index_col=False
             )
     except pd.errors.EmptyDataError:
         return pd.DataFrame()
     except (pd.errors.ParserError, pd.errors.ParserWarning):
         return _read_csv_keeping_bad_lines(text)
+    return _read_csv_keeping_bad_lines(text) if _spans_lines(text, len(frame) + 1) else frame
+
+
+def _spans_lines(text: str, records: int) -> bool:
+    """Whether a text has more lines than its ``records`` (a record spans lines, or a
+    line is blank). Each LF, CR LF or lone CR ends a line, as in pandas; CRs are counted
+    only when the LFs alone do not match, to scan the text once in the usual case."""
+    unended = not text.endswith(("\n", "\r"))
+    lines = text.count("\n") + unended
+    if lines == records:
+        return False
+    return lines + text.count("\r") - text.count("\r\n") > records
 
 
 def _read_csv_keeping_bad_lines(text: str) -> pd.DataFrame:
@@ -225,13 +241,59 @@ def _read_csv_keeping_bad_lines(text: str) -> pd.DataFrame:
 
 
 def _csv_records(text: str) -> Iterator[list[str] | str]:
-    """Each CSV record's fields, or the parser's error for a record it cannot read (a
-    field over the size limit, say); a lone CR ends a line, as in pandas."""
-    reader = csv.reader(io.StringIO(text, newline=""))
+    """Each CSV record's fields, or the problem with a record the parser cannot read (a
+    field over the size limit, say); a lone CR ends a line, as in pandas.
+
+    A quote left open swallows the lines after it into one record. When a record runs to
+    the end of the text inside its quote, or spans lines and has not the header's number
+    of fields or grows past the parser's field limit, its first line (where the quote
+    opened) alone is the bad record, and the lines after it are read again.
+    """
+    lines = _Lines(text)
+    reader = csv.reader(lines)
+    width = None
     while True:
+        lines.start_record()
         try:
-            yield next(reader)
+            fields: list[str] | str = next(reader)
         except StopIteration:
             return
         except csv.Error as exc:
-            yield str(exc)
+            fields = str(exc)
+        misfit = isinstance(fields, str) or (width is not None and len(fields) != width)
+        if lines.ran_out or (len(lines.record) > 1 and misfit):
+            yield UNTERMINATED_QUOTE
+            lines.read_again(lines.record[1:])
+            reader = csv.reader(lines)
+            continue
+        if width is None and isinstance(fields, list):
+            width = len(fields)
+        yield fields
+
+
+class _Lines:
+    """The physical lines of a text, fed to a ``csv.reader``: keeps the lines of the
+    record being read, and can feed some of them again."""
+
+    def __init__(self, text: str) -> None:
+        self.source = io.StringIO(text, newline="")
+        self.again: deque[str] = deque()
+        self.record: list[str] = []
+        self.ran_out = False  # the reader asked for a line past the end within a record
+
+    def start_record(self) -> None:
+        self.record, self.ran_out = [], False
+
+    def read_again(self, lines: list[str]) -> None:
+        self.again.extendleft(reversed(lines))
+
+    def __iter__(self) -> _Lines:
+        return self
+
+    def __next__(self) -> str:
+        line = self.again.popleft() if self.again else self.source.readline()
+        if not line:
+            self.ran_out = bool(self.record)
+            raise StopIteration
+        self.record.append(line)
+        return line

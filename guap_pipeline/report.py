@@ -170,8 +170,6 @@ def _hint(outcome: FileOutcome, reason: str, config: GuapConfig, *, every: bool)
         )
     if not every:
         return None
-    if reason.startswith("file has no '"):
-        return "map your file's column names with `columns:` in guap.yaml"
     if "is not one of the classes" in reason:
         return "map the values your file uses with `class_values:` in guap.yaml"
     return None

@@ -9,7 +9,7 @@ Naive timestamps are read as UTC.
 from __future__ import annotations
 
 import json
-from collections.abc import Hashable, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -22,20 +22,33 @@ from guap_pipeline.readers import BAD_CSV, BAD_LINES, ROW
 QUARANTINE_COLUMNS: tuple[str, ...] = ("source", "kind", "row", "prediction_id", "reason", "record")
 SOURCE = "_source"
 BEFORE_START = "predicted before start_date"  # the reason, followed by the date
+# Columns a reader adds to a landing file's rows: not the user's.
+_INTERNAL = (ROW, BAD_LINES, BAD_CSV, SOURCE)
+# A missing column's reason lists at most this many of the file's columns.
+_LISTED_COLUMNS = 20
 # A null y_pred: with a score column, a binary model's row is decided by the threshold.
 _NO_PRED = "'y_pred' is missing"
 _NO_DECISION = "'y_pred' is missing, and there is no 'score' to threshold"
 
 
 class _Reasons:
-    """The first failing check of each row (code 0 while the row is still good)."""
+    """The first failing check of each row (code 0 while the row is still good).
 
-    def __init__(self, raw: pd.DataFrame) -> None:
-        self.raw = raw
+    ``raw`` has the user's column names; ``self.raw`` is the same rows under this tool's
+    names (``config.columns``), and a missing column's reason names both.
+    """
+
+    def __init__(self, raw: pd.DataFrame, columns: Mapping[str, str]) -> None:
+        self.file_columns = [c for c in raw.columns if c not in _INTERNAL]
+        self.columns = columns
+        self.raw = _in_tool_names(raw, columns)
+        raw = self.raw
         self.codes = np.zeros(len(raw), dtype=np.int16)
         self.reasons: list[str | None] = [None]
         if BAD_CSV in raw.columns:
-            self.flag(raw[BAD_CSV].notna().to_numpy(), "line is not valid CSV")
+            for problem in raw[BAD_CSV].dropna().unique():
+                reason = f"line is not valid CSV ({problem})"
+                self.flag((raw[BAD_CSV] == problem).to_numpy(), reason)
         if BAD_LINES in raw.columns:
             self.flag(raw[BAD_LINES].notna().to_numpy(), "line has the wrong number of fields")
 
@@ -50,11 +63,23 @@ class _Reasons:
     def require(self, column: str) -> pd.Series | None:
         """The column, or quarantine every row when the file lacks it."""
         if column not in self.raw.columns:
-            self.flag(np.ones(len(self.raw), dtype=bool), f"file has no '{column}' column")
+            self.flag(np.ones(len(self.raw), dtype=bool), self._no_column(column))
             return None
         series = self.raw[column]
         self.flag(series.isna().to_numpy(), f"'{column}' is missing")
         return series
+
+    def _no_column(self, column: str) -> str:
+        """Why a file lacking ``column`` is quarantined: the columns it has, the key to set."""
+        named = self.columns.get(column, column)
+        which = f"'{column}'" if named == column else f"'{named}' ({column})"
+        shown = self.file_columns[:_LISTED_COLUMNS]
+        more = len(self.file_columns) - len(shown)
+        has = ", ".join(str(c) for c in shown) + (f", ... ({more} more)" if more else "")
+        return (
+            f"file has no {which} column (it has: {has or 'no columns'}); "
+            f"set columns: {{{column}: <your column>}} in guap.yaml"
+        )
 
     @property
     def good(self) -> np.ndarray:
@@ -80,6 +105,38 @@ def class_codes(values: pd.Series, classes: Sequence[Hashable]) -> np.ndarray:
         return pd.Index(list(classes)).get_indexer(number)
     text = values.astype("string").str.strip()
     return pd.Index([str(c) for c in classes]).get_indexer(text)
+
+
+def _in_tool_names(raw: pd.DataFrame, columns: Mapping[str, str]) -> pd.DataFrame:
+    """``raw`` with its columns renamed from the user's names to this tool's (``columns``:
+    tool name → file name). A file column that has a tool name ``columns`` gives to another
+    column is dropped: it is not the column the config names."""
+    tool_of = {file: tool for tool, file in columns.items()}
+    shadowed = set(columns) - set(tool_of)
+    if not any(c in tool_of or c in shadowed for c in raw.columns):
+        return raw
+    frame = raw.drop(columns=[c for c in raw.columns if c in shadowed and c not in tool_of])
+    frame = frame.copy(deep=False)  # renaming must not touch the caller's frame
+    frame.columns = [tool_of.get(c, c) for c in frame.columns]
+    return frame
+
+
+def _with_class_values(codes: np.ndarray, values: pd.Series, config: GuapConfig) -> np.ndarray:
+    """``codes`` where each value ``config.class_values`` names (``yes``, ``true``, a
+    Parquet boolean, a number) gets the code of its class. Booleans match any case."""
+    text = values.astype("string").str.strip()
+    numbers = None
+    classes = list(config.classes)
+    for value, target in config.class_values.items():
+        if isinstance(value, bool):
+            match = text.str.lower() == str(value).lower()
+        elif isinstance(value, int):
+            numbers = pd.to_numeric(text, errors="coerce") if numbers is None else numbers
+            match = numbers == value
+        else:
+            match = text == value
+        codes[match.fillna(False).to_numpy(dtype=bool)] = classes.index(target)
+    return codes
 
 
 def _timestamps(values: pd.Series) -> pd.Series:
@@ -198,10 +255,13 @@ def _quarantine(raw: pd.DataFrame, reasons: _Reasons, *, source: str, kind: str)
 
 
 def _class_column(
-    reasons: _Reasons, series: pd.Series, classes: Sequence[Hashable], name: str
+    reasons: _Reasons, series: pd.Series, config: GuapConfig, name: str
 ) -> np.ndarray:
-    codes = class_codes(series, classes)
-    reasons.flag(codes < 0, f"'{name}' is not one of the classes {list(classes)}")
+    """Class codes of a column of decisions or outcomes; quarantines unknown values."""
+    codes = class_codes(series, config.classes)
+    if config.class_values:
+        codes = _with_class_values(codes, series, config)
+    reasons.flag(codes < 0, f"'{name}' is not one of the classes {list(config.classes)}")
     return codes
 
 
@@ -214,8 +274,10 @@ def _labels(codes: np.ndarray, classes: Sequence[Hashable]) -> pd.Series:
 def validate_predictions(
     raw: pd.DataFrame, config: GuapConfig, *, source: str
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Split raw prediction rows into (valid typed rows, quarantine rows with reasons)."""
-    reasons = _Reasons(raw)
+    """Split raw prediction rows (the user's column names) into (valid typed rows,
+    quarantine rows with reasons), both under this tool's column names."""
+    reasons = _Reasons(raw, config.columns)
+    raw = reasons.raw
     ids = reasons.require("prediction_id")
     stamps_raw = reasons.require("predicted_at")
     stamps = _timestamps(stamps_raw) if stamps_raw is not None else None
@@ -235,7 +297,7 @@ def validate_predictions(
             pred_raw = pred_raw.where(pred_raw.notna(), _threshold_decisions(score, config))
         thresholded = score is not None and config.is_binary
         reasons.flag(pred_raw.isna().to_numpy(), _NO_DECISION if thresholded else _NO_PRED)
-        pred = _class_column(reasons, pred_raw, config.classes, "y_pred")
+        pred = _class_column(reasons, pred_raw, config, "y_pred")
     elif score is not None and config.is_binary:
         reasons.flag(score.isna().to_numpy(), "no 'y_pred' and no 'score' to threshold")
         pred = class_codes(_threshold_decisions(score, config), config.classes)
@@ -247,7 +309,7 @@ def validate_predictions(
     if config.baseline == "baseline_pred":
         base_raw = reasons.require("baseline_pred")
         if base_raw is not None:
-            codes = _class_column(reasons, base_raw, config.classes, "baseline_pred")
+            codes = _class_column(reasons, base_raw, config, "baseline_pred")
             extra["baseline_pred"] = _labels(codes, config.classes)
     for column in config.value_matrix.columns:
         values = reasons.require(column)
@@ -331,12 +393,14 @@ def empty_predictions(config: GuapConfig | None = None) -> pd.DataFrame:
 def validate_labels(
     raw: pd.DataFrame, config: GuapConfig, *, source: str
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Split raw label rows into (valid typed rows, quarantine rows with reasons)."""
-    reasons = _Reasons(raw)
+    """Split raw label rows (the user's column names) into (valid typed rows, quarantine
+    rows with reasons), both under this tool's column names."""
+    reasons = _Reasons(raw, config.columns)
+    raw = reasons.raw
     ids = reasons.require("prediction_id")
     truth = reasons.require("y_true")
     codes = (
-        _class_column(reasons, truth, config.classes, "y_true")
+        _class_column(reasons, truth, config, "y_true")
         if truth is not None
         else np.zeros(len(raw), dtype=np.intp)
     )

@@ -160,9 +160,9 @@ def test_one_process_run_with_other_column_names_is_quiet_and_exits_3_with_the_f
 
     assert done.returncode == 3, done.stderr
     assert (
-        "40  predictions/preds.csv: file has no 'prediction_id' column  (every row)\n"
-        "               hint: map your file's column names with `columns:` in guap.yaml"
+        "40  predictions/preds.csv: file has no 'prediction_id' column (it has: id, "
     ) in done.stdout
+    assert "set columns: {prediction_id: <your column>} in guap.yaml  (every row)" in done.stdout
     assert "1 file rejected whole (predictions/preds.csv)" in done.stderr
     both = done.stdout + done.stderr
     for noise in ("Welcome to Dagster", "Telemetry", "Warning", "warnings.warn"):

@@ -258,6 +258,44 @@ def test_parse_config_accepts_a_mapping_from_a_notebook(tmp_path: Path) -> None:
         pytest.param(MATRIX + "currency: EUROS-AND-CENTS\n", "currency", id="currency-too-long"),
         pytest.param(MATRIX + "quarantine_tolerance: 1.5\n", "quarantine_tolerance", id="tol>1"),
         pytest.param(MATRIX + "quarantine_tolerance: -0.1\n", "quarantine_tolerance", id="tol<0"),
+        pytest.param(MATRIX + "columns: id\n", "columns", id="columns-not-a-mapping"),
+        pytest.param(
+            MATRIX + "columns: {identifier: id}\n", "columns.identifier", id="unknown-tool-column"
+        ),
+        pytest.param(
+            MATRIX + "columns: {amount: montant}\n", "columns.amount", id="column-no-one-reads"
+        ),
+        pytest.param(
+            MATRIX + "columns: {prediction_id: id, y_true: id}\n",
+            "columns.y_true",
+            id="two-names-for-one-column",
+        ),
+        pytest.param(
+            MATRIX + "columns: {prediction_id: ''}\n", "columns.prediction_id", id="empty-name"
+        ),
+        pytest.param(
+            MATRIX + "columns: {prediction_id: 7}\n", "columns.prediction_id", id="name-not-text"
+        ),
+        pytest.param(
+            MATRIX + "class_values: [yes, no]\n", "class_values", id="class-values-not-a-mapping"
+        ),
+        pytest.param(
+            MATRIX + 'class_values: {"yes": 2}\n', "class_values.yes", id="target-not-a-class"
+        ),
+        pytest.param(
+            MATRIX + "class_values: {repaid: true}\n",
+            "class_values.repaid",
+            id="target-a-boolean",
+        ),
+        pytest.param(
+            MATRIX + "class_values: {0: 1}\n", "class_values.0", id="value-is-another-class"
+        ),
+        pytest.param(MATRIX + "class_values: {0.5: 1}\n", "class_values.0.5", id="value-a-float"),
+        pytest.param(
+            MULTICLASS + "baseline: baseline_pred\nclass_values: {true: d}\n",
+            "class_values.true",
+            id="target-not-a-multiclass-class",
+        ),
         pytest.param("- tp\n- fp\n", "<file>", id="yaml-list-not-mapping"),
         pytest.param("just words\n", "<file>", id="yaml-scalar-not-mapping"),
         pytest.param("", "<file>", id="empty-file"),
@@ -339,3 +377,34 @@ def test_engine_is_embedded_by_default_and_dask_when_chosen(tmp_path: Path) -> N
     assert (local.kind, local.scheduler, local.workers, local.processes) == ("dask", None, 3, True)
     remote = "engine: {kind: dask, scheduler: 'tcp://10.0.0.5:8786'}\n"
     assert load_config(write(tmp_path, MATRIX + remote)).engine.scheduler == "tcp://10.0.0.5:8786"
+
+
+def test_columns_and_class_values_are_read(tmp_path: Path) -> None:
+    """Tool names map to file names, including value-matrix and segment columns; words,
+    numbers and booleans map to declared classes."""
+    text = (
+        "value_matrix: {tp: 1, fp: -1, fn: {amount: -1.0}, tn: 0}\nsegments: [country]\n"
+        "columns: {prediction_id: id, score: y_pred_proba, amount: montant, country: pays}\n"
+        'class_values: {"yes": 1, "no": 0, true: 1, false: 0}\n'
+    )
+    config = load_config(write(tmp_path, text))
+    assert config.columns == {
+        "prediction_id": "id",
+        "score": "y_pred_proba",
+        "amount": "montant",
+        "country": "pays",
+    }
+    assert config.file_column("score") == "y_pred_proba"
+    assert config.file_column("y_true") == "y_true"
+    assert list(config.class_values.items()) == [("yes", 1), ("no", 0), (True, 1), (False, 0)]
+    assert all(type(v) is bool for v in list(config.class_values)[2:])
+
+
+def test_string_classes_take_words_and_numbers(tmp_path: Path) -> None:
+    text = (
+        "classes: [legit, fraud]\nvalue_matrix: {tp: 1, fp: -1, fn: -5, tn: 0}\n"
+        "class_values: {1: fraud, 0: legit, Betrug: fraud}\n"
+    )
+    config = load_config(write(tmp_path, text))
+    assert config.class_values == {1: "fraud", 0: "legit", "Betrug": "fraud"}
+    assert load_config(write(tmp_path, MATRIX)).class_values == {}

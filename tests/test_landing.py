@@ -333,11 +333,34 @@ def test_a_truncated_parquet_file_is_quarantined_whole(root: Path, keep: float) 
 
 
 def test_a_file_without_a_required_column_quarantines_every_row(root: Path) -> None:
+    """One reason for the whole file: the columns it has, and the key that maps one."""
     write(root, "predictions/p.csv", "prediction_id,y_pred,score,amount\na,1,0.9,10\nb,0,0.1,5\n")
     _, bad = stage(root)
+    reason = (
+        "file has no 'predicted_at' column (it has: prediction_id, y_pred, score, amount); "
+        "set columns: {predicted_at: <your column>} in guap.yaml"
+    )
+    assert reasons(bad) == {1: reason, 2: reason}
+
+
+def test_a_file_in_its_own_column_names_is_told_which_key_maps_them(root: Path) -> None:
+    write(root, "predictions/p.csv", "id,timestamp,y_pred_proba\n7,2026-10-01T10:00:00Z,0.9\n")
+    _, bad = stage(root)
     assert reasons(bad) == {
-        1: "file has no 'predicted_at' column",
-        2: "file has no 'predicted_at' column",
+        1: "file has no 'prediction_id' column (it has: id, timestamp, y_pred_proba); "
+        "set columns: {prediction_id: <your column>} in guap.yaml"
+    }
+
+
+def test_a_mapped_column_missing_from_a_file_names_both_names(root: Path) -> None:
+    config = root / "guap.yaml"
+    config.write_text(config.read_text() + "columns: {y_true: repaid}\n")
+    write(root, "predictions/p.csv", HEADER + "x,2026-10-01T10:00:00Z,1,0.9,10\n")
+    write(root, "labels/l.csv", "prediction_id,y_true\nx,1\n")
+    _, bad = stage(root)
+    assert reasons(bad) == {
+        1: "file has no 'repaid' (y_true) column (it has: prediction_id, y_true); "
+        "set columns: {y_true: <your column>} in guap.yaml"
     }
 
 
@@ -453,6 +476,78 @@ def test_a_csv_the_parser_chokes_on_is_read_line_by_line(root: Path) -> None:
         "e,2026-10-01T10:00:00Z,0,0.1,20\n",
     )
     store, bad = stage(root)
-    assert reasons(bad) == {3: "line has the wrong number of fields", 4: "line is not valid CSV"}
+    assert reasons(bad) == {
+        3: "line has the wrong number of fields",
+        4: "line is not valid CSV (field larger than field limit (131072))",
+    }
     build_predictions(store, "2026-10-01")
     assert store.read("predictions", "2026-10-01")["prediction_id"].tolist() == ["a", "b", "e"]
+
+
+def line(prediction_id: str, amount: str = "10") -> str:
+    return f"{prediction_id},2026-10-01T10:00:00Z,1,0.9,{amount}\n"
+
+
+UNTERMINATED = "line is not valid CSV (unterminated quote)"
+OPENS = 'b,"2026-10-01T10:00:00Z,1,0.9,10\n'  # a quote that this line never closes
+
+
+@pytest.mark.parametrize(
+    ("lines", "expected", "kept"),
+    [
+        pytest.param(
+            [line("a"), line("b"), '"unterminated,quote\n', line("c"), line("d")],
+            {3: UNTERMINATED},
+            ["a", "b", "c", "d"],
+            id="open-to-the-end",
+        ),
+        pytest.param(
+            ['"unterminated,quote\n', line("a"), line("b")],
+            {1: UNTERMINATED},
+            ["a", "b"],
+            id="first-line",
+        ),
+        pytest.param(
+            [line("a"), line("b"), '"unterminated,quote'],
+            {3: UNTERMINATED},
+            ["a", "b"],
+            id="last-line-without-newline",
+        ),
+        pytest.param(  # the stray quote in d's amount closes b's: pandas reads no error
+            [line("a"), OPENS, line("c"), line("d", '1"0'), line("e")],
+            {2: UNTERMINATED, 4: "'amount' is not a finite number"},
+            ["a", "c", "e"],
+            id="closed-by-a-later-quote",
+        ),
+        pytest.param(  # d's quote closes b's, then opens its own, open to the end
+            [line("a"), OPENS, line("c"), line("d", '"10'), line("e")],
+            {2: UNTERMINATED, 4: UNTERMINATED},
+            ["a", "c", "e"],
+            id="two-open-quotes",
+        ),
+    ],
+)
+def test_an_unterminated_quote_costs_its_line_alone(
+    root: Path, lines: list[str], expected: dict[int, str], kept: list[str]
+) -> None:
+    """A quote left open used to swallow every line after it into one bad row."""
+    write(root, "predictions/p.csv", HEADER + "".join(lines))
+    store, bad = stage(root)
+    assert reasons(bad) == expected
+    staged = read_staged(store, "predictions", "2026-10-01")
+    assert staged["prediction_id"].tolist() == kept
+
+
+def test_a_quoted_value_over_several_lines_is_one_good_row(root: Path) -> None:
+    """A legitimately quoted line break is data: the record is kept whole."""
+    config = root / "guap.yaml"
+    config.write_text(config.read_text() + "segments: [country]\n")
+    text = HEADER.replace("amount", "amount,country") + (
+        'a,2026-10-01T10:00:00Z,1,0.9,10,"Bosnia\nand Herzegovina"\n'
+        "b,2026-10-01T11:00:00Z,0,0.2,20,France\n"
+    )
+    write(root, "predictions/p.csv", text)
+    store, bad = stage(root)
+    assert bad.empty
+    staged = read_staged(store, "predictions", "2026-10-01")
+    assert staged["country"].tolist() == ["Bosnia\nand Herzegovina", "France"]
