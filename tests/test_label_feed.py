@@ -1,0 +1,173 @@
+"""Label-feed health: the usual coverage by age, stalled days kept out of the mature days,
+and a month-long label outage seen through the ``guap-pipeline run`` command."""
+
+import datetime as dt
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from guap_pipeline.config import load_config
+from guap_pipeline.label_feed import (
+    BASIS_LABELED_AT,
+    BASIS_WINDOW,
+    LabelAges,
+    LabelFeed,
+    label_ages,
+    samples_from_label_ages,
+    stalled_days,
+    usual_coverage,
+)
+from guap_pipeline.storage import Store
+from guap_pipeline.timeseries import is_mature
+
+CONFIG = """\
+landing: ./landing
+storage: ./store
+start_date: 2026-01-01
+value_matrix: {tp: 100, fp: -10, fn: -100, tn: 0}
+label_window_days: 3
+min_label_coverage: 0.95
+"""
+
+
+@pytest.fixture
+def config(tmp_path: Path):
+    path = tmp_path / "guap.yaml"
+    path.write_text(CONFIG)
+    return load_config(path)
+
+
+def test_usual_coverage_is_the_median_and_scaled_mad_per_age() -> None:
+    # Age 30: fourteen days. Median 0.97; deviations 0 (x4), 1 point (x6), 2 points (x4)
+    # -> MAD 0.01. Age 31: thirteen days only -> not learned (MIN_DAYS = 14).
+    samples = pd.DataFrame(
+        {
+            "age": [30] * 14 + [31] * 13,
+            "coverage": [0.95, 0.96, 0.97, 0.97, 0.98, 0.98, 0.99] * 2 + [0.5] * 13,
+        }
+    )
+    usual = usual_coverage(samples, basis=BASIS_LABELED_AT)
+    assert usual is not None
+    assert usual.ages.tolist() == [30]
+    assert usual.median.tolist() == pytest.approx([0.97])
+    assert usual.spread.tolist() == pytest.approx([1.4826 * 0.01])
+    # Lowest coverage not stalled, 0.97 - 4 x max(spread, binomial sd of the day):
+    # a day of 100 rows: sd = sqrt(0.97 x 0.03 / 100) = 0.0170587 -> 0.901765;
+    # 10,000 rows: sd 0.0017 < spread 0.014826 -> 0.910696. Older ages use age 30's;
+    # before age 30 nothing is known.
+    typical, lowest = usual.at([29, 30, 45], [100, 100, 10_000])
+    assert np.isnan(typical[0]) and np.isnan(lowest[0])
+    assert typical[1:].tolist() == pytest.approx([0.97, 0.97])
+    assert lowest[1:].tolist() == pytest.approx([0.901765, 0.910696], abs=1e-6)
+
+
+def test_a_day_far_below_the_usual_coverage_for_its_age_is_stalled() -> None:
+    samples = pd.DataFrame({"age": [30] * 14, "coverage": [0.97] * 14})  # spread 0
+    usual = usual_coverage(samples, basis=BASIS_LABELED_AT)
+    days = pd.DataFrame(
+        {
+            "n_predictions": [10_000] * 4,
+            "n_labeled": [6_100, 9_650, 9_500, 1_000],
+            "coverage": [0.61, 0.965, 0.95, 0.10],
+            "age": [45, 31, 30, 29],  # 29: before the first learned age, never stalled
+        },
+        index=pd.Index(["2026-01-01", "2026-01-15", "2026-01-16", "2026-01-17"], name="date"),
+    )
+    # lowest = 0.97 - 4 x sqrt(0.97 x 0.03 / 10,000) = 0.963176: 0.61 and 0.95 stalled.
+    stalled = stalled_days(days, usual, window_days=28)
+    assert stalled.index.tolist() == ["2026-01-01", "2026-01-16"]
+    assert stalled["usual"].tolist() == pytest.approx([0.97, 0.97])
+    assert stalled["lowest"].tolist() == pytest.approx([0.963176, 0.963176], abs=1e-6)
+    # Inside the label window nothing is stalled: those days are immature anyway.
+    assert stalled_days(days, usual, window_days=46).empty
+
+
+def test_when_every_label_usually_arrives_half_a_point_short_is_stalled() -> None:
+    # Usual 100 %, no spread, no binomial noise: the floor MIN_GAP = 0.005 decides.
+    full = usual_coverage(pd.DataFrame({"age": [5] * 14, "coverage": [1.0] * 14}), basis="x")
+    assert full is not None
+    _, lowest = full.at([40], [2_000])
+    assert lowest.tolist() == pytest.approx([0.995])
+
+
+def test_coverage_by_age_is_learned_from_labeled_at_up_to_the_latest_label(config) -> None:
+    # Two days of 10 predictions, window 3 days, as of 2026-01-12. Labels by age:
+    # day 1: ages 0,1,2,3,4,5 -> 2,2,2,1,1,0 ; day 2: ages 0..3 -> 5,2,1,1.
+    # The latest label is 2026-01-08 12:00, so day 1 (starts 01-01) is observed in full
+    # up to age 6 (its 7th day ended 01-08 00:00), day 2 (01-02) up to age 5.
+    latest = pd.Timestamp("2026-01-08 12:00", tz="UTC")
+    ages = LabelAges(
+        counts={
+            "2026-01-01": np.array([2, 2, 2, 1, 1, 0, 0, 0, 0, 0, 0, 0]),
+            "2026-01-02": np.array([5, 2, 1, 1, 0, 0, 0, 0, 0, 0, 0]),
+        },
+        untimed={"2026-01-01": 0, "2026-01-02": 0},
+        latest=latest,
+    )
+    n = pd.Series({"2026-01-01": 10, "2026-01-02": 10})
+    samples = samples_from_label_ages(ages, n, config, dt.date(2026, 1, 12))
+    got = {(int(a), round(float(c), 6)) for a, c in samples[["age", "coverage"]].to_numpy()}
+    # day 1, cumulative from age 3: 7,8,8,8 of 10; day 2: 9,9,9 of 10.
+    assert got == {(3, 0.7), (4, 0.8), (5, 0.8), (6, 0.8), (3, 0.9), (4, 0.9), (5, 0.9)}
+    assert len(samples) == 7
+    # A day with a label of unknown time teaches nothing.
+    ages.untimed["2026-01-02"] = 1
+    assert len(samples_from_label_ages(ages, n, config, dt.date(2026, 1, 12))) == 4
+
+
+def test_label_ages_are_counted_from_the_stored_labeled_rows(config, tmp_path: Path) -> None:
+    store = Store(config.storage)
+    day = pd.Timestamp("2026-01-02", tz="UTC")
+    store.write(
+        "labeled_predictions",
+        pd.DataFrame(
+            {
+                "prediction_id": ["a", "b", "c", "d", "e"],
+                "y_true": [1.0, 0.0, 0.0, np.nan, 1.0],
+                "labeled_at": [
+                    day + pd.Timedelta(hours=5),  # age 0
+                    day + pd.Timedelta(days=2, hours=23),  # age 2
+                    day + pd.Timedelta(days=2, hours=1),  # age 2
+                    pd.NaT,  # not labeled
+                    pd.NaT,  # labeled, time unknown
+                ],
+            }
+        ),
+        "2026-01-02",
+    )
+    ages = label_ages(store, config, dt.date(2026, 1, 5))
+    assert ages.counts["2026-01-02"].tolist() == [1, 0, 2, 0]
+    assert ages.untimed == {"2026-01-02": 1}
+    assert ages.latest == day + pd.Timedelta(days=2, hours=23)
+
+
+def test_a_stalled_day_past_its_window_is_not_mature(config) -> None:
+    dates = pd.Series(["2026-01-01", "2026-01-02", "2026-01-03", "2026-01-09"])
+    coverage = pd.Series([0.6, 0.6, 0.96, 0.2])
+    as_of = dt.date(2026, 1, 10)  # window 3 days: the first three have passed it
+    plain = is_mature(dates, coverage, config, as_of)
+    assert plain.tolist() == [True, True, True, False]
+    waiting = is_mature(dates, coverage, config, as_of, stalled=frozenset({"2026-01-02"}))
+    assert waiting.tolist() == [True, False, True, False]
+    # Coverage at the minimum is mature whatever the feed does.
+    full = is_mature(dates, coverage, config, as_of, stalled=frozenset({"2026-01-03"}))
+    assert full.tolist() == [True, True, True, False]
+
+
+def test_the_message_names_the_day_the_feed_stopped_and_the_usual_coverage() -> None:
+    stalled = pd.DataFrame(
+        {"n_predictions": [100], "n_labeled": [61], "coverage": [0.61], "age": [45]},
+        index=pd.Index(["2019-08-02"], name="date"),
+    ).assign(usual=0.97, lowest=0.92)
+    feed = LabelFeed(stalled, BASIS_LABELED_AT, "2019-09-01")
+    assert feed.message() == (
+        "labels for days after 2019-08-01 have stopped arriving: 61% labeled where 97% is "
+        "usual at 45 days; 1 day past the label window does not count as mature until their "
+        "labels land; latest label 2019-09-01"
+    )
+    assert LabelFeed.from_json(feed.to_json()).message() == feed.message()
+    window = LabelFeed(stalled, BASIS_WINDOW, None)
+    assert "97% is usual once the label window has passed" in (window.message() or "")
+    assert LabelFeed(stalled.iloc[:0], BASIS_LABELED_AT, None).message() is None
