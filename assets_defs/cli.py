@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from guap_pipeline import label_feed
 from guap_pipeline.config import GuapConfig, load_config
 from guap_pipeline.errors import GuapError
 from guap_pipeline.pipeline import quarantine
@@ -58,7 +59,8 @@ def _run_pipeline(config_path: Path, as_of: str | None) -> GuapConfig:
 
 def _print_summary(config: GuapConfig) -> None:
     store = Store(config.storage)
-    print(summary_text(store.read("daily_summary"), config, store.read("flags")))
+    feed = label_feed.stored(store)
+    print(summary_text(store.read("daily_summary"), config, store.read("flags"), feed))
 
 
 def cmd_demo(args: argparse.Namespace) -> None:
