@@ -62,13 +62,14 @@ def is_mature(
     *,
     stalled: frozenset[str] = frozenset(),
 ) -> pd.Series:
-    """Coverage reached the minimum, or the label window has passed as of ``as_of`` and
-    the day is not ``stalled`` (ISO dates far below their usual label coverage, see
-    :mod:`guap_pipeline.label_feed`: their missing labels are still to come)."""
+    """Coverage reached the minimum, or the label window has passed as of ``as_of`` —
+    unless the day is ``stalled`` (ISO dates past their window far below their usual label
+    coverage, :mod:`guap_pipeline.label_feed`): its missing labels, often the positives,
+    are still to come, so even a coverage above the minimum is not final."""
     days = pd.to_datetime(dates)
     window_passed = days.dt.date <= as_of - dt.timedelta(days=config.label_window_days)
     waiting = days.dt.strftime("%Y-%m-%d").isin(stalled)
-    return (coverage.fillna(0) >= config.min_label_coverage) | (window_passed & ~waiting)
+    return ((coverage.fillna(0) >= config.min_label_coverage) | window_passed) & ~waiting
 
 
 def daily_summary(
