@@ -36,6 +36,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from numpy.typing import ArrayLike, NDArray
 
@@ -129,16 +131,28 @@ def label_ages(store: Store, config: GuapConfig, as_of: dt.date) -> LabelAges:
         n_ages = max((as_of - start.date()).days + 1, 1)
         counts[day], untimed[day] = np.zeros(n_ages, dtype=np.int64), 0
         for batch in reader.iter_batches(columns=["y_true", "labeled_at"]):
-            frame = batch.to_pandas()
-            stamps = pd.to_datetime(frame.loc[frame["y_true"].notna(), "labeled_at"], utc=True)
-            timed = stamps.dropna()
-            untimed[day] += len(stamps) - len(timed)
-            if timed.empty:
+            stamps = pc.filter(batch.column("labeled_at"), batch.column("y_true").is_valid())
+            micros = _epoch_micros(stamps)
+            untimed[day] += len(stamps) - len(micros)
+            if not len(micros):
                 continue
-            ages = ((timed - start) // pd.Timedelta(days=1)).to_numpy(dtype=np.int64)
+            ages = (micros - start.value // 1000) // _DAY_MICROS
             counts[day] += np.bincount(np.clip(ages, 0, n_ages - 1), minlength=n_ages)
-            latest = timed.max() if latest is None else max(latest, timed.max())
+            newest = pd.Timestamp(int(micros.max()), unit="us", tz="UTC")
+            latest = newest if latest is None else max(latest, newest)
     return LabelAges(counts, untimed, latest)
+
+
+_DAY_MICROS = 86_400_000_000
+
+
+def _epoch_micros(stamps: pa.Array) -> NDArray[np.int64]:
+    """Microseconds since the epoch (UTC) of the non-null timestamps, without pandas:
+    a big day's two columns stay cheap. Naive stamps are UTC, as the readers take them."""
+    if not pa.types.is_timestamp(stamps.type):
+        stamps = stamps.cast(pa.timestamp("us"))  # an all-missing (null-typed) column
+    micros = pc.drop_null(stamps.cast(pa.timestamp("us", stamps.type.tz), safe=False))
+    return micros.cast(pa.int64()).to_numpy(zero_copy_only=False)
 
 
 def samples_from_label_ages(
