@@ -225,23 +225,32 @@ class LabelFeed:
         return frozenset(self.stalled.index.astype(str))
 
     def message(self) -> str | None:
-        """One plain sentence for the stalled days, or ``None`` when the feed looks normal."""
+        """One plain sentence for the stalled days, or ``None`` when the feed looks normal.
+
+        >>> days = pd.DataFrame({"coverage": [0.61], "usual": [0.97], "age": [45]},
+        ...                     index=pd.Index(["2019-08-02"], name="date"))
+        >>> print(LabelFeed(days, BASIS_LABELED_AT, "2019-09-01").message())
+        labels for days after 2019-08-01 have stopped arriving: 1 day past the label window \
+is 61% labeled where 97% is usual at 45 days; it does not count as mature until its labels \
+land (latest label 2019-09-01)
+        """
         if self.stalled.empty:
             return None
-        first = self.stalled.iloc[0]
-        day_before = dt.date.fromisoformat(str(self.stalled.index[0])) - dt.timedelta(days=1)
+        days = self.stalled
+        day_before = dt.date.fromisoformat(str(days.index[0])) - dt.timedelta(days=1)
         at = (
-            f"at {int(first['age'])} days"
+            f"at {_span(days['age'], '{:.0f}')} days"
             if self.basis == BASIS_LABELED_AT
             else "once the label window has passed"
         )
-        n = len(self.stalled)
-        last = f"; latest label {self.latest_label}" if self.latest_label else ""
+        one = len(days) == 1
+        latest = f" (latest label {self.latest_label})" if self.latest_label else ""
         return (
-            f"labels for days after {day_before} have stopped arriving: {first['coverage']:.0%} "
-            f"labeled where {first['usual']:.0%} is usual {at}; {n} day{'s' * (n != 1)} past "
-            f"the label window {'do' if n != 1 else 'does'} not count as mature until their "
-            f"labels land{last}"
+            f"labels for days after {day_before} have stopped arriving: {len(days)} "
+            f"day{'' if one else 's'} past the label window {'is' if one else 'are'} "
+            f"{_span(days['coverage'], '{:.0%}')} labeled where {_span(days['usual'], '{:.0%}')} "
+            f"is usual {at}; {'it does' if one else 'they do'} not count as mature until "
+            f"{'its' if one else 'their'} labels land{latest}"
         )
 
     def to_json(self) -> dict[str, object]:
@@ -256,6 +265,12 @@ class LabelFeed:
         records = payload.get("stalled") or []
         stalled = pd.DataFrame.from_records(records, columns=STALLED_COLUMNS).set_index("date")
         return cls(stalled, payload.get("basis"), payload.get("latest_label"))  # type: ignore[arg-type]
+
+
+def _span(values: pd.Series, form: str) -> str:
+    """``low–high`` of the values as formatted, or one value when they format alike."""
+    low, high = form.format(values.min()), form.format(values.max())
+    return low if low == high else f"{low}–{high}"
 
 
 STALLED_COLUMNS = ("date", "n_predictions", "n_labeled", "coverage", "age", "usual", "lowest")

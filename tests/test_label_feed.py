@@ -159,17 +159,26 @@ def test_a_stalled_day_past_its_window_is_not_mature(config) -> None:
 
 def test_the_message_names_the_day_the_feed_stopped_and_the_usual_coverage() -> None:
     stalled = pd.DataFrame(
-        {"n_predictions": [100], "n_labeled": [61], "coverage": [0.61], "age": [45]},
-        index=pd.Index(["2019-08-02"], name="date"),
-    ).assign(usual=0.97, lowest=0.92)
+        {
+            "n_predictions": [100, 100, 100],
+            "n_labeled": [97, 61, 0],
+            "coverage": [0.97, 0.61, 0.0],
+            "age": [47, 46, 45],
+        },
+        index=pd.Index(["2019-08-02", "2019-08-03", "2019-08-04"], name="date"),
+    ).assign(usual=1.0, lowest=0.995)
     feed = LabelFeed(stalled, BASIS_LABELED_AT, "2019-09-01")
     assert feed.message() == (
-        "labels for days after 2019-08-01 have stopped arriving: 61% labeled where 97% is "
-        "usual at 45 days; 1 day past the label window does not count as mature until their "
-        "labels land; latest label 2019-09-01"
+        "labels for days after 2019-08-01 have stopped arriving: 3 days past the label "
+        "window are 0%–97% labeled where 100% is usual at 45–47 days; they do not count as "
+        "mature until their labels land (latest label 2019-09-01)"
     )
     assert LabelFeed.from_json(feed.to_json()).message() == feed.message()
-    window = LabelFeed(stalled, BASIS_WINDOW, None)
-    assert "97% is usual once the label window has passed" in (window.message() or "")
+    window = LabelFeed(stalled.iloc[1:2], BASIS_WINDOW, None)
+    assert window.message() == (
+        "labels for days after 2019-08-02 have stopped arriving: 1 day past the label window "
+        "is 61% labeled where 100% is usual once the label window has passed; it does not "
+        "count as mature until its labels land"
+    )
     assert LabelFeed(stalled.iloc[:0], BASIS_LABELED_AT, None).message() is None
 
