@@ -182,3 +182,148 @@ def test_the_message_names_the_day_the_feed_stopped_and_the_usual_coverage() -> 
     )
     assert LabelFeed(stalled.iloc[:0], BASIS_LABELED_AT, None).message() is None
 
+
+# --------------------------------------------------------------- through `guap-pipeline run`
+
+END = dt.date(2026, 6, 9)  # last prediction day; runs are as of the day after
+AS_OF = (END + dt.timedelta(days=1)).isoformat()
+DAYS, ROWS, PREVALENCE = 100, 600, 0.05
+PIPELINE_CONFIG = """\
+landing: ./landing
+storage: ./store
+start_date: {start}
+value_matrix:
+  tp: {{constant: -5, amount: 0.9}}
+  fp: -10
+  fn: {{amount: -1.0}}
+  tn: 0
+label_window_days: 28
+min_label_coverage: 0.95
+"""
+
+
+def fraud_traffic(*, seed: int, decline_from: int | None = None) -> tuple[pd.DataFrame, ...]:
+    """(predictions, labels) of a fraud model over DAYS days ending END, labels with
+    their ``labeled_at``: legitimate cases known after 1-7 days, fraud after 5-25 (last).
+    Stable, or from day ``decline_from`` on the model separates fraud far less well."""
+    rng = np.random.default_rng(seed)
+    start = END - dt.timedelta(days=DAYS - 1)
+    predictions, labels = [], []
+    for i in range(DAYS):
+        day = start + dt.timedelta(days=i)
+        at = pd.Timestamp(day, tz="UTC") + pd.to_timedelta(
+            np.sort(rng.integers(0, 86_400, ROWS)), unit="s"
+        )
+        fraud = rng.random(ROWS) < PREVALENCE
+        separation = 1.0 if decline_from is not None and i >= decline_from else 3.5
+        latent = rng.normal(0.0, 1.0, ROWS) + separation * fraud
+        score = np.round(1 / (1 + np.exp(-1.5 * (latent - 2.0))), 6)
+        delay = np.where(fraud, 5 + 20 * rng.beta(2, 3, ROWS), 1 + 6 * rng.beta(1.5, 3, ROWS))
+        ids = [f"p-{day}-{j}" for j in range(ROWS)]
+        predictions.append(
+            pd.DataFrame(
+                {
+                    "prediction_id": ids,
+                    "predicted_at": at,
+                    "model_version": "v1",
+                    "score": score,
+                    "y_pred": (score >= 0.5).astype(int),
+                    "amount": np.round(rng.lognormal(np.log(80) + 0.5 * fraud, 0.7), 2),
+                }
+            )
+        )
+        labels.append(
+            pd.DataFrame(
+                {
+                    "prediction_id": ids,
+                    "y_true": fraud.astype(int),
+                    "labeled_at": at + pd.to_timedelta(np.round(delay * 86_400), unit="s"),
+                }
+            )
+        )
+    return pd.concat(predictions, ignore_index=True), pd.concat(labels, ignore_index=True)
+
+
+def land(root: Path, predictions: pd.DataFrame, arrived: pd.DataFrame) -> Path:
+    """A landing folder with the predictions and the labels that arrived; the config."""
+    (root / "landing" / "predictions").mkdir(parents=True)
+    (root / "landing" / "labels").mkdir(parents=True)
+    predictions.to_parquet(root / "landing" / "predictions" / "predictions.parquet")
+    arrived.to_parquet(root / "landing" / "labels" / "arrived.parquet")
+    config = root / "guap.yaml"
+    start = END - dt.timedelta(days=DAYS - 1)
+    config.write_text(PIPELINE_CONFIG.format(start=start.isoformat()))
+    return config
+
+
+def run(config: Path, capsys: pytest.CaptureFixture[str]) -> tuple[str, pd.DataFrame]:
+    """``guap-pipeline run`` as of AS_OF: its printed summary and the flags table."""
+    from assets_defs.cli import main
+
+    assert main(["run", "--config", str(config), "--as-of", AS_OF]) == 0
+    store = Store(config.parent / "store")
+    return capsys.readouterr().out, store.read("flags")
+
+
+def check_result(config: Path):
+    """The ``label_feed`` asset check, evaluated on the store the run left."""
+    from assets_defs.checks import label_feed
+    from assets_defs.resources import GuapResource
+
+    return label_feed(guap=GuapResource(config_path=str(config), as_of=AS_OF))
+
+
+def test_a_month_long_label_outage_raises_no_decline_and_flags_return_when_labels_land(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    predictions, labels = fraud_traffic(seed=11)
+    stopped = pd.Timestamp(END - dt.timedelta(days=34), tz="UTC")  # 35 days before as-of
+    config = land(tmp_path, predictions, labels[labels["labeled_at"] < stopped])
+
+    out, flags = run(config, capsys)
+    assert "decline" not in set(flags["flag"])
+    assert "label feed (WARN): labels for days after" in out
+    daily = Store(tmp_path / "store").read("daily_summary")
+    past_window = pd.to_datetime(daily["date"]).dt.date <= END - dt.timedelta(days=27)
+    short = daily[past_window & ~daily["mature"]]
+    # The days past their window that miss labels wait; they span the outage's reach:
+    # predicted from ~25 days before labels stopped (fraud takes up to 25) to the window.
+    assert len(short) >= 25
+    assert (short["label_coverage"] < 0.995).all()
+    assert short["date"].astype(str).min() <= (stopped.date() - dt.timedelta(days=20)).isoformat()
+    result = check_result(config)
+    assert not result.passed
+    assert result.severity.value == "WARN"
+    assert "have stopped arriving" in (result.description or "")
+
+    late = labels[labels["labeled_at"] >= stopped]
+    late.to_parquet(tmp_path / "landing" / "labels" / "landed_late.parquet")
+    out, flags = run(config, capsys)
+    assert "label feed" not in out
+    assert "decline" not in set(flags["flag"])
+    daily = Store(tmp_path / "store").read("daily_summary")
+    assert daily.loc[past_window, "mature"].all()  # every day past its window counts again
+    assert check_result(config).passed
+
+
+def test_a_real_decline_during_a_partial_outage_is_found_once_its_labels_land(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    change = 55  # the model degrades from this day on
+    predictions, labels = fraud_traffic(seed=12, decline_from=change)
+    # From 40 days before as-of, two labels in three never arrive.
+    outage = pd.Timestamp(END - dt.timedelta(days=39), tz="UTC")
+    lost = (labels["labeled_at"] >= outage) & (np.random.default_rng(1).random(len(labels)) < 2 / 3)
+    config = land(tmp_path, predictions, labels[~lost])
+
+    out, _ = run(config, capsys)
+    assert "label feed (WARN)" in out
+
+    labels[lost].to_parquet(tmp_path / "landing" / "labels" / "landed_late.parquet")
+    out, flags = run(config, capsys)
+    assert "label feed" not in out
+    decline = flags[flags["flag"] == "decline"]
+    assert len(decline) == 1
+    start = pd.Timestamp(decline["start_date"].iloc[0]).date()
+    changed = END - dt.timedelta(days=DAYS - 1 - change)
+    assert abs((start - changed).days) <= 7
