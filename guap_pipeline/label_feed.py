@@ -33,6 +33,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -253,7 +254,8 @@ land (latest label 2019-09-01)
             f"{'its' if one else 'their'} labels land{latest}"
         )
 
-    def to_json(self) -> dict[str, object]:
+    def to_json(self) -> dict[str, Any]:
+        """Plain JSON types, for the store's state file."""
         return {
             "basis": self.basis,
             "latest_label": self.latest_label,
@@ -261,10 +263,11 @@ land (latest label 2019-09-01)
         }
 
     @classmethod
-    def from_json(cls, payload: dict[str, object]) -> LabelFeed:
+    def from_json(cls, payload: dict[str, Any]) -> LabelFeed:
+        """The assessment :meth:`to_json` wrote (the store's state, read by check and CLI)."""
         records = payload.get("stalled") or []
         stalled = pd.DataFrame.from_records(records, columns=STALLED_COLUMNS).set_index("date")
-        return cls(stalled, payload.get("basis"), payload.get("latest_label"))  # type: ignore[arg-type]
+        return cls(stalled, payload.get("basis"), payload.get("latest_label"))
 
 
 def _span(values: pd.Series, form: str) -> str:
