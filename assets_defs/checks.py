@@ -1,4 +1,4 @@
-"""Asset checks: data quality of the landing files, label coverage, freshness.
+"""Asset checks: data quality of the landing files, label coverage, label feed, freshness.
 
 Checks read what the assets wrote (the store); each failure carries its figures.
 """
@@ -11,6 +11,7 @@ import dagster as dg
 from assets_defs.assets import profit_timeseries, staged_landing_files
 from assets_defs.resources import GuapResource
 from guap_pipeline import pipeline
+from guap_pipeline.label_feed import stored
 
 
 @dg.asset_check(asset=staged_landing_files, description="No landing row was quarantined.")
@@ -56,6 +57,39 @@ def label_coverage(guap: GuapResource) -> dg.AssetCheckResult:
                 .head(10)
                 .astype(str)
                 .to_dict("records")
+            ),
+        },
+    )
+
+
+@dg.asset_check(
+    asset=profit_timeseries,
+    description="Labels keep arriving: no day past its label window is far below the "
+    "label coverage usual at its age.",
+)
+def label_feed(guap: GuapResource) -> dg.AssetCheckResult:
+    """WARN in plain words when the label feed stalled; those days are kept out of the
+    mature days (flags, final profit) until their labels land."""
+    feed = stored(guap.store())
+    if feed is None:
+        return dg.AssetCheckResult(passed=True, metadata={"note": "series not built yet"})
+    stalled = feed.stalled.reset_index()
+    return dg.AssetCheckResult(
+        passed=stalled.empty,
+        severity=dg.AssetCheckSeverity.WARN,
+        description=feed.message(),
+        metadata={
+            "stalled_days": len(stalled),
+            "usual_coverage_learned_from": feed.basis or "not enough history yet",
+            "latest_label": feed.latest_label or "none",
+            "examples": dg.MetadataValue.md(
+                stalled[["date", "age", "coverage", "usual"]]
+                .head(10)
+                .assign(coverage=lambda f: f["coverage"].map("{:.1%}".format))
+                .assign(usual=lambda f: f["usual"].map("{:.1%}".format))
+                .to_markdown(index=False)
+                if len(stalled)
+                else "none"
             ),
         },
     )

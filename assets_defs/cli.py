@@ -70,11 +70,13 @@ def _run_pipeline(config_path: Path, as_of: str | None) -> tuple[GuapConfig, Run
 
 def _print_summary(config: GuapConfig, summary: RunSummary, config_path: Path) -> int:
     """The money summary, then what the run did with the input; returns the exit status."""
+    from guap_pipeline import label_feed
     from guap_pipeline.report import input_lines, input_problems, summary_text
     from guap_pipeline.storage import Store
 
     store = Store(config.storage)
-    print(summary_text(store.read("daily_summary"), config, store.read("flags")))
+    feed = label_feed.stored(store)
+    print(summary_text(store.read("daily_summary"), config, store.read("flags"), feed))
     print()
     print("\n".join(input_lines(summary.staging, config)))
     if summary.staging is not None and summary.staging.quarantined_rows:

@@ -870,12 +870,13 @@ def _need(
     )
     dates = pd.Series(pd.to_datetime(key.get_level_values("date")).date, index=key)
     as_of = as_of or max(dates)
-    window_passed = dates <= as_of - dt.timedelta(days=config.label_window_days)
+    mature = daily["mature"].fillna(False).to_numpy(dtype=bool)
+    # Final: the window passed and the day is mature (not waiting on a stalled label feed).
+    window_passed = (dates <= as_of - dt.timedelta(days=config.label_window_days)) & mature
     n_unlabeled = daily["n_predictions"].to_numpy(dtype=float) - daily["n_labeled"].to_numpy(
         dtype=float
     )
     to_estimate = ~window_passed & pd.Series(n_unlabeled > 0, index=key)
-    mature = daily["mature"].fillna(False).to_numpy(dtype=bool)
     versions = key.get_level_values("model_version")
     day_of = key.get_level_values("date")
     reference: dict[str, list[str]] = {}

@@ -21,7 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from guap_pipeline import distributed
+from guap_pipeline import distributed, label_feed
 from guap_pipeline.config import GuapConfig
 from guap_pipeline.daily import (
     DAY_KEYS,
@@ -183,7 +183,10 @@ def build_timeseries(store: Store, config: GuapConfig, as_of: dt.date) -> pd.Dat
     """Stitch every built day into the daily summary table and the profit time series;
     returns the table with the estimate's kind and note per row."""
     days = store.read_partitions("daily_quadrant_profit")
-    daily = estimate_days(store, config, daily_summary(days, config, as_of), as_of=as_of)
+    feed = label_feed.assess(store, config, days, as_of)
+    store.write_json(label_feed.STATE, feed.to_json())
+    summary = daily_summary(days, config, as_of, stalled=feed.stalled_dates)
+    daily = estimate_days(store, config, summary, as_of=as_of)
     store.write("daily_summary", daily[list(DAILY_COLUMNS)])
     series = profit_timeseries(daily)  # keeps estimate_kind and estimate_note
     store.write("profit_timeseries", series)

@@ -8,6 +8,7 @@ from guap_pipeline.config import GuapConfig
 from guap_pipeline.early_warning import early_declines
 from guap_pipeline.estimate import ESTIMATED_PROFIT, LEVEL, estimate_kinds
 from guap_pipeline.formatting import money as _money
+from guap_pipeline.label_feed import LabelFeed
 from guap_pipeline.landing import FileOutcome, StageReport
 from guap_pipeline.roi import payback
 from guap_pipeline.timeseries import overall
@@ -125,6 +126,12 @@ def estimate_lines(daily: pd.DataFrame) -> list[str]:
     return lines
 
 
+def label_feed_lines(feed: LabelFeed | None) -> list[str]:
+    """The label feed's warning, when days wait on labels that stopped arriving."""
+    message = None if feed is None else feed.message()
+    return [] if message is None else [f"label feed (WARN): {message}"]
+
+
 def flag_lines(flags: pd.DataFrame | None) -> list[str]:
     """One line per active flag, with the money at stake and the start date."""
     if flags is None or flags.empty:
@@ -143,9 +150,13 @@ def flag_lines(flags: pd.DataFrame | None) -> list[str]:
 
 
 def summary_text(
-    daily: pd.DataFrame | None, config: GuapConfig, flags: pd.DataFrame | None = None
+    daily: pd.DataFrame | None,
+    config: GuapConfig,
+    flags: pd.DataFrame | None = None,
+    label_feed: LabelFeed | None = None,
 ) -> str:
-    """A few lines a person reads after a run: money per version, ROI, payback, flags."""
+    """A few lines a person reads after a run: money per version, ROI, payback, the
+    label feed's warning, flags."""
     if daily is None or daily.empty:
         return "No labeled predictions yet: nothing to summarise."
     first, last = daily["date"].min(), daily["date"].max()
@@ -155,7 +166,8 @@ def summary_text(
         "",
     ]
     lines.append(readable_version_table(daily, config.currency).to_string(index=False))
-    lines += ["", *roi_lines(daily, config), *estimate_lines(daily), *flag_lines(flags)]
+    lines += ["", *roi_lines(daily, config), *estimate_lines(daily)]
+    lines += [*label_feed_lines(label_feed), *flag_lines(flags)]
     return "\n".join(lines)
 
 

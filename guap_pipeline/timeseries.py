@@ -55,22 +55,39 @@ ADDITIVE = (
 
 
 def is_mature(
-    dates: pd.Series, coverage: pd.Series, config: GuapConfig, as_of: dt.date
+    dates: pd.Series,
+    coverage: pd.Series,
+    config: GuapConfig,
+    as_of: dt.date,
+    *,
+    stalled: frozenset[str] = frozenset(),
 ) -> pd.Series:
-    """Coverage reached the minimum, or the label window has passed as of ``as_of``."""
-    window_passed = pd.to_datetime(dates).dt.date <= as_of - dt.timedelta(
-        days=config.label_window_days
-    )
-    return (coverage.fillna(0) >= config.min_label_coverage) | window_passed
+    """Coverage reached the minimum, or the label window has passed as of ``as_of`` —
+    unless the day is ``stalled`` (ISO dates past their window far below their usual label
+    coverage, :mod:`guap_pipeline.label_feed`): its missing labels, often the positives,
+    are still to come, so even a coverage above the minimum is not final."""
+    days = pd.to_datetime(dates)
+    window_passed = days.dt.date <= as_of - dt.timedelta(days=config.label_window_days)
+    waiting = days.dt.strftime("%Y-%m-%d").isin(stalled)
+    return ((coverage.fillna(0) >= config.min_label_coverage) | window_passed) & ~waiting
 
 
-def daily_summary(day_rows: pd.DataFrame, config: GuapConfig, as_of: dt.date) -> pd.DataFrame:
+def daily_summary(
+    day_rows: pd.DataFrame,
+    config: GuapConfig,
+    as_of: dt.date,
+    *,
+    stalled: frozenset[str] = frozenset(),
+) -> pd.DataFrame:
     """The daily summary table but its estimate columns (``DAY_COLUMNS``), one row per
-    (date, model_version), sorted; :func:`guap_pipeline.estimate.estimate_days` adds them."""
+    (date, model_version), sorted; :func:`guap_pipeline.estimate.estimate_days` adds them.
+    ``stalled``: days whose label feed stalled (:func:`is_mature`)."""
     if day_rows.empty:
         return pd.DataFrame({c: pd.Series([], dtype=object) for c in DAY_COLUMNS})
     frame = add_roi(day_rows, config.operating_cost)
-    frame["mature"] = is_mature(frame["date"], frame["label_coverage"], config, as_of)
+    frame["mature"] = is_mature(
+        frame["date"], frame["label_coverage"], config, as_of, stalled=stalled
+    )
     return frame[list(DAY_COLUMNS)]
 
 
