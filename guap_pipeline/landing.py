@@ -134,6 +134,10 @@ class StageReport:
         return sum(f.rows_read for f in self.files)
 
     @property
+    def rows_accepted(self) -> int:
+        return sum(f.rows_accepted for f in self.files)
+
+    @property
     def quarantined_rows(self) -> int:
         return sum(f.rows_quarantined for f in self.files)
 
@@ -299,7 +303,6 @@ class _Stager:
                     outcome.rows_accepted += len(good)
                     if predictions:
                         outcome.first_day = _first_day(part, quarantine, self.config, outcome)
-                    if predictions:
                         for day, rows in _by_day(good):
                             parts.write(self.chunk("predictions", day, landing_file.file_id), rows)
                     elif len(good):
@@ -450,7 +453,8 @@ def _first_day(
 ) -> str | None:
     """The earliest prediction day seen so far in a file with rows before start_date
     (the day to suggest as start_date); ``outcome.first_day`` while a slice has none."""
-    if not quarantine["reason"].str.startswith(BEFORE_START).any():
+    early = quarantine["reason"].str.startswith(BEFORE_START).any()
+    if not early or "predicted_at" not in raw.columns:  # mapped later: no day to suggest
         return outcome.first_day
     days = local_days(_timestamps(raw["predicted_at"]), config.timezone)
     plain = days[(days.str.len() == len("2018-03-01")).fillna(False)]  # 4-digit years

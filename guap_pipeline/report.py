@@ -244,7 +244,7 @@ def input_lines(report: StageReport | None, config: GuapConfig) -> list[str]:
     lines = [
         f"input: {_count(len(report.files), 'file')} read ({what or 'none'})"
         + (f", {len(report.removed)} removed" if report.removed else "")
-        + f": {_count(read, 'row')}, {sum(f.rows_accepted for f in report.files):,} accepted, "
+        + f": {_count(read, 'row')}, {report.rows_accepted:,} accepted, "
         f"{quarantined:,} quarantined" + (f" ({quarantined / read:.1%})" if read else "")
     ]
     groups = sorted(
