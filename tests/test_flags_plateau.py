@@ -8,6 +8,7 @@ import pytest
 
 from guap_pipeline.flags import FlagSettings, assess, detect_flags
 from guap_pipeline.flags import datasets as ds
+from guap_pipeline.flags.exceptions import FlagSettingsError
 from guap_pipeline.flags.plateau import best_knot, detect_plateau
 from guap_pipeline.flags.series import prepare_series
 
@@ -85,6 +86,13 @@ def test_margin_is_a_setting() -> None:
     sc = ds.rise_then_flat(growth_days=100, flat_days=160, rise_sd=6.0, seed=9)
     assert not plateaus(sc.daily).empty
     assert plateaus(sc.daily, FlagSettings(plateau_margin=0.01)).empty
+
+
+@pytest.mark.parametrize("margin", [0.0, 1.0, 1.5])
+def test_margin_outside_zero_one_is_refused(margin: float) -> None:
+    # A margin of 1 or more would call a level still growing at its old pace "flat".
+    with pytest.raises(FlagSettingsError, match="plateau_margin"):
+        FlagSettings(plateau_margin=margin)
 
 
 def test_short_series_gives_no_plateau_and_says_why() -> None:

@@ -109,7 +109,12 @@ class FlagSettings:
         _positive(self, "cusum_k")
         _positive(self, "winsor_z")
         _positive(self, "changepoint_penalty")
-        _positive(self, "plateau_margin")
+        if not 0 < self.plateau_margin < 1:
+            raise FlagSettingsError(
+                "plateau_margin",
+                f"must be in (0, 1) (a share of the earlier growth rate), got "
+                f"{self.plateau_margin}",
+            )
         _at_least(self, "min_aic_gain", 0)
         if self.cusum_h is not None and self.cusum_h <= 0:
             raise FlagSettingsError("cusum_h", f"must be positive or None, got {self.cusum_h}")
