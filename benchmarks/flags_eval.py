@@ -28,12 +28,18 @@ Scoring, per flag:
   slide at all (:func:`matched_filter_snr`); for a step both are the same.
 - false alarms per year = decline episodes on the stable families (stable, volume drop,
   single bad day) per year of days on which a decline could be tested.
+- plateau, per growth-then-flat family: recall, delay (last mature day seen at detection
+  minus the last day of growth: after the label window), start-date error, and the
+  series on which only diminishing returns was raised after growth stopped; false
+  plateaus per year = plateau episodes on the stable families per replayed year. The
+  rise-then-flat family is replayed with label windows of 7, 14 or 21 days.
 
-Decline series are replayed until their decline is detected (later days cannot add a
-true positive). Usage::
+Decline series, and rise-then-flat series, are replayed until their decline (plateau)
+is detected (later days cannot add a true positive). Usage::
 
     .venv/bin/python benchmarks/flags_eval.py            # full run, 2 processes, ~8 min
     .venv/bin/python benchmarks/flags_eval.py --quick    # a quarter of the series
+    .venv/bin/python benchmarks/flags_eval.py --fraction 0.5 --families rise_then_flat
     .venv/bin/python benchmarks/flags_eval.py --speed    # 2,000 series x 200 days, timed
 """
 
@@ -458,6 +464,9 @@ def parse_setting(item: str) -> tuple[str, object]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="a quarter of the series")
+    parser.add_argument(
+        "--fraction", type=float, help="this share of the series (overrides --quick)"
+    )
     parser.add_argument("--seed", type=int, default=2025)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument(
@@ -483,7 +492,8 @@ def main(argv: list[str] | None = None) -> int:
     settings = replace(FlagSettings(), **dict(parse_setting(item) for item in args.set))
     if args.no_strict_maturity:
         settings = replace(settings, strict_maturity=False)
-    cases = suite(args.seed, 0.25 if args.quick else 1.0)
+    fraction = args.fraction or (0.25 if args.quick else 1.0)
+    cases = suite(args.seed, fraction)
     if args.families:
         cases = [c for c in cases if c.family in args.families]
     started = time.perf_counter()
@@ -495,7 +505,7 @@ def main(argv: list[str] | None = None) -> int:
     print(report(summary))
     print(f"\n{len(cases)} series replayed in {summary['seconds']} s")
     OUT.mkdir(exist_ok=True)
-    name = "flags_eval_quick.json" if args.quick else "flags_eval.json"
+    name = "flags_eval.json" if fraction == 1.0 else f"flags_eval_{fraction:g}.json"
     (OUT / name).write_text(json.dumps({"summary": summary, "results": results}, default=str))
     return 0
 

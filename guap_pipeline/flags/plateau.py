@@ -18,7 +18,7 @@ weekday-adjusted uplift per labeled prediction of its mature days
    ``−δ < b₂ < δ`` with ``δ = margin × b₁`` — both one-sided tests (on ``b₂ ± margin ×
    b₁``, so the error of the estimated growth rate counts too) reject at ``alpha``;
    the TOST p-value is the larger of the two. So the flag says "the level now moves at
-   less than ``margin`` of the pace it grew at", shown with 95 % confidence by default.
+   less than ``margin`` of the pace it grew at", each side shown at 95 % by default.
 
 The line is continuous, so the level at the knot is pinned by the growth before it: the
 slope after the knot is measured from there, which shows flatness with far fewer days
