@@ -28,12 +28,18 @@ Scoring, per flag:
   slide at all (:func:`matched_filter_snr`); for a step both are the same.
 - false alarms per year = decline episodes on the stable families (stable, volume drop,
   single bad day) per year of days on which a decline could be tested.
+- plateau, per growth-then-flat family: recall, delay (last mature day seen at detection
+  minus the last day of growth: after the label window), start-date error, and the
+  series on which only diminishing returns was raised after growth stopped; false
+  plateaus per year = plateau episodes on the stable families per replayed year. The
+  rise-then-flat family is replayed with label windows of 7, 14 or 21 days.
 
-Decline series are replayed until their decline is detected (later days cannot add a
-true positive). Usage::
+Decline series, and rise-then-flat series, are replayed until their decline (plateau)
+is detected (later days cannot add a true positive). Usage::
 
     .venv/bin/python benchmarks/flags_eval.py            # full run, 2 processes, ~8 min
     .venv/bin/python benchmarks/flags_eval.py --quick    # a quarter of the series
+    .venv/bin/python benchmarks/flags_eval.py --fraction 0.5 --families rise_then_flat
     .venv/bin/python benchmarks/flags_eval.py --speed    # 2,000 series x 200 days, timed
 """
 
@@ -58,6 +64,8 @@ from guap_pipeline.flags import FLAG_NAMES, FlagSettings, detect_flags, detect_f
 from guap_pipeline.flags import datasets as ds
 
 STABLE_FAMILIES = ("stable", "volume_drop", "bad_day")
+PLATEAU_FAMILIES = ("plateau", "rise_then_flat")
+RISE_THEN_FLAT_WINDOWS = (7, 14, 21)  # label windows: few values, few decline calibrations
 START_TOLERANCE = 14  # days a decline may be dated before the true change and still count
 OUT = Path(__file__).with_name("out")
 
@@ -67,6 +75,7 @@ class Case:
     family: str
     scenario: ds.Scenario
     detail: str  # e.g. the drop size, for per-size tables
+    label_window_days: int | None = None  # None: the settings' own
 
 
 def suite(seed: int, fraction: float) -> list[Case]:
@@ -127,6 +136,16 @@ def suite(seed: int, fraction: float) -> list[Case]:
     for _ in range(count(8)):
         sc = ds.version_steps((1.0, 1.5, 2.0, 2.5), days_per_version=56, **noise())
         cases.append(Case("version_steps", sc, "equal increments"))
+    # Last, so that the families above keep the series of earlier runs.
+    for _ in range(count(40)):
+        window = int(rng.choice(RISE_THEN_FLAT_WINDOWS))
+        sc = ds.rise_then_flat(
+            growth_days=int(rng.integers(60, 121)),
+            flat_days=int(rng.integers(70, 221)),
+            rise_sd=float(rng.uniform(2.5, 8)),
+            **noise(),
+        )
+        cases.append(Case("rise_then_flat", sc, f"label window {window} days", window))
     return cases
 
 
@@ -134,10 +153,13 @@ def replay(case: Case, settings: FlagSettings) -> dict:
     """Replay one series day by day; returns, per flag, the days it was up."""
     daily = case.scenario.daily
     origin = daily["date"].iloc[0]
+    if case.label_window_days is not None:
+        settings = replace(settings, label_window_days=case.label_window_days)
     window = settings.label_window_days
     truth = case.scenario.truth
     days: dict[str, list[dict]] = defaultdict(list)
     decline_days = 0
+    replayed = 0
     for m in range(window + 7, len(daily)):
         flags = detect_flags(ds.as_seen_on(daily, m, label_window_days=window), settings)
         if m - window > settings.reference_days:
@@ -152,8 +174,11 @@ def replay(case: Case, settings: FlagSettings) -> dict:
                     "money_at_stake": float(row.money_at_stake),
                 }
             )
+        replayed += 1
         if "decline" in truth and _detects("decline", truth, days["decline"][-1:]):
             break  # a detected decline: later days cannot add a true positive
+        if case.family == "rise_then_flat" and _detects("plateau", truth, days["plateau"][-1:]):
+            break  # likewise a detected plateau on the family that measures its delay
     return {
         "family": case.family,
         "detail": case.detail,
@@ -162,6 +187,7 @@ def replay(case: Case, settings: FlagSettings) -> dict:
         "params": case.scenario.params,
         "days": dict(days),
         "decline_days": decline_days,
+        "replayed_days": replayed,
     }
 
 
@@ -227,6 +253,9 @@ def score(results: list[dict]) -> dict:
     fp_by_family: dict[str, int] = defaultdict(int)
     stable_alarms = 0
     stable_days = 0
+    stable_plateaus = 0
+    stable_replayed = 0
+    plateau_rows: dict[str, list[dict]] = defaultdict(list)
     for r in results:
         truth, tolerated = r["truth"], set(r["tolerated"])
         for flag in FLAG_NAMES:
@@ -247,6 +276,8 @@ def score(results: list[dict]) -> dict:
                     fp_by_family[f"{flag} on {r['family']}"] += 1
                     if flag == "decline" and r["family"] in STABLE_FAMILIES:
                         stable_alarms += 1
+                    if flag == "plateau" and r["family"] in STABLE_FAMILIES:
+                        stable_plateaus += 1
             if flag == "decline" and "decline" in truth:
                 key = f"{r['family']} {r['detail']}"
                 detected_by[key].append(hit is not None)
@@ -254,8 +285,11 @@ def score(results: list[dict]) -> dict:
                     delays[key].append(hit["data_day"] - truth[flag])
                     delays_1sd[key].append(hit["data_day"] - one_sd_day(r["params"]))
                     dating[r["family"]].append(hit["start_index"] - truth[flag])
+        if r["family"] in PLATEAU_FAMILIES:
+            plateau_rows[r["family"]].append(_plateau_outcome(r))
         if r["family"] in STABLE_FAMILIES:
             stable_days += r["decline_days"]
+            stable_replayed += r["replayed_days"]
     table = {}
     for flag, c in per_flag.items():
         raised = c["tp"] + c["fp"]
@@ -289,6 +323,41 @@ def score(results: list[dict]) -> dict:
         "stable_years": stable_days / 365,
         "stable_alarms": stable_alarms,
         "false_positives_by_family": dict(fp_by_family),
+        "plateau_by_family": {fam: _plateau_summary(rows) for fam, rows in plateau_rows.items()},
+        "false_plateaus_per_year_stable": stable_plateaus / (stable_replayed / 365)
+        if stable_replayed
+        else None,
+        "stable_plateaus": stable_plateaus,
+        "stable_replayed_years": stable_replayed / 365,
+    }
+
+
+def _plateau_outcome(result: dict) -> dict:
+    """Found or not, delay after growth stopped (label window excluded), start-date error,
+    and whether only diminishing returns was raised once growth had stopped."""
+    onset = result["truth"]["plateau"]
+    hit = _detects("plateau", result["truth"], result["days"].get("plateau", []))
+    later = [d for d in result["days"].get("diminishing_returns", []) if d["data_day"] >= onset]
+    return {
+        "found": hit is not None,
+        "delay": None if hit is None else hit["data_day"] - onset,
+        "start_error": None
+        if hit is None or hit["start_index"] is None
+        else hit["start_index"] - onset,
+        "only_diminishing": hit is None and bool(later),
+    }
+
+
+def _plateau_summary(rows: list[dict]) -> dict:
+    delays = [r["delay"] for r in rows if r["delay"] is not None]
+    errors = [abs(r["start_error"]) for r in rows if r["start_error"] is not None]
+    return {
+        "series": len(rows),
+        "recall": sum(r["found"] for r in rows) / len(rows),
+        "median_delay_days": statistics.median(delays) if delays else None,
+        "delay_quartiles": statistics.quantiles(delays, n=4) if len(delays) >= 2 else None,
+        "only_diminishing": sum(r["only_diminishing"] for r in rows),
+        "start_error_median_abs": statistics.median(errors) if errors else None,
     }
 
 
@@ -337,6 +406,28 @@ def report(summary: dict) -> str:
         f"{summary['decline_start_error_median_abs']}",
         f"- false positives by family: {summary['false_positives_by_family']}",
     ]
+    fp = summary["false_plateaus_per_year_stable"]
+    lines += [
+        "",
+        "| plateau series | n | recall | median delay | delay quartiles | only diminishing "
+        "returns | start date median abs. error |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for fam, row in summary["plateau_by_family"].items():
+        cells = [
+            "n/a" if v is None else f"{v:g}"
+            for v in (row["median_delay_days"], row["start_error_median_abs"])
+        ]
+        quartiles = "n/a" if row["delay_quartiles"] is None else f"{row['delay_quartiles']}"
+        lines.append(
+            f"| {fam} | {row['series']} | {row['recall']:.3f} | {cells[0]} | {quartiles} | "
+            f"{row['only_diminishing']} | {cells[1]} |"
+        )
+    lines.append(
+        f"- false plateaus per year on stable families: "
+        f"{'n/a' if fp is None else f'{fp:.3f}'} ({summary['stable_plateaus']} in "
+        f"{summary['stable_replayed_years']:.1f} replayed years)"
+    )
     return "\n".join(lines)
 
 
@@ -373,6 +464,9 @@ def parse_setting(item: str) -> tuple[str, object]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="a quarter of the series")
+    parser.add_argument(
+        "--fraction", type=float, help="this share of the series (overrides --quick)"
+    )
     parser.add_argument("--seed", type=int, default=2025)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument(
@@ -398,7 +492,8 @@ def main(argv: list[str] | None = None) -> int:
     settings = replace(FlagSettings(), **dict(parse_setting(item) for item in args.set))
     if args.no_strict_maturity:
         settings = replace(settings, strict_maturity=False)
-    cases = suite(args.seed, 0.25 if args.quick else 1.0)
+    fraction = args.fraction or (0.25 if args.quick else 1.0)
+    cases = suite(args.seed, fraction)
     if args.families:
         cases = [c for c in cases if c.family in args.families]
     started = time.perf_counter()
@@ -410,7 +505,7 @@ def main(argv: list[str] | None = None) -> int:
     print(report(summary))
     print(f"\n{len(cases)} series replayed in {summary['seconds']} s")
     OUT.mkdir(exist_ok=True)
-    name = "flags_eval_quick.json" if args.quick else "flags_eval.json"
+    name = "flags_eval.json" if fraction == 1.0 else f"flags_eval_{fraction:g}.json"
     (OUT / name).write_text(json.dumps({"summary": summary, "results": results}, default=str))
     return 0
 

@@ -6,8 +6,8 @@ per model version (a new version restarts the reference), and comes with its evi
 
 - ``decline`` — one-sided CUSUM calibrated for a stated false-alarm rate, dated and sized
   by PELT (:mod:`~guap_pipeline.flags.decline`); ``money_at_stake`` per day.
-- ``plateau`` — growth earlier, recent slope shown flat by an equivalence test
-  (:mod:`~guap_pipeline.flags.plateau`).
+- ``plateau`` — growth, then the slope after a broken line's knot shown flat by an
+  equivalence test (:mod:`~guap_pipeline.flags.plateau`).
 - ``diminishing_returns`` — concave growth towards a fitted ceiling, with the projected
   date of getting within 5 % of it; or each model version adding less than the last
   (:mod:`~guap_pipeline.flags.diminishing`).

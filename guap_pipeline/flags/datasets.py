@@ -14,7 +14,7 @@ run on a given day would see it, with late labels that arrive positives-last.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -287,6 +287,33 @@ def plateau(
         sigma=sigma,
         params={"growth_days": growth_days, "rise_sd": rise_sd},
     )
+
+
+def rise_then_flat(
+    *,
+    growth_days: int = 90,
+    flat_days: int = 120,
+    rise_sd: float = 4.0,
+    level: float = 1.0,
+    sigma: float = 0.2,
+    seed: int = 0,
+    **kw: float,
+) -> Scenario:
+    """A rise of ``rise_sd`` sd over ``growth_days`` days that stops abruptly (a kink),
+    then ``flat_days`` flat days: the shape a plateau must be found on, soon after the
+    kink. Same truth as :func:`plateau`; ``params`` also holds ``flat_days``.
+    """
+    sc = plateau(
+        n_days=growth_days + flat_days,
+        growth_days=growth_days,
+        rise_sd=rise_sd,
+        level=level,
+        sigma=sigma,
+        seed=seed,
+        **kw,
+    )
+    params = {**sc.params, "flat_days": flat_days}
+    return replace(sc, name="rise_then_flat", params=params)
 
 
 def saturating(

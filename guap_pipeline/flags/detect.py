@@ -86,7 +86,7 @@ def assess(
         keep(
             detect_plateau(
                 version,
-                window_days=settings.plateau_window_days,
+                min_flat_days=settings.plateau_min_flat_days,
                 margin=settings.plateau_margin,
                 min_growth_days=settings.min_growth_days,
                 alpha=settings.alpha,

@@ -1,115 +1,185 @@
-"""Plateau: the level grew earlier and is now shown to be flat (an equivalence test).
+"""Plateau: the level grew, then stopped growing — found soon after the growth stops.
 
-"Not significantly rising" is not "flat": a noisy or short window is never significant.
-The plateau flag needs positive evidence of flatness, a two one-sided tests (TOST)
-equivalence test on the recent slope, per current model version:
+"Not significantly rising" is not "flat": a noisy or short stretch is never significant.
+The plateau flag needs positive evidence of flatness, per current model version, on the
+weekday-adjusted uplift per labeled prediction of its mature days
+(:func:`~guap_pipeline.flags.series.adjusted_level`):
 
-1. Level: uplift per labeled prediction on mature days, minus weekday offsets
-   (:func:`~guap_pipeline.flags.series.adjusted_level`).
-2. Earlier growth: the growth phase is the days up to the knot of a broken-stick fit
-   (rising line, then flat) over the days before the recent window — all of them if the
-   knot leaves fewer than ``min_growth_days``. Its least-squares slope ``b_e`` must be
-   positive with one-sided p < ``growth_alpha`` (0.001: the knot is chosen to fit best,
-   and the test is repeated every day, so a lax level would find growth in noise).
-3. Flat now: on the last ``window_days`` mature days, the slope ``b_r`` is shown to lie
-   within ``± margin × b_e``: both one-sided tests (H0: ``b_r <= −δ`` and H0:
-   ``b_r >= δ``) reject at ``alpha``; the TOST p-value is the larger of the two.
-   So with the default ``margin = 0.35`` the flag says "the level now moves at less than
-   about a third of the pace it grew at before", shown with 95 % confidence. Why these
-   defaults: a slope over ``W`` noisy days has a standard error of about
-   ``σ √(12 / W³)``, so showing flatness needs a long window or a wide margin; with
-   84 days (12 weeks) and a third of the earlier pace, growth of 5σ over 100 days then
-   flat is recognised in most runs of the harness (``benchmarks/README.md``), with a
-   56-day window it is not.
+1. Where growth stopped: a broken line ``a + b₁·min(t, τ) + b₂·max(t − τ, 0)``
+   (continuous at the knot ``τ``) is fitted by least squares at every candidate knot
+   leaving at least ``min_growth_days`` days up to it and ``min_flat_days`` after it;
+   the knot of least squared error is where growth stopped (:func:`fit_broken_line`).
+   The window after it grows with the data, so a plateau can be shown as soon as there
+   is enough evidence instead of after a fixed long window.
+2. It grew before: ``b₁ > 0`` with one-sided p < ``growth_alpha`` (strict: the knot is
+   chosen to fit best and the test is repeated every day, so a lax level would find
+   growth in the noise of a series that never grew).
+3. It is flat after: a two one-sided tests (TOST) equivalence test shows
+   ``−δ < b₂ < δ`` with ``δ = margin × b₁`` — both one-sided tests (on ``b₂ ± margin ×
+   b₁``, so the error of the estimated growth rate counts too) reject at ``alpha``;
+   the TOST p-value is the larger of the two. So the flag says "the level now moves at
+   less than ``margin`` of the pace it grew at", each side shown at 95 % by default.
 
-Slopes are ordinary least squares; standard errors and degrees of freedom allow for
-lag-1 autocorrelation of the residuals (:func:`~guap_pipeline.flags.series.trend`).
-The start date is when growth stopped: that knot (least squares over every day).
+The line is continuous, so the level at the knot is pinned by the growth before it: the
+slope after the knot is measured from there, which shows flatness with far fewer days
+than a slope fitted to the recent days alone. Standard errors and degrees of freedom
+allow for lag-1 autocorrelation of the residuals (effective sample size
+``n (1 − ρ) / (1 + ρ)``, as :func:`~guap_pipeline.flags.series.trend`). The start date
+is the knot. How soon and how often it is found: ``benchmarks/README.md``.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 from numpy.typing import NDArray
+from scipy import stats
 
-from guap_pipeline.flags.series import VersionSeries, adjusted_level, trend
+from guap_pipeline.flags.series import VersionSeries, adjusted_level, lag1_autocorrelation
 from guap_pipeline.flags.verdict import Flag, Verdict, fmt
 
 
-def growth_stop(day: NDArray[np.float64], values: NDArray[np.float64]) -> int:
-    """Index of the knot of the best continuous fit ``a + b·min(day, τ)`` (τ a data day).
+@dataclass(frozen=True)
+class BrokenLine:
+    """Least-squares ``a + b₁·min(t, τ) + b₂·max(t − τ, 0)`` with ``τ = day[knot]``.
 
-    >>> growth_stop(np.arange(10.0), np.minimum(np.arange(10.0), 6.0))
+    ``cov`` is the covariance of ``(a, b₁, b₂)`` widened for lag-1 autocorrelation;
+    ``dof`` the degrees of freedom of its t tests (from the effective sample size).
+    """
+
+    knot: int
+    intercept: float
+    growth: float
+    after: float
+    cov: NDArray[np.float64]
+    dof: float
+    autocorrelation: float
+
+    def se(self, weights: tuple[float, float, float]) -> float:
+        """Standard error of ``weights · (a, b₁, b₂)``, e.g. ``(0, 1, 0)`` for b₁."""
+        w = np.asarray(weights)
+        return float(np.sqrt(w @ self.cov @ w))
+
+
+def _hinge_design(day: NDArray[np.float64], knot_day: float) -> NDArray[np.float64]:
+    return np.column_stack(
+        [np.ones_like(day), np.minimum(day, knot_day), np.maximum(day - knot_day, 0.0)]
+    )
+
+
+def best_knot(
+    day: NDArray[np.float64], values: NDArray[np.float64], candidates: NDArray[np.int64]
+) -> int:
+    """Index (among ``day``) of the candidate knot whose broken line fits best.
+
+    >>> day = np.arange(10.0)
+    >>> best_knot(day, np.minimum(day, 6.0), np.arange(2, 8))
     6
     """
-    knots = day[1:-1]
-    if len(knots) == 0:
-        return len(day) - 1
-    hinge = np.minimum(day[:, None], knots[None, :])  # (days, knots)
-    hc = hinge - hinge.mean(axis=0)
-    yc = values - values.mean()
-    with np.errstate(divide="ignore", invalid="ignore"):
-        slope = (hc * yc[:, None]).sum(axis=0) / (hc * hc).sum(axis=0)
-    rss = ((yc[:, None] - hc * slope) ** 2).sum(axis=0)
-    return int(np.nanargmin(rss)) + 1
+    tau = day[candidates]
+    after = np.maximum(day[:, None] - tau[None, :], 0.0)  # (days, knots)
+    # y ~ a + b·day + d·after spans the same lines as the broken line; the RSS of each
+    # knot follows from the 3×3 normal equations, solved for all knots at once.
+    n = float(len(day))
+    gram = np.empty((len(tau), 3, 3))
+    gram[:, 0, 0] = n
+    gram[:, 0, 1] = gram[:, 1, 0] = day.sum()
+    gram[:, 1, 1] = (day * day).sum()
+    gram[:, 0, 2] = gram[:, 2, 0] = after.sum(axis=0)
+    gram[:, 1, 2] = gram[:, 2, 1] = (day[:, None] * after).sum(axis=0)
+    gram[:, 2, 2] = (after * after).sum(axis=0)
+    moment = np.empty((len(tau), 3))
+    moment[:, 0] = values.sum()
+    moment[:, 1] = (day * values).sum()
+    moment[:, 2] = (after * values[:, None]).sum(axis=0)
+    coef = np.linalg.solve(gram, moment[:, :, None])[:, :, 0]
+    rss = (values * values).sum() - (coef * moment).sum(axis=1)
+    return int(candidates[int(np.argmin(rss))])
+
+
+def fit_broken_line(
+    day: NDArray[np.float64],
+    values: NDArray[np.float64],
+    *,
+    min_before: int,
+    min_after: int,
+) -> BrokenLine | None:
+    """The best broken line with ``min_before`` days up to the knot and ``min_after``
+    after it; None when the series is too short for both."""
+    n = len(day)
+    candidates = np.arange(min_before - 1, n - min_after)
+    if len(candidates) == 0:
+        return None
+    knot = best_knot(day, values, candidates)
+    design = _hinge_design(day, float(day[knot]))
+    coef, *_ = np.linalg.lstsq(design, values, rcond=None)
+    resid = values - design @ coef
+    rho = float(lag1_autocorrelation(resid))
+    inflation = (1 + rho) / (1 - rho)
+    s2 = float(resid @ resid) / (n - 3)
+    cov = s2 * np.linalg.inv(design.T @ design) * inflation
+    dof = max(n / inflation, 4.0) - 3
+    return BrokenLine(knot, float(coef[0]), float(coef[1]), float(coef[2]), cov, dof, rho)
 
 
 def detect_plateau(
     series: VersionSeries,
     *,
-    window_days: int = 84,
-    margin: float = 0.35,
-    min_growth_days: int = 28,
+    min_flat_days: int = 28,
+    margin: float = 0.5,
+    min_growth_days: int = 42,
     alpha: float = 0.05,
     growth_alpha: float = 0.001,
 ) -> Verdict:
     """Did this version's level grow and then go flat, as of its last mature day?"""
     n = len(series)
-    need = window_days + min_growth_days
+    need = min_growth_days + min_flat_days
     if n < need:
         return Verdict(
             note=(
                 f"plateau: model version {series.version!r} has {n} mature days, needs "
-                f"{need} ({min_growth_days} to show earlier growth + a {window_days}-day window)"
+                f"{need} ({min_growth_days} to show growth + {min_flat_days} flat after it)"
             )
         )
-    x = adjusted_level(series)
-    day = series.day
-    cut = n - window_days
-    stop = growth_stop(day[:cut], x[:cut]) if cut >= 3 else cut
-    if stop < min_growth_days:
-        stop = cut  # no clear knot before the window: all earlier days are the growth phase
-    earlier = trend(day[: stop + 1], x[: stop + 1])
-    p_growth = earlier.p_greater(0.0)
-    if earlier.slope <= 0 or p_growth >= growth_alpha:
+    fit = fit_broken_line(
+        series.day, adjusted_level(series), min_before=min_growth_days, min_after=min_flat_days
+    )
+    if fit is None or fit.growth <= 0:
         return Verdict()
-    recent = trend(day[cut:], x[cut:])
-    delta = margin * earlier.slope
-    p_tost = max(recent.p_greater(-delta), recent.p_less(delta))
+    p_growth = float(stats.t.sf(fit.growth / fit.se((0, 1, 0)), fit.dof))
+    if p_growth >= growth_alpha:
+        return Verdict()
+    delta = margin * fit.growth
+    # b₂ + δ > 0 and b₂ − δ < 0, each with the error of b₁ (hence δ) counted in.
+    p_tost = max(
+        float(stats.t.sf((fit.after + delta) / fit.se((0, margin, 1)), fit.dof)),
+        float(stats.t.cdf((fit.after - delta) / fit.se((0, -margin, 1)), fit.dof)),
+    )
     if p_tost >= alpha:
         return Verdict()
 
+    stop = series.dates[fit.knot]
     evidence = (
-        f"TOST equivalence test on the OLS slope of weekday-adjusted uplift per labeled "
-        f"prediction, model version {series.version!r}, last {window_days} mature days "
-        f"{series.dates[cut]}..{series.dates[-1]}: slope {fmt(recent.slope)}/day "
-        f"(SE {fmt(recent.stderr)}, lag-1 autocorrelation {recent.autocorrelation:.2f}) "
-        f"within ±{fmt(delta)}/day = {margin:g} × earlier growth {fmt(earlier.slope)}/day "
-        f"({series.dates[0]}..{series.dates[stop]}, one-sided p = {p_growth:.2g}); "
-        f"TOST p = {p_tost:.2g} < {alpha:g}; growth stopped about {series.dates[stop]} "
-        "(broken-stick fit)"
+        f"TOST equivalence test on the slope after the knot of a broken-line fit to "
+        f"weekday-adjusted uplift per labeled prediction, model version {series.version!r}: "
+        f"growth {fmt(fit.growth)}/day {series.dates[0]}..{stop} (one-sided p = "
+        f"{p_growth:.2g}), then {fmt(fit.after)}/day over {n - 1 - fit.knot} mature days "
+        f"{stop}..{series.dates[-1]} (SE {fmt(fit.se((0, 0, 1)))}, lag-1 autocorrelation "
+        f"{fit.autocorrelation:.2f}) within ±{fmt(delta)}/day = {margin:g} × earlier growth; "
+        f"TOST p = {p_tost:.2g} < {alpha:g}; growth stopped about {stop}"
     )
     return Verdict(
         Flag(
             flag="plateau",
             model_version=series.version,
-            start_date=series.dates[stop],
+            start_date=stop,
             evidence=evidence,
-            method="tost_slope",
-            statistic=recent.slope,
+            method="broken_line_tost",
+            statistic=fit.after,
             threshold=delta,
             p_value=p_tost,
-            window_start=series.dates[cut],
+            window_start=stop,
             window_end=series.dates[-1],
         )
     )

@@ -44,11 +44,14 @@ class FlagSettings:
         ``changepoint_penalty`` — PELT penalty per change point, times ``log(n)``, on
         standardized values. ``changepoint_min_days`` — shortest segment PELT may return.
 
-    Plateau (equivalence test on the recent slope; :mod:`guap_pipeline.flags.plateau`)
-        ``plateau_window_days`` — the recent window whose slope must be shown flat.
+    Plateau (broken-line fit, equivalence test on the slope after its knot;
+    :mod:`guap_pipeline.flags.plateau`)
+        ``plateau_min_flat_days`` — fewest mature days after the end of growth before a
+        plateau may be shown (the window after the knot grows with the data).
         ``plateau_margin`` — the equivalence margin, as a fraction of the earlier growth
-        rate: "flat" means the recent slope is shown to be within ± margin × earlier slope.
-        ``min_growth_days`` — mature days before the window needed to show earlier growth.
+        rate: "flat" means the slope after the knot is shown to be within ± margin ×
+        the slope before it.
+        ``min_growth_days`` — fewest mature days up to the knot (to show growth).
 
     Diminishing returns (:mod:`guap_pipeline.flags.diminishing`)
         ``diminishing_min_days`` — mature days of a version needed to fit a curve.
@@ -76,9 +79,9 @@ class FlagSettings:
     calibration_autocorrelation: float = 0.4
     changepoint_penalty: float = 3.0
     changepoint_min_days: int = 7
-    plateau_window_days: int = 84
-    plateau_margin: float = 0.35
-    min_growth_days: int = 28
+    plateau_min_flat_days: int = 28
+    plateau_margin: float = 0.5
+    min_growth_days: int = 42
     diminishing_min_days: int = 56
     diminishing_proximity: float = 0.05
     min_aic_gain: float = 10.0
@@ -97,7 +100,7 @@ class FlagSettings:
         _at_least(self, "label_window_days", 0)
         _at_least(self, "reference_days", 14)
         _at_least(self, "changepoint_min_days", 2)
-        _at_least(self, "plateau_window_days", 14)
+        _at_least(self, "plateau_min_flat_days", 14)
         _at_least(self, "min_growth_days", 14)
         _at_least(self, "diminishing_min_days", 21)
         _at_least(self, "min_version_days", 7)
@@ -106,7 +109,12 @@ class FlagSettings:
         _positive(self, "cusum_k")
         _positive(self, "winsor_z")
         _positive(self, "changepoint_penalty")
-        _positive(self, "plateau_margin")
+        if not 0 < self.plateau_margin < 1:
+            raise FlagSettingsError(
+                "plateau_margin",
+                f"must be in (0, 1) (a share of the earlier growth rate), got "
+                f"{self.plateau_margin}",
+            )
         _at_least(self, "min_aic_gain", 0)
         if self.cusum_h is not None and self.cusum_h <= 0:
             raise FlagSettingsError("cusum_h", f"must be positive or None, got {self.cusum_h}")
