@@ -3,6 +3,12 @@
 import os
 from pathlib import Path
 
+from hypothesis import settings
+
+# Property tests check results, not speed: a loaded machine must not fail them on time.
+settings.register_profile("guap", deadline=None)
+settings.load_profile("guap")
+
 # assets_defs reads GUAP_CONFIG when it is imported; point it at nothing so the tests
 # never pick up a guap.yaml from the working folder or the developer's environment.
 os.environ["GUAP_CONFIG"] = str(Path(__file__).parent / "no-such-guap.yaml")
