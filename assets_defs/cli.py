@@ -17,6 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 from guap_pipeline.config import GuapConfig, load_config
+from guap_pipeline.demo import DAYS as DEMO_DAYS
 from guap_pipeline.errors import GuapError
 from guap_pipeline.pipeline import quarantine
 from guap_pipeline.report import summary_text
@@ -166,7 +167,9 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     demo = commands.add_parser("demo", help="write the demo data set and run the whole pipeline")
-    demo.add_argument("--days", type=int, default=120, help="days of demo traffic (default 120)")
+    demo.add_argument(
+        "--days", type=int, default=DEMO_DAYS, help=f"days of demo traffic (default {DEMO_DAYS})"
+    )
     demo.add_argument("--dir", default="guap-demo", help="folder to write into (default guap-demo)")
     demo.add_argument("--as-of", help="pretend today is this ISO date (reproducible runs)")
     demo.set_defaults(func=cmd_demo)
