@@ -97,11 +97,12 @@ def _print_summary(config: GuapConfig, summary: RunSummary, config_path: Path) -
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from guap_pipeline.demo import write_demo
+    from guap_pipeline.demo import DAYS, write_demo
 
     directory = Path(args.dir)
-    _progress(f"writing {args.days} days of demo traffic to {directory}/")
-    config_path = write_demo(directory, days=args.days)
+    days = args.days or DAYS
+    _progress(f"writing {days} days of demo traffic to {directory}/")
+    config_path = write_demo(directory, days=days)
     config, summary = _run_pipeline(config_path, args.as_of)
     status = _print_summary(config, summary, config_path)
     home = os.environ.get("DAGSTER_HOME") or config.storage / "dagster_home"
@@ -229,7 +230,9 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EXIT_STATUSES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    demo.add_argument("--days", type=int, default=120, help="days of demo traffic (default 120)")
+    demo.add_argument(
+        "--days", type=int, help="days of demo traffic (default: enough to raise every flag)"
+    )
     demo.add_argument("--dir", default="guap-demo", help="folder to write into (default guap-demo)")
     demo.add_argument("--as-of", help=AS_OF_HELP)
     demo.set_defaults(func=cmd_demo)

@@ -12,6 +12,10 @@ profit once every label is in. Scenarios (``SCENARIOS``):
   the class-conditional score distributions do not change (so P(y | score) does).
 - ``degrading`` — the model separates the classes less and less over the last 6 weeks:
   P(y | score) drifts, which no score-only method can see until labels arrive.
+- ``covariate_shift`` — over the estimated days the traffic moves towards riskier
+  customers (the latent signal's distribution tilted by ``exp(λ·latent)``, λ = 0.4:
+  fraud ×3.3, every score higher) while P(y | latent, amount) stays the same: the
+  scores stay calibrated, CBPE's assumptions hold, and there is nothing to correct.
 
 Two value matrices: ``constant`` (TN 0, FP −10, FN −170, TP 145: what CBPE supports)
 and ``amount`` (the demo's example-dependent values: FN −amount, TP 0.9 × amount − 5);
@@ -78,7 +82,8 @@ PREVALENCE = 0.03
 SEPARATION = 3.0  # latent N(0, 1) vs N(d, 1)
 SHIFT_DAY = DAYS - WINDOW // 2  # prevalence_shift: doubles from here
 DEGRADE_FROM, DEGRADED = DAYS - 42, 1.5  # degrading: separation 3.0 -> 1.5 linearly
-SCENARIOS = ("stable", "miscalibrated", "prevalence_shift", "degrading")
+COVARIATE_FROM, TILT = DAYS - WINDOW, 0.4  # covariate_shift: latent density × exp(0.4·x)
+SCENARIOS = ("stable", "miscalibrated", "prevalence_shift", "degrading", "covariate_shift")
 MATRICES = {
     "constant": {"tp": 145, "fp": -10, "fn": -170, "tn": 0},
     "amount": {"tp": {"amount": 0.9, "constant": -5}, "fp": -10, "fn": {"amount": -1.0}, "tn": 0},
@@ -115,8 +120,12 @@ def simulate(scenario: str, seed: int) -> pd.DataFrame:
         separation = SEPARATION
         if scenario == "degrading" and i >= DEGRADE_FROM:
             separation -= (SEPARATION - DEGRADED) * (i - DEGRADE_FROM) / (DAYS - 1 - DEGRADE_FROM)
-        y = (rng.random(n) < prevalence).astype(np.int64)
-        latent = rng.normal(0.0, 1.0, n) + separation * y
+        tilt = TILT if scenario == "covariate_shift" and i >= COVARIATE_FROM else 0.0
+        # a density tilted by exp(tilt·x) moves each class's N(μ, 1) to N(μ + tilt, 1) and
+        # its odds by exp(tilt·separation): P(y | latent) is unchanged
+        odds = prevalence / (1 - prevalence) * np.exp(tilt * separation)
+        y = (rng.random(n) < odds / (1 + odds)).astype(np.int64)
+        latent = rng.normal(tilt, 1.0, n) + separation * y
         # the truth's own P(fraud | latent, amount): what an oracle would know
         true_log_odds = (
             separation * latent - separation**2 / 2 + np.log(prevalence / (1 - prevalence))

@@ -1,11 +1,14 @@
 """A realistic synthetic fraud data set, so that the pipeline runs with nothing configured.
 
-The story the data tells: a fraud model ``v1`` serves alone and is good at first, then
-degrades (fraud patterns drift, its scores separate fraud from legitimate traffic less
-and less); a retrained ``v2`` goes live about 60 % into the period, takes most of the
-traffic, improves quickly and then plateaus. Traffic has weekly seasonality; outcomes
+The story the data tells, over ``DAYS`` days by default (long enough for every flag):
+a fraud model ``v1`` serves alone and is good at first, then degrades (fraud patterns
+drift, its scores separate fraud from legitimate traffic less and less) and stays bad;
+a retrained ``v2`` goes live a fifth into the period, takes most of the traffic,
+improves for two months and then plateaus; a ``v3`` goes live later and adds less over ``v2``
+than ``v2`` added over ``v1`` (diminishing returns across versions). ``v1`` keeps a
+share of the traffic as a shadow throughout. Traffic has weekly seasonality; outcomes
 arrive late (legitimate cases after about 1-7 days, fraud confirmed by chargebacks after
-about 5-25 days, ~1 % never), so the most recent days are still immature.
+about 5-25 days, ~2 % never), so the most recent days are still immature.
 
 Everything is drawn from one seeded ``numpy`` generator: the same arguments always give
 the same data. Rows are drawn vectorised, one day at a time.
@@ -21,11 +24,15 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+DAYS = 300  # default span: enough mature days for the plateau and version tests
 PREVALENCE = 0.03  # share of transactions that are fraud
 WEEKEND_FACTOR = 0.7  # Saturday and Sunday traffic relative to a weekday
-NEVER_LABELED = 0.01  # share of predictions whose outcome never arrives
-V2_START = 0.6  # fraction of the period after which v2 goes live
-V2_SHARE = 0.8  # share of traffic v2 serves once live (v1 keeps the rest as a shadow)
+NEVER_LABELED = 0.02  # share of predictions whose outcome never arrives
+V2_START = 0.2  # fraction of the period after which v2 goes live
+V3_START = 0.6  # ... and v3
+# Traffic share of (v1, v2, v3) once each phase starts: v1 stays on as a shadow.
+SHARES = {0.0: (1.0, 0.0, 0.0), V2_START: (0.2, 0.8, 0.0), V3_START: (0.2, 0.45, 0.35)}
+VERSIONS = ("v1", "v2", "v3")
 THRESHOLD = 0.5
 COUNTRIES = ("US", "GB", "DE", "FR", "ES")
 COUNTRY_WEIGHTS = (0.4, 0.2, 0.15, 0.15, 0.1)
@@ -35,9 +42,11 @@ COUNTRY_WEIGHTS = (0.4, 0.2, 0.15, 0.15, 0.1)
 # quality: it sets the share of fraud caught while the false-alarm rate stays ~2 %.
 _CUT = 2.0
 _SLOPE = 1.5
-_V1_GOOD, _V1_BAD = 3.5, 1.2  # v1 separation before and after its decline (middle third)
-_V2_FIRST, _V2_CEILING = 2.0, 4.0  # v2 separation at launch and its plateau
-_V2_TAU = 0.1  # v2's improvement time constant, as a fraction of the period
+_V1_GOOD, _V1_BAD = 2.5, 0.8  # v1 separation before and after its decline
+_V1_DECLINE = (0.1, 0.16)  # fractions of the period over which v1 declines
+_V2_FIRST, _V2_CEILING = 0.8, 3.2  # v2 separation at launch and on its plateau
+_V2_RAMP = 0.2  # v2 improves linearly for this fraction of the period (60 of 300 days)
+_V3 = 3.4  # v3 separation: better than v2, by less than v2 gained over v1
 
 
 def _yesterday_utc() -> dt.date:
@@ -48,10 +57,18 @@ def _yesterday_utc() -> dt.date:
 def _separation(version: str, frac: float) -> float:
     """Model quality (latent separation) of `version` at fraction `frac` of the period."""
     if version == "v1":
-        decline = min(max((frac - 1 / 3) * 3, 0.0), 1.0)  # 0 before 1/3, 1 after 2/3
+        first, last = _V1_DECLINE
+        decline = min(max((frac - first) / (last - first), 0.0), 1.0)
         return _V1_GOOD + (_V1_BAD - _V1_GOOD) * decline
-    age = max(frac - V2_START, 0.0)
-    return _V2_CEILING - (_V2_CEILING - _V2_FIRST) * float(np.exp(-age / _V2_TAU))
+    if version == "v3":
+        return _V3
+    growth = min(max(frac - V2_START, 0.0) / _V2_RAMP, 1.0)
+    return _V2_FIRST + (_V2_CEILING - _V2_FIRST) * growth
+
+
+def _shares(frac: float) -> tuple[float, ...]:
+    """Traffic share of each of ``VERSIONS`` at fraction `frac` of the period."""
+    return SHARES[max(start for start in SHARES if start <= frac)]
 
 
 def _draw_day(
@@ -68,8 +85,8 @@ def _draw_day(
     amount = np.round(rng.lognormal(np.log(80.0) + 0.5 * fraud, 0.7), 2).clip(min=1.0)
     country = np.asarray(COUNTRIES)[rng.choice(len(COUNTRIES), size=n, p=COUNTRY_WEIGHTS)]
 
-    is_v2 = (rng.random(n) < V2_SHARE) if frac >= V2_START else np.zeros(n, dtype=bool)
-    separation = np.where(is_v2, _separation("v2", frac), _separation("v1", frac))
+    version = rng.choice(len(VERSIONS), size=n, p=_shares(frac))
+    separation = np.array([_separation(v, frac) for v in VERSIONS])[version]
     latent = rng.normal(0.0, 1.0, n) + separation * fraud
     score = np.round(1.0 / (1.0 + np.exp(-_SLOPE * (latent - _CUT))), 6)
 
@@ -82,7 +99,7 @@ def _draw_day(
             f"p-{day:%Y%m%d}-", np.char.zfill(np.arange(n).astype(str), 6)
         ),
         "predicted_at": predicted_at,
-        "model_version": np.where(is_v2, "v2", "v1"),
+        "model_version": np.asarray(VERSIONS)[version],
         "score": score,
         "y_pred": (score >= THRESHOLD).astype(np.int64),
         "amount": amount,
@@ -100,7 +117,7 @@ def _utc(values: np.ndarray) -> pd.Series:
 
 def demo_frames(
     *,
-    days: int = 120,
+    days: int = DAYS,
     end_date: dt.date | None = None,
     seed: int = 7,
     rows_per_day: int = 2000,
@@ -143,11 +160,15 @@ def demo_frames(
     return predictions, labels
 
 
-def _write_by_day(frame: pd.DataFrame, column: str, folder: Path, prefix: str) -> None:
-    """Write one Parquet file per UTC day of `column`; `frame` must be sorted by it."""
+def _write_by_day(
+    frame: pd.DataFrame, column: str, folder: Path, prefix: str, unit: str = "D"
+) -> None:
+    """Write one Parquet file per UTC day (``unit="W"``: week) of `column`, named by its
+    first day; `frame` must be sorted by it."""
     table = pa.Table.from_pandas(frame, preserve_index=False)  # converted once, sliced per day
     days = frame[column].dt.tz_localize(None).to_numpy().astype("datetime64[D]")  # UTC days
-    starts = np.flatnonzero(np.r_[True, days[1:] != days[:-1]])
+    periods = days.astype(f"datetime64[{unit}]")
+    starts = np.flatnonzero(np.r_[True, periods[1:] != periods[:-1]])
     for first, stop in zip(starts, [*starts[1:], len(frame)], strict=True):
         path = folder / f"{prefix}_{days[first]}.parquet"  # e.g. predictions_2026-08-01
         pq.write_table(table.slice(first, stop - first), path)
@@ -156,7 +177,7 @@ def _write_by_day(frame: pd.DataFrame, column: str, folder: Path, prefix: str) -
 def write_demo(
     directory: str | Path,
     *,
-    days: int = 120,
+    days: int = DAYS,
     end_date: dt.date | None = None,
     seed: int = 7,
     rows_per_day: int = 2000,
@@ -182,8 +203,9 @@ def write_demo(
 
     _write_by_day(predictions, "predicted_at", pred_dir, "predictions")
     # Only outcomes known by the end of `end_date` exist yet: recent days stay immature.
+    # They land in weekly batches (one file per week of arrival).
     arrived = labels[labels["labeled_at"] < pd.Timestamp(end + dt.timedelta(days=1), tz="UTC")]
-    _write_by_day(arrived, "labeled_at", label_dir, "labels_arrived")
+    _write_by_day(arrived, "labeled_at", label_dir, "labels_arrived", unit="W")
 
     config = root / "guap.yaml"
     config.write_text(_CONFIG_TEMPLATE.format(start_date=start.isoformat()), encoding="utf-8")

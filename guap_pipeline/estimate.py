@@ -32,7 +32,12 @@ How each unlabeled row is valued, per model version (binary problems only):
 4. **Prior shift, day by day.** A day's class balance can move before any of its labels
    arrive. Its prevalence is re-estimated from its own scores and labels so far by
    maximum likelihood (the fixed point of Saerens et al.'s EM, solved by safeguarded
-   Newton steps) and used when a likelihood-ratio test rejects "same prevalence".
+   Newton steps) and used when a likelihood-ratio test rejects "same prevalence" — and
+   only when a change of class balance explains the day's scores: a goodness-of-fit
+   test (:func:`class_balance_fit`) compares the day's score histogram with the
+   reference classes' histograms mixed at the fitted prevalence. Traffic that moved
+   otherwise (covariate shift: other customers, the same P(y | score)) leaves the
+   calibration right as it is, and "adapting" it would add a bias.
 5. **Interval.** A Monte Carlo of ``n_replicates`` draws: each refits steps 1-4 on a
    (Bayesian) bootstrap of the reference rows and of the window's rows (the calibration's
    own error, the prevalence estimate's error), then draws every unlabeled row's
@@ -94,6 +99,8 @@ PRIOR_WEIGHT = 1.0  # pseudo-rows at the base rate added to each isotonic block
 DELAY_BIN_DAYS = 1 / 24  # resolution of the label-delay distributions (one hour)
 TEST_LEVEL = 0.01  # adapt="auto": adapt when the likelihood-ratio test rejects at this level
 RIDGE = 1.0  # penalty keeping the recalibration near the identity when labels are few
+BALANCE_BINS = 10  # score bins (reference quantiles) of the class-balance fit test
+MIN_EXPECTED = 5.0  # rows expected in every bin, at least, for that test to speak
 _EPS = 1e-6
 _CHI2 = {df: float(chi2.ppf(1 - TEST_LEVEL, df)) for df in (1, 2)}  # LR test thresholds
 
@@ -357,6 +364,54 @@ def adapt_prior(
     return PriorFit(x, posterior, 2 * np.nan_to_num(gain, nan=0.0, posinf=0.0))
 
 
+def class_balance_fit(
+    reference_scores: ArrayLike,
+    reference_positive: ArrayLike,
+    scores: ArrayLike,
+    *,
+    groups: ArrayLike | None = None,
+    n_groups: int | None = None,
+    weights: ArrayLike | None = None,
+    n_bins: int = BALANCE_BINS,
+) -> NDArray[np.float64]:
+    """Per group, the p-value that its scores are the reference classes' scores mixed in
+    some other proportion (what :func:`adapt_prior` assumes).
+
+    Pearson's test on ``n_bins`` quantile bins of the reference scores: observed shares
+    against ``x·h₁ + (1 − x)·h₀`` (``h_c`` the reference histogram of class ``c``, ``x``
+    the group's prevalence fitted on the bins), ``n_bins − 2`` degrees of freedom, the
+    statistic deflated for the reference's own sampling noise. ``weights``: rows each row
+    stands for (the effective count enters the test). 1 where a bin would expect fewer
+    than ``MIN_EXPECTED`` rows: too little to tell.
+    """
+    ref_s = np.asarray(reference_scores, dtype=np.float64)
+    ref_y = np.asarray(reference_positive, dtype=np.float64)
+    s = np.asarray(scores, dtype=np.float64)
+    g = np.zeros(len(s), dtype=np.intp) if groups is None else np.asarray(groups, dtype=np.intp)
+    k = int(n_groups if n_groups is not None else (g.max() + 1 if len(g) else 1))
+    w = np.ones(len(s)) if weights is None else np.asarray(weights, dtype=np.float64)
+    edges = np.unique(np.quantile(ref_s, np.linspace(0, 1, n_bins + 1)[1:-1]))
+    n_b = len(edges) + 1
+    ref_bin = np.searchsorted(edges, ref_s, side="right")
+    c1 = np.bincount(ref_bin, weights=ref_y, minlength=n_b)
+    c0 = np.bincount(ref_bin, minlength=n_b) - c1
+    if n_b < 3 or not (c1.sum() > 0 and c0.sum() > 0) or not len(s):
+        return np.ones(k)
+    prior = float(c1.sum() / (c1.sum() + c0.sum()))
+    share = np.divide(c1, c1 + c0, out=np.full(n_b, prior), where=c1 + c0 > 0)
+    day_bin = np.searchsorted(edges, s, side="right")
+    x = adapt_prior(share[day_bin], prior, groups=g, n_groups=k, weights=w).prevalence
+    expected = x[:, None] * (c1 / c1.sum()) + (1 - x[:, None]) * (c0 / c0.sum())
+    total = np.bincount(g, weights=w, minlength=k)
+    n_eff = np.divide(total**2, np.bincount(g, weights=w**2, minlength=k), out=np.zeros(k))
+    observed = np.bincount(g * n_b + day_bin, weights=w, minlength=k * n_b).reshape(k, n_b)
+    observed /= np.maximum(total, 1e-300)[:, None]
+    gap = np.divide((observed - expected) ** 2, expected, out=np.zeros_like(expected))
+    statistic = n_eff * gap.sum(axis=1) / (1 + n_eff / len(ref_s))
+    enough = n_eff * expected.min(axis=1) >= MIN_EXPECTED
+    return np.where(enough, chi2.sf(statistic, n_b - 2), 1.0)
+
+
 # --------------------------------------------------------------------------- recalibration
 
 
@@ -511,7 +566,8 @@ def estimate_unlabeled(
     Returns one row per group: ``expected``, ``low``, ``high`` (the value of the
     unlabeled rows only), ``n_unlabeled``, ``reference_prevalence``, ``prevalence`` (the
     group's estimated share of positives, labeled and not), ``recalibrated``,
-    ``prior_adapted`` and ``delays_known``.
+    ``prior_adapted``, ``covariate_shift`` (its scores moved in a way a change of class
+    balance does not explain, so the prevalence is not adapted) and ``delays_known``.
     """
     if not 0 < level < 1:
         raise ValueError(f"level must be between 0 and 1, got {level!r}")
@@ -551,6 +607,7 @@ def estimate_unlabeled(
             "prevalence": first.day_prevalence,
             "recalibrated": first.recalibration != Recalibration(),
             "prior_adapted": first.adapted,
+            "covariate_shift": ~engine.balance_explains,
             "delays_known": engine.delays is not None,
         }
     )
@@ -710,6 +767,19 @@ class _Engine:
         self.g_lab, self.y_lab = rows.group[lab], rows.positive[lab]
         self.y_lab_w = self.y_lab * self.base[lab]
         self.n_per_group = np.bincount(rows.group, weights=self.base, minlength=rows.n_groups)
+        # step 4's premise, per day: a new class balance explains its scores (fixed for
+        # every replicate: a test of the day's data, not of the bootstrap's)
+        self.balance_explains = (
+            class_balance_fit(
+                reference.score,
+                reference.positive,
+                rows.score,
+                groups=rows.group,
+                n_groups=rows.n_groups,
+                weights=self.base,
+            )
+            >= TEST_LEVEL
+        )
 
     def replicate(
         self,
@@ -793,7 +863,7 @@ class _Engine:
             adapted = (
                 np.ones(k, dtype=bool)
                 if self.adapt == "always"
-                else fit_prior.lr_statistic > _CHI2[1]
+                else (fit_prior.lr_statistic > _CHI2[1]) & self.balance_explains
             )
             shift = np.where(
                 adapted,
@@ -1261,6 +1331,8 @@ def _estimated_note(
         how.append("adjusted to the labels landed so far")
     if r["prior_adapted"]:
         how.append(f"prevalence adapted to the day's scores ({r['prevalence']:.1%})")
+    elif r["covariate_shift"]:
+        how.append("scores moved unlike a change of class balance: calibration kept as is")
     if not r["delays_known"]:
         how.append("label delays unknown: assumed the same for both classes")
     return (

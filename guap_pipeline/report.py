@@ -89,9 +89,9 @@ def roi_lines(daily: pd.DataFrame, config: GuapConfig) -> list[str]:
     last = series.iloc[-1]
     roi = last["roi"]
     return [
-        f"net profit (uplift − labeled share of operating cost): "
-        f"{_money(last['cumulative_net_profit'])}; "
-        f"ROI {'n/a' if pd.isna(roi) else f'{roi:.1f}×'} of operating cost; "
+        f"net profit {_money(last['cumulative_net_profit'])} (uplift − operating cost of "
+        f"the labeled rows, {_money(series['operating_cost'].sum())}); "
+        f"ROI {'n/a' if pd.isna(roi) else f'{roi:.1f}×'} (net profit / that cost); "
         f"payback: {payback(series, config.operating_cost.investment).describe()}"
     ]
 

@@ -2,15 +2,18 @@
 
 Definitions (SPEC "What it computes"), for one row of the daily table:
 
-- ``operating_cost`` — what running the model cost for the row's predictions: the
-  day's fixed ``per_day`` cost shared across model versions by prediction volume, plus
-  ``per_prediction × n_predictions``.
-- ``net_profit`` — ``uplift − operating_cost × label_coverage``: uplift counts labeled
+- ``operating_cost`` — the cost set against the row's uplift: the day's fixed
+  ``per_day`` cost shared across model versions by prediction volume, plus
+  ``per_prediction × n_predictions``, times ``label_coverage``. Uplift counts labeled
   rows only, so only the labeled share of the cost is set against it (otherwise every
-  immature day would look like a loss).
+  immature day would look like a loss); a fully labeled day carries its full cost.
+- ``net_profit`` — ``uplift − operating_cost``.
 - ``cumulative_net_profit`` — running sum of ``net_profit`` per model version.
-- ``roi`` — ``cumulative_net_profit / cumulative labeled-share operating cost``; null
-  while nothing has cost anything.
+- ``roi`` — ``cumulative_net_profit / cumulative operating_cost`` per model version;
+  null while nothing has cost anything.
+
+All four are on one basis, so each can be rebuilt from the exported daily table (SPEC:
+"ROI = cumulative net profit / cumulative cost on the same basis as net profit").
 
 Payback is reached on the first day cumulative net profit (all versions) covers the
 one-time ``investment``; before that it is projected from the recent mature pace.
@@ -41,21 +44,19 @@ def add_roi(daily: pd.DataFrame, cost: OperatingCost) -> pd.DataFrame:
     day_total = n_pred.groupby(out["date"]).transform("sum")
     versions = out.groupby("date")["model_version"].transform("size")
     share = np.where(day_total > 0, n_pred / day_total.where(day_total > 0, 1), 1 / versions)
-    out["operating_cost"] = cost.per_day * share + cost.per_prediction * n_pred
-    out["net_profit"] = out["uplift"] - out["operating_cost"] * out["label_coverage"].fillna(0.0)
+    full_cost = cost.per_day * share + cost.per_prediction * n_pred
+    out["operating_cost"] = full_cost * out["label_coverage"].fillna(0.0)
+    out["net_profit"] = out["uplift"] - out["operating_cost"]
     return cumulate(out)
 
 
 def cumulate(daily: pd.DataFrame) -> pd.DataFrame:
-    """Cumulative net profit and ROI per model version, in date order.
-
-    The labeled-share cost is recovered as ``uplift − net_profit``, so this works on
-    rows summed across versions too.
-    """
+    """Cumulative net profit and ROI per model version, in date order (also on rows
+    summed across versions: both columns add up)."""
     out = daily.sort_values(["model_version", "date"]).copy()
     by_version = out.groupby("model_version", sort=False)
     out["cumulative_net_profit"] = by_version["net_profit"].cumsum()
-    cumulative_cost = (out["uplift"] - out["net_profit"]).groupby(out["model_version"]).cumsum()
+    cumulative_cost = by_version["operating_cost"].cumsum()
     out["roi"] = (out["cumulative_net_profit"] / cumulative_cost).where(cumulative_cost > 0)
     return out.sort_values(["date", "model_version"], ignore_index=True)
 

@@ -1,12 +1,14 @@
 """Threshold hindsight: what each decision threshold would have earned on labeled rows.
 
-Decision rule: a row is predicted positive when ``score >= threshold``. The curve has
-one point per distinct score (plus ``inf``: nobody predicted positive), so the best
-threshold in hindsight is exact, not a grid approximation.
+Decision rule: a row is predicted positive when ``score >= threshold`` — the same rule
+that turns ``score`` into ``y_pred`` with the config's ``threshold`` (validation). The
+curve has one point per distinct score (plus ``inf``: nobody predicted positive), so the
+best threshold in hindsight is exact, not a grid approximation.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
 
@@ -17,6 +19,8 @@ from numpy.typing import ArrayLike
 from guap_pipeline.errors import InputError
 from guap_pipeline.ordering import stable_order
 from guap_pipeline.value_matrix import ValueMatrix
+
+ROUNDING = 1e-9  # relative (and absolute) gap between two sums of the same money
 
 
 @dataclass(frozen=True)
@@ -29,7 +33,16 @@ class Hindsight:
 
     @property
     def left_on_table(self) -> float:
-        return self.best_profit - self.realized_profit
+        """``best_profit − realized_profit``; 0, not a tiny negative, when the two differ by
+        float rounding only (the realized decisions were the best threshold's, summed in
+        another order). A real negative stays: decisions not made by a score threshold
+        can beat every threshold."""
+        left = self.best_profit - self.realized_profit
+        if left < 0 and math.isclose(
+            self.best_profit, self.realized_profit, rel_tol=ROUNDING, abs_tol=ROUNDING
+        ):
+            return 0.0
+        return left
 
 
 def profit_curve(

@@ -13,6 +13,7 @@ from guap_pipeline.estimate import (
     DayRows,
     ReferenceRows,
     adapt_prior,
+    class_balance_fit,
     estimate_days,
     estimate_frame,
     estimate_unlabeled,
@@ -205,8 +206,53 @@ def test_adapting_to_a_prevalence_shift_removes_the_bias():
     adapted = estimate_unlabeled(ref, day, n_replicates=0, adapt="auto")
     error = adapted["expected"] - truth
     assert adapted["prior_adapted"].mean() > 0.9
+    assert not adapted["covariate_shift"].any()  # a new class balance explains the scores
     assert abs(error.mean()) < abs(fixed.mean()) / 3
     assert abs(error.mean()) < 3 * error.std() / np.sqrt(len(error))
+
+
+def tilted_days(rng, n_days: int, rows: int, *, tilt: float, prevalence=0.1, sep=2.5):
+    """Covariate shift: the latent's density tilted by exp(tilt·x) moves each class's
+    N(μ, 1) to N(μ + tilt, 1) and the class odds by exp(tilt·sep), and leaves
+    P(y | latent) — so the scores of a model calibrated before stay calibrated."""
+    odds = prevalence / (1 - prevalence) * np.exp(tilt * sep)
+    y = (rng.random(n_days * rows) < odds / (1 + odds)).astype(float)
+    latent = rng.normal(tilt, 1, len(y)) + sep * y
+    score = 1 / (1 + np.exp(-(sep * latent - sep**2 / 2 + np.log(prevalence / (1 - prevalence)))))
+    return age_zero_days(y, score, *constant_values(score), rows)
+
+
+def test_a_covariate_shift_is_left_uncorrected():
+    rng = np.random.default_rng(12)
+    day, truth = tilted_days(rng, 40, 500, tilt=0.5)  # positives 10 % -> 26 %
+    ref = reference(rng)
+    auto = estimate_unlabeled(ref, day, n_replicates=0)
+    forced = estimate_unlabeled(ref, day, n_replicates=0, adapt="always")
+    assert auto["covariate_shift"].mean() > 0.9 and auto["prior_adapted"].mean() < 0.1
+    # nothing to correct: the estimate is the calibrated expected value, unchanged
+    plain = estimate_unlabeled(ref, day, n_replicates=0, adapt="never")
+    kept = ~auto["prior_adapted"]
+    np.testing.assert_array_equal(auto["expected"][kept], plain["expected"][kept])
+    error, forced_error = auto["expected"] - truth, forced["expected"] - truth
+    assert abs(error.mean()) < 3 * error.std() / np.sqrt(len(error))
+    assert abs(forced_error.mean()) > 3 * abs(error.mean())  # what a prior shift would cost
+
+
+def test_class_balance_fit_tells_a_prior_shift_from_a_covariate_shift():
+    rng = np.random.default_rng(13)
+    ref = reference(rng)
+    prior_shift, _ = unlabeled_days(rng, 40, 2000, prevalence=0.2)
+    covariate, _ = tilted_days(rng, 40, 2000, tilt=0.3)
+    fit = {
+        name: class_balance_fit(
+            ref.score, ref.positive, day.score, groups=day.group, n_groups=day.n_groups
+        )
+        for name, day in (("prior", prior_shift), ("covariate", covariate))
+    }
+    assert (fit["prior"] >= 0.01).mean() >= 0.9  # p-values of a true model: rarely small
+    assert (fit["covariate"] < 0.01).all()
+    few = class_balance_fit(ref.score, ref.positive, covariate.score[:20])
+    assert few.tolist() == [1.0]  # 20 rows: too few to tell, no evidence against
 
 
 def test_labels_that_arrive_later_for_positives_are_accounted_for():

@@ -1,12 +1,18 @@
 """ROI, net profit and payback on hand-worked series."""
 
 import datetime as dt
+from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
+from assets_defs.cli import main
 from guap_pipeline.config import OperatingCost
 from guap_pipeline.roi import add_roi, payback
+from tests.pipeline_data import AS_OF, days, labels_for, predictions_for, write_config
+
+PER_DAY, PER_PREDICTION = 150.0, 0.5
 
 
 def rows(*records: tuple) -> pd.DataFrame:
@@ -18,9 +24,9 @@ def rows(*records: tuple) -> pd.DataFrame:
 def test_net_profit_sets_the_labeled_share_of_cost_against_uplift() -> None:
     daily = rows(("2026-10-01", "v1", 100, 0.5, 500.0), ("2026-10-02", "v1", 200, 1.0, 100.0))
     out = add_roi(daily, OperatingCost(per_day=100, per_prediction=1))
-    # day 1: cost 100 + 100 = 200, half labeled -> net 500 - 100 = 400, roi 400 / 100
+    # day 1: cost 100 + 100 = 200, half labeled -> 100 set against uplift: net 400, roi 4
     # day 2: cost 100 + 200 = 300, all labeled -> net 100 - 300 = -200, cum 200 / 400
-    assert out["operating_cost"].tolist() == [200.0, 300.0]
+    assert out["operating_cost"].tolist() == [100.0, 300.0]
     assert out["net_profit"].tolist() == [400.0, -200.0]
     assert out["cumulative_net_profit"].tolist() == [400.0, 200.0]
     assert out["roi"].tolist() == pytest.approx([4.0, 0.5])
@@ -30,6 +36,19 @@ def test_the_fixed_daily_cost_is_shared_by_volume_across_versions() -> None:
     daily = rows(("2026-10-01", "v1", 300, 1.0, 0.0), ("2026-10-01", "v2", 100, 1.0, 0.0))
     out = add_roi(daily, OperatingCost(per_day=100))
     assert out["operating_cost"].tolist() == [75.0, 25.0]
+
+
+def test_roi_sums_each_version_on_its_own() -> None:
+    daily = rows(
+        ("2026-10-01", "v1", 100, 1.0, 300.0),
+        ("2026-10-01", "v2", 100, 1.0, 50.0),
+        ("2026-10-02", "v1", 100, 0.25, 100.0),
+    )
+    out = add_roi(daily, OperatingCost(per_prediction=1)).set_index(["date", "model_version"])
+    # v1: costs 100 then 25 (a quarter labeled), net 200 then 75: roi 275 / 125 = 2.2
+    assert out.loc[("2026-10-02", "v1"), "operating_cost"] == 25.0
+    assert out.loc[("2026-10-02", "v1"), "roi"] == pytest.approx(2.2)
+    assert out.loc[("2026-10-01", "v2"), "roi"] == pytest.approx(-0.5)
 
 
 def test_roi_is_null_while_nothing_has_cost_anything() -> None:
@@ -71,3 +90,38 @@ def test_no_payback_at_a_losing_pace() -> None:
     result = payback(series([-5.0] * 30), 1000)
     assert result.projected_on is None
     assert result.describe().startswith("not at the current rate")
+
+
+def test_roi_rebuilds_from_the_exported_daily_table(tmp_path: Path, capsys) -> None:
+    """Through the command line, as a user meets it: two versions, partly labeled days."""
+    config = write_config(tmp_path)
+    with config.open("a") as text:
+        text.write(f"operating_cost: {{per_day: {PER_DAY}, per_prediction: {PER_PREDICTION}}}\n")
+    landing = tmp_path / "landing"
+    for i, day in enumerate(days("2026-10-01", 8)):
+        for version, n in (("v1", 300), ("v2", 100)):
+            preds = predictions_for(day, n, seed=i, version=version)
+            preds["prediction_id"] = version + "-" + preds["prediction_id"]
+            preds.to_parquet(landing / "predictions" / f"{day}-{version}.parquet")
+            share = 1.0 if i % 2 else 0.6  # every other day keeps 40 % unlabeled for good
+            labels = labels_for(preds, share=share, seed=i)
+            labels.to_parquet(landing / "labels" / f"{day}-{version}.parquet")
+    assert main(["run", "--config", str(config), "--as-of", AS_OF]) == 0
+    printed = capsys.readouterr().out
+    output = tmp_path / "daily.csv"
+    assert main(["export", "daily", "--config", str(config), "--output", str(output)]) == 0
+    daily = pd.read_csv(output).sort_values(["model_version", "date"])
+
+    # the cost of the labeled rows, from the raw files and the config alone
+    rows = daily["model_version"].map({"v1": 300, "v2": 100})
+    coverage = np.where(pd.to_datetime(daily["date"]).dt.day % 2 == 1, 0.6, 1.0)
+    full = PER_DAY * rows / 400 + PER_PREDICTION * rows  # fixed cost shared by volume
+    assert daily["operating_cost"].to_numpy() == pytest.approx((full * coverage).to_numpy())
+    assert daily["net_profit"].to_numpy() == pytest.approx(
+        (daily["uplift"] - daily["operating_cost"]).to_numpy()
+    )
+    by_version = daily.groupby("model_version")
+    rebuilt = by_version["net_profit"].cumsum() / by_version["operating_cost"].cumsum()
+    assert daily["roi"].to_numpy() == pytest.approx(rebuilt.to_numpy())
+    overall = daily["net_profit"].sum() / daily["operating_cost"].sum()
+    assert f"ROI {overall:.1f}×" in printed

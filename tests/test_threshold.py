@@ -116,3 +116,28 @@ def test_multiclass_has_no_threshold_curve() -> None:
     multi = ValueMatrix.from_nested([[1, 0, 0], [0, 1, 0], [0, 0, 1]], classes=[0, 1, 2])
     with pytest.raises(InputError, match="binary"):
         profit_curve([1], [0.5], multi, positive_class=1)
+
+
+# summed in this order these are 6867.29; in reverse, 6867.290000000001
+ROUNDED_AMOUNTS = [2655.0, -392.94, -410.94, 1394.94, 2787.02, 834.21]
+
+
+def test_rounding_never_shows_a_negative_left_on_the_table() -> None:
+    by_amount = ValueMatrix.from_named(
+        {"tp": {"amount": 1.0}, "fp": 0, "fn": 0, "tn": 0}, classes=[0, 1], positive_class=1
+    )
+    scores = [0.9, 0.8, 0.7, 0.6, 0.55, 0.5]  # descending: the curve sums in list order
+    curve = profit_curve(
+        [1] * 6, scores, by_amount, positive_class=1, columns={"amount": ROUNDED_AMOUNTS}
+    )
+    realized = sum(reversed(ROUNDED_AMOUNTS))  # the same decisions, summed in another order
+    result = hindsight(curve, realized)
+    assert result.best_threshold == 0.5  # everyone positive, as decided
+    assert -2e-12 < result.best_profit - realized < -5e-13  # the rounding artefact
+    assert result.left_on_table == 0.0
+
+
+def test_decisions_that_beat_every_threshold_keep_their_negative_left_on_the_table() -> None:
+    curve = profit_curve(TRUE, SCORES, MATRIX, positive_class=1)
+    # not a threshold's decisions: both positives flagged, no false alarm -> 3,000 > 2,800
+    assert hindsight(curve, realized_profit=3000).left_on_table == -200
