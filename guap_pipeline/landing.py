@@ -395,22 +395,20 @@ def _match_labels(
     One DuckDB hash join of every file's ids against the ids of all staged predictions;
     only integers come back (row numbers, and the index of the matched chunk, whose
     folder names its day: no day text is read or parsed per row), streamed in batches.
+    Each side is one ``read_parquet`` of a file list, whatever the number of files: a
+    ``UNION ALL`` of one scan per labels file, when DuckDB builds its hash table on it,
+    reserves ~8 MiB per scan and ran out of the 1 GB budget from ~120 files.
     """
     nothing = np.array([], dtype=np.int64)
     chunks = [c for c in sorted(folder.glob("*/*.parquet")) if DAY_FOLDER.fullmatch(c.parent.name)]
     if not raw_paths or not chunks:
         return [(nothing, nothing, nothing) for _ in raw_paths]
     chunk_days = np.array([c.parent.name for c in chunks], dtype="datetime64[D]").view(np.int64)
-    labels = " UNION ALL ".join(
-        f"SELECT {i} AS f, file_row_number AS j, prediction_id "
-        f"FROM read_parquet({sql_path(path)}, file_row_number = true)"
-        for i, path in enumerate(raw_paths)
-    )
     query = f"""
-        SELECT CAST(l.f AS INTEGER) AS f, CAST(l.j AS INTEGER) AS j,
+        SELECT CAST(l.file_index AS INTEGER) AS f, CAST(l.file_row_number AS INTEGER) AS j,
                CAST(p.file_index AS INTEGER) AS chunk, CAST(p.file_row_number AS INTEGER) AS i
-        FROM ({labels}) AS l
-        JOIN read_parquet([{", ".join(sql_path(c) for c in chunks)}], file_row_number = true) AS p
+        FROM read_parquet({_sql_list(raw_paths)}, file_row_number = true) AS l
+        JOIN read_parquet({_sql_list(chunks)}, file_row_number = true) AS p
         USING (prediction_id)
     """
     found: list[list[tuple[np.ndarray, ...]]] = [[] for _ in raw_paths]
@@ -437,6 +435,11 @@ def _match_labels(
         else (nothing, nothing, nothing)
         for parts in found
     ]
+
+
+def _sql_list(paths: list[Path]) -> str:
+    """SQL: a list of file paths, for one ``read_parquet`` over all of them."""
+    return f"[{', '.join(sql_path(path) for path in paths)}]"
 
 
 def _route_groups(
