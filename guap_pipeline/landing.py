@@ -463,7 +463,7 @@ def _route_groups(
         starts = np.flatnonzero(np.diff(codes, prepend=-1))
         bounds = [*starts.tolist(), len(codes)]
         groups = {int(codes[a]): rows[a:b] for a, b in pairwise(bounds)}
-    elif len(rows) == n_rows and not codes.any():  # usual: every row matched, one day
+    elif n_rows and len(rows) == n_rows and not codes.any():  # usual: all matched, one day
         groups = {0: np.arange(n_rows)}
     else:  # each row has at most one day: a counting sort keeps rows in order
         day_of_row = np.full(n_rows, -1, dtype=np.int64)
@@ -638,6 +638,12 @@ def staged_days(store: Store) -> list[str]:
         if folder.is_dir():
             days.update(p.name for p in folder.iterdir() if p.is_dir())
     return sorted(days)
+
+
+def has_staged_rows(store: Store, day: str) -> bool:
+    """Whether any staged chunk of the day holds a row (an empty folder or chunk does not
+    make a day: older versions left ``labels/1970-01-01`` for labels that matched nothing)."""
+    return any(_non_empty_chunks(store.root / "staging" / kind / day) for kind in KINDS)
 
 
 def read_staged(store: Store, kind: str, day: str) -> pd.DataFrame:
