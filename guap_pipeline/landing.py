@@ -30,7 +30,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from guap_pipeline.config import GuapConfig
-from guap_pipeline.errors import InputError
+from guap_pipeline.errors import ConfigError, InputError
 from guap_pipeline.readers import PARQUET_ERRORS, iter_landing_file
 from guap_pipeline.storage import (
     ParquetParts,
@@ -104,7 +104,15 @@ def scan_landing(landing: Path) -> list[LandingFile]:
     ``predictions/`` or ``labels/`` folder, which may itself be a link to a mount); one
     that leads out (or to nothing) is listed with the reason it is ``refused``, so that
     it is quarantined whole and never read. Symlinked folders are not descended into.
+    A ``landing`` folder that does not exist is a :class:`ConfigError` (read as empty, a
+    wrong path would look like a quiet day); one without ``predictions/`` yet is empty.
     """
+    if not landing.is_dir():
+        problem = "is not a folder" if landing.exists() else "does not exist"
+        raise ConfigError(
+            "landing",
+            f"{landing} {problem}: create it (with predictions/ and labels/) or fix the path",
+        )
     files = []
     for kind in KINDS:
         folder = landing / kind

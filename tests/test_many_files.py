@@ -5,13 +5,17 @@ import datetime as dt
 import shutil
 from pathlib import Path
 
+import dagster as dg
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
 from assets_defs.cli import main
+from assets_defs.resources import GuapResource
+from assets_defs.sensors import landing_folder_sensor, stale_days_sensor
 from guap_pipeline import load_config
+from guap_pipeline.errors import ConfigError
 from guap_pipeline.landing import KINDS, read_staged, stage_landing, staged_days
 from guap_pipeline.pipeline import plan
 from guap_pipeline.storage import DUCKDB_MEMORY_ENV, Store
@@ -132,3 +136,35 @@ def test_a_fixed_labels_file_never_warns_of_days_outside_the_partitions(
     daily = pd.read_csv(tmp_path / "d.csv")
     assert daily["date"].tolist() == ["2026-10-01"]
     assert daily["n_labeled"].tolist() == [3]
+
+
+def test_a_landing_folder_that_does_not_exist_is_an_error_naming_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = write_config(tmp_path)
+    predictions_for("2026-10-01", 3, seed=0).to_parquet(
+        tmp_path / "landing" / "predictions" / "p.parquet"
+    )
+    store = Store(tmp_path / "store")
+    stage_landing(load_config(config), store)
+    shutil.rmtree(tmp_path / "landing")  # a wrong path, an unmounted volume
+    assert main(["run", "--config", str(config), "--as-of", AS_OF]) == 1
+    assert len(read_staged(store, "predictions", "2026-10-01")) == 3  # not taken as deleted
+    err = capsys.readouterr().err
+    assert f"config field 'landing': {tmp_path / 'landing'} does not exist" in err
+    assert "Traceback" not in err
+    guap = GuapResource(config_path=str(config), as_of=AS_OF)
+    with dg.build_sensor_context(resources={"guap": guap}) as context:
+        for sensor in (landing_folder_sensor, stale_days_sensor):
+            with pytest.raises(ConfigError, match=r"'landing': .* does not exist"):
+                sensor(context)
+
+
+def test_a_landing_folder_without_predictions_yet_is_nothing_to_do(tmp_path: Path) -> None:
+    write_config(tmp_path)
+    shutil.rmtree(tmp_path / "landing" / "predictions")
+    config = load_config(tmp_path / "guap.yaml")
+    store = Store(config.storage)
+    assert (
+        plan(config, store, as_of=dt.date(2026, 10, 20), last_partition="2026-10-19").stage is False
+    )
