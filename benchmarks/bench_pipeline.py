@@ -10,6 +10,10 @@ Targets (issue "Dagster pipeline"):
 - **A 365-day backfill at 100k predictions/day** through the real command line,
   ``guap-pipeline run --config ... --as-of ...`` (in-process Dagster on a persistent
   instance): under **3 minutes** on 2 cores.
+- **Any number of landing files** (issue 14): 1,000 daily predictions files and ~1,000
+  daily labels files of ~1.3k rows each, all landed before the first ``guap-pipeline
+  run``, staged and built by that one process with the default 1 GB DuckDB budget: no
+  out-of-memory, peak RSS under **1.5 GiB**; wall time reported.
 
 Each scenario runs in its own subprocess, reaped with ``os.wait4``, so the peak RSS
 (``ru_maxrss``) reported is that scenario's alone. Wall times are measured around the
@@ -19,9 +23,10 @@ Data (synthetic fraud traffic, written by a separate subprocess under ``--out``)
 predictions Parquet with ``prediction_id`` (string), ``predicted_at`` (UTC timestamps),
 ``model_version`` (``v1``/``v2``), ``score``, ``y_pred``, ``amount``; labels Parquet
 with ``prediction_id``, ``y_true``, ``labeled_at``. The big day has one file of each,
-every prediction labeled once, labels in random order. The backfill has one
-predictions file per day and one labels file per arrival day (labels come 1-20 days
-late, fraud last), so routing crosses days and the last days are still immature.
+every prediction labeled once, labels in random order. The backfill (and the
+many-files run, smaller days over more of them) has one predictions file per day and
+one labels file per arrival day (labels come 1-20 days late, fraud last), so routing
+crosses days and the last days are still immature.
 Value matrix: the SPEC's fraud example, TP ``0.9 × amount − 5``, FP ``−20``, FN
 ``−amount``, TN ``0``.
 
@@ -39,6 +44,7 @@ Usage::
     python benchmarks/bench_pipeline.py                         # full: 10M day + 365 × 100k
     python benchmarks/bench_pipeline.py --rows 200000 --days 10 --per-day 5000   # smoke test
     python benchmarks/bench_pipeline.py --only day              # or: --only backfill
+    python benchmarks/bench_pipeline.py --only files            # 1,000 + ~1,000 daily files
 """
 
 from __future__ import annotations
@@ -61,6 +67,8 @@ TARGET_RSS_MIB = 1.5 * 1024
 TARGET_BACKFILL_SECONDS = 180.0
 DAY = "2026-03-02"
 BACKFILL_START = "2025-10-01"
+# The many-files run: 1,000 days from here end before today (partitions end today).
+FILES_START = "2023-01-01"
 CONFIG = """\
 landing: ./landing
 storage: ./store
@@ -161,14 +169,15 @@ def generate_day(folder: Path, rows: int) -> None:
     pq.write_table(labels, folder / "landing/labels/labels.parquet")
 
 
-def generate_backfill(folder: Path, days: int, per_day: int) -> str:
-    """``days`` prediction files and one labels file per arrival day; returns the as-of date."""
+def generate_backfill(folder: Path, days: int, per_day: int, start: str = BACKFILL_START) -> str:
+    """``days`` prediction files from ``start`` and one labels file per arrival day;
+    returns the as-of date."""
     import numpy as np
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    _fresh_landing(folder, start=BACKFILL_START)
-    first = dt.date.fromisoformat(BACKFILL_START)
+    _fresh_landing(folder, start=start)
+    first = dt.date.fromisoformat(start)
     last = first + dt.timedelta(days=days - 1)
     as_of = last + dt.timedelta(days=1)  # labels that arrive later have not landed yet
     pending: dict[dt.date, list[pa.Table]] = {}
@@ -317,7 +326,7 @@ def _child_main(argv: list[str]) -> None:
         generate_day(folder, int(argv[2]))
         out: dict = {}
     elif name == "generate-backfill":
-        out = {"as_of": generate_backfill(folder, int(argv[2]), int(argv[3]))}
+        out = {"as_of": generate_backfill(folder, int(argv[2]), int(argv[3]), *argv[4:])}
     elif name == "guap":
         out = scenario_guap(folder)
     elif name == "duckdb":
@@ -417,14 +426,7 @@ def bench_backfill(out: Path, days: int, per_day: int) -> dict:
     as_of = child("generate-backfill", folder, days, per_day, log=out / "generate_backfill.log")[
         "as_of"
     ]
-    cli = Path(sys.executable).with_name("guap-pipeline")
-    argv = [str(cli), "run", "--config", str(folder / "guap.yaml"), "--as-of", as_of]
-    env_home = os.environ.pop("DAGSTER_HOME", None)  # the store's own persistent instance
-    try:
-        run = run_child(argv, log=out / "backfill.log")
-    finally:
-        if env_home is not None:
-            os.environ["DAGSTER_HOME"] = env_home
+    run = run_cli(folder, as_of, log=out / "backfill.log")
     import pandas as pd
 
     daily = pd.read_parquet(folder / "store/tables/daily_summary.parquet")
@@ -445,6 +447,54 @@ def bench_backfill(out: Path, days: int, per_day: int) -> dict:
         "phases": phases,
         "n_predictions": n_predictions,
     }
+
+
+def run_cli(folder: Path, as_of: str, *, log: Path) -> dict:
+    """``guap-pipeline run`` on the folder's config, as a user runs it, in its own process."""
+    cli = Path(sys.executable).with_name("guap-pipeline")
+    argv = [str(cli), "run", "--config", str(folder / "guap.yaml"), "--as-of", as_of]
+    env_home = os.environ.pop("DAGSTER_HOME", None)  # the store's own persistent instance
+    try:
+        return run_child(argv, log=log)
+    finally:
+        if env_home is not None:
+            os.environ["DAGSTER_HOME"] = env_home
+
+
+def bench_files(out: Path, days: int, per_day: int) -> dict:
+    """``days`` daily predictions files and their daily labels files, all landed before
+    one ``guap-pipeline run`` that stages and builds every day."""
+    import pandas as pd
+    import pyarrow.parquet as pq
+
+    folder = out / "files"
+    print(
+        f"generating {days} daily files of {per_day:,} predictions and their labels ...", flush=True
+    )
+    as_of = child(
+        "generate-backfill", folder, days, per_day, FILES_START, log=out / "generate_files.log"
+    )["as_of"]
+    labels = sorted((folder / "landing/labels").glob("*.parquet"))
+    n_labels = sum(pq.ParquetFile(path).metadata.num_rows for path in labels)
+    run = run_cli(folder, as_of, log=out / "files.log")
+    daily = pd.read_parquet(folder / "store/tables/daily_summary.parquet")
+    counts = {
+        "days": int(daily["date"].nunique()),
+        "n_predictions": int(daily["n_predictions"].sum()),
+        "n_labeled": int(daily["n_labeled"].sum()),
+    }
+    print(
+        f"  guap-pipeline run over {days} + {len(labels)} files: {run['process_wall']:7.1f} s"
+        f"  peak RSS {run['peak_rss_mib']:.0f} MiB (target < {TARGET_RSS_MIB:.0f} MiB); "
+        f"{counts['n_predictions']:,} predictions, {counts['n_labeled']:,} labeled"
+    )
+    print(
+        "    "
+        + ", ".join(f"{k} {v} s" for k, v in run_phases((out / "files.log").read_text()).items())
+    )
+    expected = {"days": days, "n_predictions": days * per_day, "n_labeled": n_labels}
+    assert counts == expected, (counts, expected)
+    return {"days": days, "per_day": per_day, "label_files": len(labels), "run": run, **counts}
 
 
 PHASES = {"staging": "staging", "building day": "days", "stitching": "series"}
@@ -473,7 +523,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--days", type=int, default=365, help="days of the backfill")
     parser.add_argument("--per-day", type=int, default=100_000, help="predictions per backfill day")
-    parser.add_argument("--only", choices=["day", "backfill"], help="run one benchmark only")
+    parser.add_argument("--files", type=int, default=1000, help="daily files of the files run")
+    parser.add_argument(
+        "--file-rows", type=int, default=1300, help="predictions per daily file (files run)"
+    )
+    parser.add_argument(
+        "--only", choices=["day", "backfill", "files"], help="run one benchmark only"
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "out" / "pipeline", help="work folder")
     parser.add_argument("--keep", action="store_true", help="keep the generated data and stores")
     args = parser.parse_args(argv)
@@ -495,6 +551,11 @@ def main(argv: list[str] | None = None) -> int:
             if args.days >= 365 and args.per_day >= 100_000:
                 checked = True
                 ok &= back["run"]["process_wall"] < TARGET_BACKFILL_SECONDS
+        if args.only in (None, "files"):
+            files = results["files"] = bench_files(work, args.files, args.file_rows)
+            if args.files >= 1000:
+                checked = True
+                ok &= files["run"]["peak_rss_mib"] < TARGET_RSS_MIB
     finally:
         results["loadavg_end"] = os.getloadavg()
         (args.out / "pipeline_results.json").write_text(json.dumps(results, indent=1))

@@ -30,7 +30,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from guap_pipeline.config import GuapConfig
-from guap_pipeline.errors import InputError
+from guap_pipeline.errors import ConfigError, InputError
 from guap_pipeline.readers import PARQUET_ERRORS, iter_landing_file
 from guap_pipeline.storage import (
     ParquetParts,
@@ -176,7 +176,15 @@ def scan_landing(landing: Path) -> list[LandingFile]:
     ``predictions/`` or ``labels/`` folder, which may itself be a link to a mount); one
     that leads out (or to nothing) is listed with the reason it is ``refused``, so that
     it is quarantined whole and never read. Symlinked folders are not descended into.
+    A ``landing`` folder that does not exist is a :class:`ConfigError` (read as empty, a
+    wrong path would look like a quiet day); one without ``predictions/`` yet is empty.
     """
+    if not landing.is_dir():
+        problem = "is not a folder" if landing.exists() else "does not exist"
+        raise ConfigError(
+            "landing",
+            f"{landing} {problem}: create it (with predictions/ and labels/) or fix the path",
+        )
     files = []
     for kind in KINDS:
         folder = landing / kind
@@ -503,22 +511,20 @@ def _match_labels(
     One DuckDB hash join of every file's ids against the ids of all staged predictions;
     only integers come back (row numbers, and the index of the matched chunk, whose
     folder names its day: no day text is read or parsed per row), streamed in batches.
+    Each side is one ``read_parquet`` of a file list, whatever the number of files: a
+    ``UNION ALL`` of one scan per labels file, when DuckDB builds its hash table on it,
+    reserves ~8 MiB per scan and ran out of the 1 GB budget from ~120 files.
     """
     nothing = np.array([], dtype=np.int64)
     chunks = [c for c in sorted(folder.glob("*/*.parquet")) if DAY_FOLDER.fullmatch(c.parent.name)]
     if not raw_paths or not chunks:
         return [(nothing, nothing, nothing) for _ in raw_paths]
     chunk_days = np.array([c.parent.name for c in chunks], dtype="datetime64[D]").view(np.int64)
-    labels = " UNION ALL ".join(
-        f"SELECT {i} AS f, file_row_number AS j, prediction_id "
-        f"FROM read_parquet({sql_path(path)}, file_row_number = true)"
-        for i, path in enumerate(raw_paths)
-    )
     query = f"""
-        SELECT CAST(l.f AS INTEGER) AS f, CAST(l.j AS INTEGER) AS j,
+        SELECT CAST(l.file_index AS INTEGER) AS f, CAST(l.file_row_number AS INTEGER) AS j,
                CAST(p.file_index AS INTEGER) AS chunk, CAST(p.file_row_number AS INTEGER) AS i
-        FROM ({labels}) AS l
-        JOIN read_parquet([{", ".join(sql_path(c) for c in chunks)}], file_row_number = true) AS p
+        FROM read_parquet({_sql_list(raw_paths)}, file_row_number = true) AS l
+        JOIN read_parquet({_sql_list(chunks)}, file_row_number = true) AS p
         USING (prediction_id)
     """
     found: list[list[tuple[np.ndarray, ...]]] = [[] for _ in raw_paths]
@@ -547,6 +553,11 @@ def _match_labels(
     ]
 
 
+def _sql_list(paths: list[Path]) -> str:
+    """SQL: a list of file paths, for one ``read_parquet`` over all of them."""
+    return f"[{', '.join(sql_path(path) for path in paths)}]"
+
+
 def _route_groups(
     rows: np.ndarray, days: np.ndarray, predictions: np.ndarray, n_rows: int
 ) -> tuple[dict[str, np.ndarray], np.ndarray, dict[str, np.ndarray] | None]:
@@ -568,7 +579,7 @@ def _route_groups(
         starts = np.flatnonzero(np.diff(codes, prepend=-1))
         bounds = [*starts.tolist(), len(codes)]
         groups = {int(codes[a]): rows[a:b] for a, b in pairwise(bounds)}
-    elif len(rows) == n_rows and not codes.any():  # usual: every row matched, one day
+    elif n_rows and len(rows) == n_rows and not codes.any():  # usual: all matched, one day
         groups = {0: np.arange(n_rows)}
     else:  # each row has at most one day: a counting sort keeps rows in order
         day_of_row = np.full(n_rows, -1, dtype=np.int64)
@@ -745,6 +756,12 @@ def staged_days(store: Store) -> list[str]:
         if folder.is_dir():
             days.update(p.name for p in folder.iterdir() if p.is_dir())
     return sorted(days)
+
+
+def has_staged_rows(store: Store, day: str) -> bool:
+    """Whether any staged chunk of the day holds a row (an empty folder or chunk does not
+    make a day: older versions left ``labels/1970-01-01`` for labels that matched nothing)."""
+    return any(_non_empty_chunks(store.root / "staging" / kind / day) for kind in KINDS)
 
 
 def read_staged(store: Store, kind: str, day: str) -> pd.DataFrame:

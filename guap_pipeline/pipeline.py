@@ -36,6 +36,7 @@ from guap_pipeline.daily import (
 from guap_pipeline.estimate import estimate_days
 from guap_pipeline.landing import (
     SLICE_ROWS,
+    has_staged_rows,
     pending_changes,
     read_staged,
     staged_days,
@@ -285,11 +286,12 @@ def plan(
     config: GuapConfig, store: Store, *, as_of: dt.date, last_partition: str, staged: bool = False
 ) -> Plan:
     """Decide the work: stage if files changed (unless ``staged``), rebuild dirty days up to
-    ``last_partition``, restitch when any day or the as-of date changed."""
+    ``last_partition``, restitch when any day or the as-of date changed; list the days
+    with staged rows outside the partitions."""
     stage = not staged and any(pending_changes(config, store).values())
     days = dirty_days(store)
     in_range = [d for d in days if config.start_date.isoformat() <= d <= last_partition]
-    out = [d for d in days if d not in in_range]
+    out = [d for d in days if d not in in_range and has_staged_rows(store, d)]
     series_stale = store.read_json(SERIES_STATE) != series_state(store, as_of)
     return Plan(
         stage=stage,
