@@ -73,32 +73,49 @@ def flag_context(
         rows = daily[daily["model_version"].astype(str) == str(flag["model_version"])]
     mature = rows[rows["mature"].fillna(False).astype(bool)]
     before, after = around(mature, start)
-    where = (
-        _where(before, after, day(start, today=today), config) if flag["flag"] == "decline" else ""
-    )
     since = mature[pd.to_datetime(mature["date"]) >= pd.Timestamp(start)]
     recent = mature[mature["date"].isin(sorted(mature["date"].unique())[-ATTRIBUTION_DAYS:])]
+    volume = _per_day(recent, "n_predictions")
+    where = (
+        _where(before, after, day(start, today=today), volume, config)
+        if flag["flag"] == "decline"
+        else ""
+    )
     return Context(
         where=where,
         uplift_before=_per_day(before, "uplift"),
         uplift_since=_per_day(since, "uplift"),
-        predictions_per_day=_per_day(recent, "n_predictions"),
+        predictions_per_day=volume,
         proximity=proximity,
     )
 
 
-def _where(before: pd.DataFrame, after: pd.DataFrame, start: str, config: GuapConfig) -> str:
+def _where(
+    before: pd.DataFrame, after: pd.DataFrame, start: str, volume: float, config: GuapConfig
+) -> str:
     """Where the money went: the quadrants, the mature days before ``start`` against those
-    from it on; empty when a side has no day or the quadrant counts are unknown."""
+    from it on, both at ``volume`` predictions a day (the headline's basis, so a version
+    that lost traffic is not read as losing money); empty when a side has no day or the
+    quadrant counts are unknown."""
     both = pd.concat([before, after])
     if before.empty or after.empty or both[list(QUADRANTS)].isna().any().any():
         return ""
-    change = attribute(before, after, dict(config.quadrants))
-    return (
-        f"{WHERE_PREFIX}, per day, {before['date'].nunique()} mature days before "
-        f"{start} against {after['date'].nunique()} from it on: "
-        f"{describe(change, currency=config.currency)}"
+    change = attribute(
+        _at_volume(before, volume), _at_volume(after, volume), dict(config.quadrants)
     )
+    return (
+        f"{WHERE_PREFIX}, per day at today's {volume:,.0f} predictions, "
+        f"{before['date'].nunique()} mature days before {start} against "
+        f"{after['date'].nunique()} from it on: {describe(change, currency=config.currency)}"
+    )
+
+
+def _at_volume(rows: pd.DataFrame, volume: float) -> pd.DataFrame:
+    """The period's quadrant counts and values per labeled prediction, times ``volume``."""
+    labeled = _per_day(rows, "n_labeled")
+    factor = volume / labeled if labeled > 0 and math.isfinite(volume) else math.nan
+    columns = [*QUADRANTS, *(f"value_{q}" for q in QUADRANTS)]
+    return rows.assign(**{c: rows[c].astype("float64") * factor for c in columns})
 
 
 def _per_day(rows: pd.DataFrame, column: str) -> float:

@@ -142,7 +142,9 @@ def flag_lines(flags: pd.DataFrame | None) -> list[str]:
         money = (
             "" if pd.isna(row.money_at_stake) else f", {_money(row.money_at_stake)}/day at stake"
         )
-        ceiling = "" if pd.isna(row.ceiling) else f", ceiling {_money(row.ceiling)}"
+        ceiling = (
+            "" if pd.isna(row.ceiling) else f", ceiling {row.ceiling:,.2f} per labeled prediction"
+        )
         since = pd.Timestamp(row.start_date).date().isoformat()
         version = f"{row.model_version}: " if "model_version" in flags else ""  # older tables
         lines.append(f"  {version}{row.flag}{where} since {since}{money}{ceiling}")

@@ -16,7 +16,7 @@ from guap_pipeline.acceptance import acceptance
 from guap_pipeline.accounting import summary_from_counts
 from guap_pipeline.errors import InputError
 from guap_pipeline.flags.datasets import stable, step_decline
-from guap_pipeline.monitoring import build_alerts, build_flags, deliver_pending
+from guap_pipeline.monitoring import build_alerts, build_flags, deliver_pending, flag_context
 from guap_pipeline.storage import Store
 from guap_pipeline.timeseries import DAILY_COLUMNS
 
@@ -120,8 +120,33 @@ def test_a_decline_message_headline_and_attribution_agree(tmp_path: Path) -> Non
     assert moved, where
     assert float(moved[1][1:]) == pytest.approx(2.4, rel=0.15)
     assert float(moved[2][1:]) == pytest.approx(2.4, rel=0.15)
-    assert where.startswith(f"Where it went, per day, 28 mature days before {found[2]}")
+    assert where.startswith(
+        f"Where it went, per day at today's 1,000 predictions, 28 mature days before {found[2]}"
+    )
     assert evidence.startswith("Evidence: one-sided CUSUM")
+
+
+def test_where_the_money_went_is_at_todays_volume_as_the_headline_is() -> None:
+    """A version that also lost half its traffic at the change (a new version took it)
+    lost 2,400 a day per 1,000 predictions, so 1,200 a day at today's 500 predictions —
+    not the 2,400 + half its profit that raw per-day sums would show."""
+    config = parse_config({"value_matrix": MATRIX, "quadrants": FRAUD})
+    daily = fraud_days(180, version="v1", seed=4, change_day=120, tp_value_after=70.0)
+    halved = pd.to_datetime(daily["date"]) >= pd.Timestamp("2026-05-01")
+    money_columns = [
+        *("n_predictions", "n_labeled", "tp", "fp", "fn", "tn"),
+        *("value_tp", "value_fp", "value_fn", "value_tn", "profit", "baseline_profit", "uplift"),
+    ]
+    daily[money_columns] = daily[money_columns].astype("float64")
+    daily.loc[halved, money_columns] *= 0.5
+    flag = pd.Series({"flag": "decline", "model_version": "v1", "start_date": "2026-05-01"})
+
+    where = flag_context(daily, config, flag, today=dt.date(2026, 6, 30)).where
+
+    moved = re.search(r"today's 500 predictions, .* from it on: (−[\d.,]+)(k?)/day", where)
+    assert moved, where
+    total = float(moved[1][1:].replace(",", "")) * (1000 if moved[2] else 1)
+    assert total == pytest.approx(1200, rel=0.15)
 
 
 def test_two_versions_declining_together_alert_twice_over_three_days(tmp_path: Path) -> None:

@@ -97,3 +97,23 @@ def test_report_renders_its_charts_in_headless_chromium(report: Path, tmp_path: 
     )
     assert shot.read_bytes().startswith(b"\x89PNG")
     assert shot.stat().st_size > 50_000  # charts drawn, not a blank page
+
+
+def test_flag_lines_say_the_money_and_the_ceiling_per_labeled_prediction() -> None:
+    from guap_pipeline.report import flag_lines
+
+    flags = pd.DataFrame(
+        {
+            "series": ["", ""],
+            "model_version": ["v1", "v2"],
+            "flag": ["decline", "diminishing_returns"],
+            "start_date": pd.to_datetime(["2026-03-18", "2026-04-11"]),
+            "money_at_stake": [2919.86, float("nan")],
+            "ceiling": [float("nan"), 8.3513],
+        }
+    )
+    assert flag_lines(flags) == [
+        "flags:",
+        "  v1: decline since 2026-03-18, 2,920/day at stake",
+        "  v2: diminishing_returns since 2026-04-11, ceiling 8.35 per labeled prediction",
+    ]
