@@ -163,8 +163,10 @@ def headline(
     else:
         cap = ""
     projected = _iso(flag.get("projected_date"))
+    reached = projected is not None and today is not None and projected <= today.isoformat()
     reach = (
-        f", within {context.proximity:.0%} of it by {day(projected, today=today)}"
+        f", within {context.proximity:.0%} of it {'since' if reached else 'by'} "
+        f"{day(projected, today=today)}"
         if projected
         else ""
     )

@@ -75,9 +75,10 @@ def flag_context(
     before, after = around(mature, start)
     since = mature[pd.to_datetime(mature["date"]) >= pd.Timestamp(start)]
     recent = mature[mature["date"].isin(sorted(mature["date"].unique())[-ATTRIBUTION_DAYS:])]
-    volume = _per_day(recent, "n_predictions")
+    # A decline's money at stake is its fall per labeled prediction times the version's
+    # volume since the change: where the money went is put on that same basis.
     where = (
-        _where(before, after, day(start, today=today), volume, config)
+        _where(before, after, day(start, today=today), _per_day(since, "n_predictions"), config)
         if flag["flag"] == "decline"
         else ""
     )
@@ -85,7 +86,7 @@ def flag_context(
         where=where,
         uplift_before=_per_day(before, "uplift"),
         uplift_since=_per_day(since, "uplift"),
-        predictions_per_day=volume,
+        predictions_per_day=_per_day(recent, "n_predictions"),
         proximity=proximity,
     )
 
@@ -104,7 +105,7 @@ def _where(
         _at_volume(before, volume), _at_volume(after, volume), dict(config.quadrants)
     )
     return (
-        f"{WHERE_PREFIX}, per day at today's {volume:,.0f} predictions, "
+        f"{WHERE_PREFIX}, per day at the {volume:,.0f} predictions a day since {start}, "
         f"{before['date'].nunique()} mature days before {start} against "
         f"{after['date'].nunique()} from it on: {describe(change, currency=config.currency)}"
     )

@@ -257,3 +257,17 @@ def test_a_malformed_webhook_url_stays_pending_and_is_never_quoted(
     assert alerts.loc[0, "last_error"].startswith(f"webhook: {WEBHOOK_ENV} is not a valid URL")
     for text in (caplog.text, alerts.to_json()):
         assert "SECRET" not in text
+
+
+def test_a_ceiling_already_reached_reads_since_not_by() -> None:
+    table = flags(("diminishing_returns", "v4", float("nan")))
+    table.loc[0, ["ceiling", "projected_date"]] = [0.52, "2026-07-12"]
+    context = Context(predictions_per_day=10_000.0)
+    _, notes = update_incidents(
+        table, empty(INCIDENT_COLUMNS), today=dt.date(2026, 12, 7),
+        alert_on=["diminishing_returns"], context=lambda _: context,
+    )  # fmt: skip
+    assert notes["message"][0].split("\n")[0] == (
+        "v4: uplift growth slowing, ceiling 5.2k/day at today's volume, "
+        "within 5% of it since 12 Jul"
+    )

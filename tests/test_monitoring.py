@@ -121,14 +121,15 @@ def test_a_decline_message_headline_and_attribution_agree(tmp_path: Path) -> Non
     assert float(moved[1][1:]) == pytest.approx(2.4, rel=0.15)
     assert float(moved[2][1:]) == pytest.approx(2.4, rel=0.15)
     assert where.startswith(
-        f"Where it went, per day at today's 1,000 predictions, 28 mature days before {found[2]}"
+        f"Where it went, per day at the 1,000 predictions a day since {found[2]}, 28 mature days "
+        f"before {found[2]}"
     )
     assert evidence.startswith("Evidence: one-sided CUSUM")
 
 
 def test_where_the_money_went_is_at_todays_volume_as_the_headline_is() -> None:
     """A version that also lost half its traffic at the change (a new version took it)
-    lost 2,400 a day per 1,000 predictions, so 1,200 a day at today's 500 predictions —
+    lost 2,400 a day per 1,000 predictions, so 1,200 a day at its 500 a day since —
     not the 2,400 + half its profit that raw per-day sums would show."""
     config = parse_config({"value_matrix": MATRIX, "quadrants": FRAUD})
     daily = fraud_days(180, version="v1", seed=4, change_day=120, tp_value_after=70.0)
@@ -143,7 +144,7 @@ def test_where_the_money_went_is_at_todays_volume_as_the_headline_is() -> None:
 
     where = flag_context(daily, config, flag, today=dt.date(2026, 6, 30)).where
 
-    moved = re.search(r"today's 500 predictions, .* from it on: (−[\d.,]+)(k?)/day", where)
+    moved = re.search(r"500 predictions a day since 1 May, .* on: (−[\d.,]+)(k?)/day", where)
     assert moved, where
     total = float(moved[1][1:].replace(",", "")) * (1000 if moved[2] else 1)
     assert total == pytest.approx(1200, rel=0.15)
