@@ -71,6 +71,31 @@ def test_flat_without_earlier_growth_is_not_a_plateau(seed: int) -> None:
     assert plateaus(ds.stable(n_days=300, seed=seed).daily).empty
 
 
+def test_stable_series_with_an_early_wiggle_is_not_a_plateau() -> None:
+    # The false plateau of the harness (flags_eval.py, seed 2025, the 10th stable series
+    # of --fraction 0.25): the knot search puts the knot at the shortest growth allowed
+    # (42 days), where a noise wiggle of 1.5 residual sd is "significant growth"
+    # (p = 0.0005), and the 100 flat days after it are "flat" within ±0.5 × that
+    # growth. The rise must be at least 2 residual sd; without that rule it is flagged.
+    daily = ds.stable(n_days=400, autocorrelation=0.29222751024744836, seed=153436428).daily
+    seen = ds.as_seen_on(daily, 150 + WINDOW, label_window_days=WINDOW)
+    assert not plateaus(seen, FlagSettings(plateau_min_rise_sd=0.0)).empty
+    assert plateaus(seen).empty
+
+
+def test_small_true_rise_still_passes_the_rise_rule() -> None:
+    # A real 3 sd rise is well above 2 residual sd; the evidence says how big it was.
+    sc = ds.rise_then_flat(growth_days=90, flat_days=150, rise_sd=3.0, seed=1)
+    row = plateaus(sc.daily).iloc[0]
+    assert "residual sd" in row["evidence"]
+
+
+@pytest.mark.parametrize("value", [-0.5, float("nan")])
+def test_negative_min_rise_is_refused(value: float) -> None:
+    with pytest.raises(FlagSettingsError, match="plateau_min_rise_sd"):
+        FlagSettings(plateau_min_rise_sd=value)
+
+
 def test_too_noisy_to_show_growth_is_not_a_plateau() -> None:
     # Same shape and seed, ten times the noise: 45 mature days after the rise stops, the
     # clear series is a plateau, the noisy one has not even shown that it grew.

@@ -89,6 +89,7 @@ def assess(
                 min_flat_days=settings.plateau_min_flat_days,
                 margin=settings.plateau_margin,
                 min_growth_days=settings.min_growth_days,
+                min_rise_sd=settings.plateau_min_rise_sd,
                 alpha=settings.alpha,
                 growth_alpha=settings.growth_alpha,
             )

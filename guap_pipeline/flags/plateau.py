@@ -13,7 +13,13 @@ weekday-adjusted uplift per labeled prediction of its mature days
    is enough evidence instead of after a fixed long window.
 2. It grew before: ``b₁ > 0`` with one-sided p < ``growth_alpha`` (strict: the knot is
    chosen to fit best and the test is repeated every day, so a lax level would find
-   growth in the noise of a series that never grew).
+   growth in the noise of a series that never grew), and the rise up to the knot,
+   ``b₁ · τ``, is at least ``min_rise_sd`` residual standard deviations. The p-value
+   says the growth is not zero, not that it is worth a plateau: "flat" is judged
+   against the growth (step 3), so a rise no bigger than the daily noise would make a
+   stable series "flat after growth". The knot search makes this likely: on a stable
+   series it can put the knot at the shortest growth allowed, where a wiggle of 1.5σ
+   over ``min_growth_days`` days passes the p-value (``benchmarks/README.md``).
 3. It is flat after: a two one-sided tests (TOST) equivalence test shows
    ``−δ < b₂ < δ`` with ``δ = margin × b₁`` — both one-sided tests (on ``b₂ ± margin ×
    b₁``, so the error of the estimated growth rate counts too) reject at ``alpha``;
@@ -37,7 +43,10 @@ from numpy.typing import NDArray
 from scipy import stats
 
 from guap_pipeline.flags.series import VersionSeries, adjusted_level, lag1_autocorrelation
+from guap_pipeline.flags.settings import FlagSettings
 from guap_pipeline.flags.verdict import Flag, Verdict, fmt
+
+_DEFAULT = FlagSettings()  # the defaults live in settings.py only
 
 
 @dataclass(frozen=True)
@@ -45,7 +54,9 @@ class BrokenLine:
     """Least-squares ``a + b₁·min(t, τ) + b₂·max(t − τ, 0)`` with ``τ = day[knot]``.
 
     ``cov`` is the covariance of ``(a, b₁, b₂)`` widened for lag-1 autocorrelation;
-    ``dof`` the degrees of freedom of its t tests (from the effective sample size).
+    ``dof`` the degrees of freedom of its t tests (from the effective sample size);
+    ``sigma`` the residual standard deviation (the daily noise about the line);
+    ``rise`` the fitted rise up to the knot, ``b₁ · τ``.
     """
 
     knot: int
@@ -55,6 +66,8 @@ class BrokenLine:
     cov: NDArray[np.float64]
     dof: float
     autocorrelation: float
+    sigma: float
+    rise: float
 
     def se(self, weights: tuple[float, float, float]) -> float:
         """Standard error of ``weights · (a, b₁, b₂)``, e.g. ``(0, 1, 0)`` for b₁."""
@@ -120,17 +133,29 @@ def fit_broken_line(
     s2 = float(resid @ resid) / (n - 3)
     cov = s2 * np.linalg.inv(design.T @ design) * inflation
     dof = max(n / inflation, 4.0) - 3
-    return BrokenLine(knot, float(coef[0]), float(coef[1]), float(coef[2]), cov, dof, rho)
+    rise = float(coef[1]) * float(day[knot] - day[0])
+    return BrokenLine(
+        knot,
+        float(coef[0]),
+        float(coef[1]),
+        float(coef[2]),
+        cov,
+        dof,
+        rho,
+        float(np.sqrt(s2)),
+        rise,
+    )
 
 
 def detect_plateau(
     series: VersionSeries,
     *,
-    min_flat_days: int = 28,
-    margin: float = 0.5,
-    min_growth_days: int = 42,
-    alpha: float = 0.05,
-    growth_alpha: float = 0.001,
+    min_flat_days: int = _DEFAULT.plateau_min_flat_days,
+    margin: float = _DEFAULT.plateau_margin,
+    min_growth_days: int = _DEFAULT.min_growth_days,
+    min_rise_sd: float = _DEFAULT.plateau_min_rise_sd,
+    alpha: float = _DEFAULT.alpha,
+    growth_alpha: float = _DEFAULT.growth_alpha,
 ) -> Verdict:
     """Did this version's level grow and then go flat, as of its last mature day?"""
     n = len(series)
@@ -148,7 +173,7 @@ def detect_plateau(
     if fit is None or fit.growth <= 0:
         return Verdict()
     p_growth = float(stats.t.sf(fit.growth / fit.se((0, 1, 0)), fit.dof))
-    if p_growth >= growth_alpha:
+    if p_growth >= growth_alpha or fit.rise < min_rise_sd * fit.sigma:
         return Verdict()
     delta = margin * fit.growth
     # b₂ + δ > 0 and b₂ − δ < 0, each with the error of b₁ (hence δ) counted in.
@@ -164,7 +189,8 @@ def detect_plateau(
         f"TOST equivalence test on the slope after the knot of a broken-line fit to "
         f"weekday-adjusted uplift per labeled prediction, model version {series.version!r}: "
         f"growth {fmt(fit.growth)}/day {series.dates[0]}..{stop} (one-sided p = "
-        f"{p_growth:.2g}), then {fmt(fit.after)}/day over {n - 1 - fit.knot} mature days "
+        f"{p_growth:.2g}; a rise of {fit.rise / fit.sigma:.1f} residual sd), then "
+        f"{fmt(fit.after)}/day over {n - 1 - fit.knot} mature days "
         f"{stop}..{series.dates[-1]} (SE {fmt(fit.se((0, 0, 1)))}, lag-1 autocorrelation "
         f"{fit.autocorrelation:.2f}) within ±{fmt(delta)}/day = {margin:g} × earlier growth; "
         f"TOST p = {p_tost:.2g} < {alpha:g}; growth stopped about {stop}"

@@ -52,6 +52,11 @@ class FlagSettings:
         rate: "flat" means the slope after the knot is shown to be within ± margin ×
         the slope before it.
         ``min_growth_days`` — fewest mature days up to the knot (to show growth).
+        ``plateau_min_rise_sd`` — fewest residual standard deviations the fitted level
+        must have risen by up to the knot: "flat" is judged against the earlier growth,
+        so that growth must be bigger than the daily noise, not only significant (2:
+        no false plateau on the harness's stable series, whose knot search found
+        "growth" of up to 1.7σ; the rise-then-flat family rises by 2.5σ to 8σ).
 
     Diminishing returns (:mod:`guap_pipeline.flags.diminishing`)
         ``diminishing_min_days`` — mature days of a version needed to fit a curve.
@@ -82,6 +87,7 @@ class FlagSettings:
     plateau_min_flat_days: int = 28
     plateau_margin: float = 0.5
     min_growth_days: int = 42
+    plateau_min_rise_sd: float = 2.0
     diminishing_min_days: int = 56
     diminishing_proximity: float = 0.05
     min_aic_gain: float = 10.0
@@ -116,6 +122,7 @@ class FlagSettings:
                 f"{self.plateau_margin}",
             )
         _at_least(self, "min_aic_gain", 0)
+        _at_least(self, "plateau_min_rise_sd", 0)
         if self.cusum_h is not None and self.cusum_h <= 0:
             raise FlagSettingsError("cusum_h", f"must be positive or None, got {self.cusum_h}")
         if not 0 <= self.calibration_autocorrelation < 0.9:
