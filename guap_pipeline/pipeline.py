@@ -197,23 +197,19 @@ def build_timeseries(store: Store, config: GuapConfig, as_of: dt.date) -> pd.Dat
 
 def quarantine(store: Store) -> pd.DataFrame:
     """Every quarantined row with its reason: staging, duplicates and orphan labels."""
-    frames = [
-        staged_quarantine(store),
-        store.read_partitions("quarantine_predictions"),
-        store.read_partitions("quarantine_labels"),
-    ]
-    frames = [f for f in frames if len(f)]
-    if not frames:
-        return pd.DataFrame(columns=list(QUARANTINE_COLUMNS))
-    return pd.concat(frames, ignore_index=True)[list(QUARANTINE_COLUMNS)]
+    return _quarantine_table([staged_quarantine(store), day_quarantine(store)])
 
 
-def day_quarantine(store: Store, days: list[str]) -> pd.DataFrame:
-    """Rows the day steps of the given days quarantined: duplicated prediction ids and
-    labels whose prediction is not among the day's."""
-    frames = [
-        store.read_partitions(t, days) for t in ("quarantine_predictions", "quarantine_labels")
-    ]
+def day_quarantine(store: Store, days: list[str] | None = None) -> pd.DataFrame:
+    """Rows the day steps (of ``days``; default all) quarantined: duplicated prediction ids
+    and labels whose prediction is not among the day's."""
+    return _quarantine_table(
+        [store.read_partitions(t, days) for t in ("quarantine_predictions", "quarantine_labels")]
+    )
+
+
+def _quarantine_table(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """The non-empty frames as one table in the quarantine's columns."""
     frames = [f for f in frames if len(f)]
     if not frames:
         return pd.DataFrame(columns=list(QUARANTINE_COLUMNS))
