@@ -462,9 +462,10 @@ def _first_day(
     """The earliest prediction day seen so far in a file with rows before start_date
     (the day to suggest as start_date); ``outcome.first_day`` while a slice has none."""
     early = quarantine["reason"].str.startswith(BEFORE_START).any()
-    if not early or "predicted_at" not in raw.columns:  # mapped later: no day to suggest
+    column = config.file_column("predicted_at")  # the slice is still in the file's names
+    if not early or column not in raw.columns:
         return outcome.first_day
-    days = local_days(_timestamps(raw["predicted_at"]), config.timezone)
+    days = local_days(_timestamps(raw[column]), config.timezone)
     plain = days[(days.str.len() == len("2018-03-01")).fillna(False)]  # 4-digit years
     found = [d for d in (plain.min() if len(plain) else None, outcome.first_day) if d]
     return str(min(found)) if found else None

@@ -115,6 +115,23 @@ def test_data_before_the_default_start_date_exits_3_with_the_date_to_set(
     ) in err
 
 
+def test_the_start_date_hint_names_the_day_in_mapped_column_names(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = write_config(tmp_path)
+    text = CONFIG.replace("start_date: 2026-10-01\n", "")
+    config.write_text(text + "columns: {prediction_id: id, predicted_at: timestamp}\n")
+    frame = predictions_for("2018-03-01", 50, seed=1)
+    frame = frame.rename(columns={"prediction_id": "id", "predicted_at": "timestamp"})
+    frame.to_parquet(tmp_path / "landing" / "predictions" / "2018-03-01.parquet")
+
+    status, out, err = run(config, capsys)
+
+    assert status == 3
+    assert "hint: your data starts 2018-03-01: set `start_date: 2018-03-01`" in out
+    assert "your data starts 2018-03-01: set `start_date: 2018-03-01` in guap.yaml" in err
+
+
 def test_nothing_labeled_prints_no_nan(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     config = write_config(tmp_path)
     frame = predictions_for("2026-10-18", 100, seed=5)
