@@ -33,7 +33,7 @@ from typing import Protocol
 
 import pandas as pd
 
-from guap_pipeline.formatting import day, money
+from guap_pipeline.formatting import as_number, day, money
 
 WEBHOOK_ENV = "GUAP_ALERT_WEBHOOK_URL"
 INCIDENT_COLUMNS = (
@@ -104,14 +104,6 @@ def _iso(value: object) -> str | None:
     return pd.Timestamp(value).date().isoformat()  # type: ignore[arg-type]
 
 
-def _number(value: object) -> float:
-    """A money or ceiling field as a float; NaN when missing or not a number."""
-    try:
-        return float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return math.nan
-
-
 def _subject(flag: Mapping[str, object]) -> str:
     series = f" [{flag['series']}]" if flag.get("series") else ""
     return f"{flag.get('model_version') or 'all versions'}{series}"
@@ -141,11 +133,11 @@ def headline(
         began = f" (began {day(since, today=today)})" if since else ""
         return f"{subject}: {name.replace('_', ' ')} resolved{began}"
     if name == "decline":
-        at_stake = _number(flag.get("money_at_stake"))
+        at_stake = as_number(flag.get("money_at_stake"))
         amount = f" {per_day(at_stake)}" if math.isfinite(at_stake) else ""
         text = f"{subject}: profit down{amount}{since_text}"
         if kind == "worsened":
-            text += f", worse than the {per_day(_number(previous))} first reported"
+            text += f", worse than the {per_day(as_number(previous))} first reported"
         if context.uplift_before > 0 and math.isfinite(at_stake):
             share = at_stake / context.uplift_before
             text += f" ({money(-100 * share, signed=True)} % of its uplift)"
@@ -155,7 +147,7 @@ def headline(
         return f"{subject}: uplift flat{since_text}" + (
             f" at {per_day(level)}" if math.isfinite(level) else ""
         )
-    ceiling = _number(flag.get("ceiling"))
+    ceiling = as_number(flag.get("ceiling"))
     if math.isfinite(context.predictions_per_day * ceiling):
         cap = f", ceiling {per_day(ceiling * context.predictions_per_day)} at today's volume"
     elif math.isfinite(ceiling):
@@ -274,7 +266,7 @@ def _alerting(flags: pd.DataFrame, alert_on: Sequence[str]) -> pd.DataFrame:
 
 def _worse(now: object, before: object) -> bool:
     """A decline's money at stake grew by a quarter since the last message."""
-    return abs(_number(now)) > abs(_number(before)) * WORSENED_RATIO  # False if either is NaN
+    return abs(as_number(now)) > abs(as_number(before)) * WORSENED_RATIO  # False if either is NaN
 
 
 def _note(incident: Mapping[str, object], kind: str, flag: pd.Series, text: str, on: str) -> dict:

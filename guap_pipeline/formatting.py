@@ -17,16 +17,21 @@ MINUS = "\u2212"
 COMPACT_UNITS = ((1e9, "bn"), (1e6, "M"), (1e3, "k"))
 
 
+def as_number(value: object) -> float:
+    """A table field as a float; NaN when missing or not a number."""
+    try:
+        return float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return math.nan
+
+
 def money(value: object, currency: str = "", *, compact: bool = False, signed: bool = False) -> str:
     """``value`` as money for a reader: ``1,250``, ``−3.3k EUR``, ``+410``; ``n/a`` if missing.
 
     >>> money(-3295.4, "EUR", compact=True), money(1250), money(12, signed=True)
     ('−3.3k EUR', '1,250', '+12')
     """
-    try:
-        number = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return "n/a"
+    number = as_number(value)
     if not math.isfinite(number):
         return "n/a"
     magnitude = abs(number)
