@@ -301,11 +301,17 @@ class Store:
     def read(
         self, table: str, partition: str | None = None, *, columns: list[str] | None = None
     ) -> pd.DataFrame | None:
-        """The stored frame, or ``None`` if it was never written."""
-        target = self.path(table, partition)
-        if not target.exists():
+        """The stored frame, or ``None`` if it was never written.
+
+        The file is opened once and read through that handle: a writer renaming a new
+        version into place meanwhile cannot mix its size or bytes into this read.
+        """
+        try:
+            source = pa.OSFile(str(self.path(table, partition)))
+        except FileNotFoundError:
             return None
-        return pq.read_table(target, columns=columns).to_pandas()
+        with source:
+            return pq.read_table(source, columns=columns).to_pandas()
 
     def partitions(self, table: str) -> list[str]:
         """Sorted partition keys written for a table."""
