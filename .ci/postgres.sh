@@ -8,7 +8,9 @@
 # `start` prints only `export` lines on stdout (progress goes to stderr). The server runs
 # as the `postgres` user when started by root, from its own data folder under /tmp, on a
 # free port, with its socket in that folder: it never touches the system's clusters.
-# The role it creates may create databases, so each test can take a fresh one.
+# The role it creates may create databases, so each test can take a fresh one, and may
+# signal backends: `DROP DATABASE ... WITH (FORCE)` must end an autovacuum worker that
+# happens to be in the test's database, and such a worker belongs to no role.
 set -euo pipefail
 
 log() { echo "postgres.sh: $*" >&2; }
@@ -52,6 +54,7 @@ start() {
         -c max_connections=200" >/dev/null
   as_owner "$bindir/psql" -h "$dir" -p "$port" -U postgres -d postgres -v ON_ERROR_STOP=1 -q \
     -c "CREATE ROLE guap LOGIN CREATEDB PASSWORD '$password'" \
+    -c "GRANT pg_signal_backend TO guap" \
     -c "CREATE DATABASE guap OWNER guap" >/dev/null
   log "PostgreSQL $("$bindir/postgres" --version | awk '{print $3}') on 127.0.0.1:$port ($dir)"
 
