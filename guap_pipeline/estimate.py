@@ -73,8 +73,8 @@ from scipy.special import expit, logit
 from scipy.stats import chi2
 
 from guap_pipeline.config import GuapConfig
-from guap_pipeline.storage import Store
-from guap_pipeline.validation import class_codes
+from guap_pipeline.ingest.validation import class_codes
+from guap_pipeline.store.store import Store
 
 LEVEL = 0.9  # two-sided coverage of estimated_profit_low / _high
 REFERENCE_DAYS = 28  # most recent mature days of a version that calibrate its scores

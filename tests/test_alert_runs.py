@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 from assets_defs.cli import main
-from guap_pipeline.storage import Store
+from guap_pipeline.store.store import Store
 from tests.webhook import Hook, receiving
 
 CONFIG = """\

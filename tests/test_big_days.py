@@ -2,7 +2,7 @@
 
 The slice size is shrunk to a few rows so that every file is read, validated, routed and
 written in several parts; each table must equal what the pure pandas functions of
-:mod:`guap_pipeline.daily` compute from the same staged rows.
+:mod:`guap_pipeline.money.one_day` compute from the same staged rows.
 """
 
 import tempfile
@@ -14,10 +14,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from guap_pipeline import landing, load_config, pipeline, storage
-from guap_pipeline.daily import dedupe_predictions, join_labels, latest_labels
-from guap_pipeline.landing import read_staged, stage_landing
-from guap_pipeline.pipeline import (
+from guap_pipeline import load_config
+from guap_pipeline.ingest import landing
+from guap_pipeline.ingest.landing import read_staged, stage_landing
+from guap_pipeline.money.one_day import dedupe_predictions, join_labels, latest_labels
+from guap_pipeline.steps import build as pipeline
+from guap_pipeline.steps.build import (
     build_day_profit,
     build_labeled,
     build_labels,
@@ -25,7 +27,8 @@ from guap_pipeline.pipeline import (
     dirty_days,
     quarantine,
 )
-from guap_pipeline.storage import Store
+from guap_pipeline.store import store as storage
+from guap_pipeline.store.store import Store
 from tests.pipeline_data import labels_for, predictions_for, write_config
 
 

@@ -7,11 +7,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from guap_pipeline import landing as landing_module
 from guap_pipeline import load_config
 from guap_pipeline.errors import LockTimeoutError
-from guap_pipeline.landing import MANIFEST, stage_landing
-from guap_pipeline.pipeline import (
+from guap_pipeline.ingest import landing as landing_module
+from guap_pipeline.ingest.landing import MANIFEST, stage_landing
+from guap_pipeline.steps.build import (
     BUILT,
     build_day_profit,
     build_labeled,
@@ -20,7 +20,7 @@ from guap_pipeline.pipeline import (
     dirty_days,
     record_built,
 )
-from guap_pipeline.storage import Store
+from guap_pipeline.store.store import Store
 from tests.pipeline_data import days, labels_for, predictions_for, write_config
 from tests.test_convergence import monitoring_run
 

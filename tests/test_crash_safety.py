@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from guap_pipeline.errors import InputError
-from guap_pipeline.storage import Store, copy_file
+from guap_pipeline.store.store import Store, copy_file
 
 ROWS = 400_000
 

@@ -121,7 +121,7 @@ def test_a_failed_run_is_alerted(tmp_path: Path, caplog) -> None:
         dagster_run=result.dagster_run,
         resources={"alerts": AlertsResource()},
     ).for_run_failure()
-    with caplog.at_level("ERROR", logger="guap_pipeline.alerts"):
+    with caplog.at_level("ERROR", logger="guap_pipeline.alerts.incidents"):
         run_failure_alert_sensor(context)
     assert f"monitoring run {result.run_id[:8]} of ingest_landing_job failed" in caplog.text
 

@@ -15,11 +15,11 @@ from assets_defs.assets import early_decline_check
 from assets_defs.cli import main
 from assets_defs.definitions import defs
 from guap_pipeline.config import load_config
-from guap_pipeline.early_warning import early_declines
 from guap_pipeline.estimate import estimate_kinds
-from guap_pipeline.report import estimate_lines
-from guap_pipeline.storage import Store
-from guap_pipeline.timeseries import DAILY_COLUMNS, overall
+from guap_pipeline.report.text import estimate_lines
+from guap_pipeline.series.daily_table import DAILY_COLUMNS, overall
+from guap_pipeline.series.early_warning import early_declines
+from guap_pipeline.store.store import Store
 from tests.pipeline_data import days, labels_for, predictions_for, write_config
 
 # 28 realized days at 1.9 / 2.1 per prediction (pace 2.0, sample sd sqrt(28 * 0.01 / 27)),

@@ -8,7 +8,6 @@ import pytest
 
 from guap_pipeline import estimate as estimate_module
 from guap_pipeline.config import parse_config
-from guap_pipeline.daily import day_profit
 from guap_pipeline.estimate import (
     DayRows,
     ReferenceRows,
@@ -22,8 +21,9 @@ from guap_pipeline.estimate import (
     overall_estimate,
     recalibrate,
 )
-from guap_pipeline.storage import Store
-from guap_pipeline.timeseries import daily_summary
+from guap_pipeline.money.one_day import day_profit
+from guap_pipeline.series.daily_table import daily_summary
+from guap_pipeline.store.store import Store
 
 TP, FP, FN, TN = 100.0, -10.0, -150.0, 0.0
 

@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 import guap_pipeline.flags as flags_api
+from guap_pipeline.datasets import flag_series as ds
 from guap_pipeline.flags import (
     FLAG_COLUMNS,
     FlagInputError,
@@ -22,7 +23,6 @@ from guap_pipeline.flags import (
     flags_frame,
     plateau,
 )
-from guap_pipeline.flags import datasets as ds
 
 
 def test_flag_columns_are_the_contract() -> None:

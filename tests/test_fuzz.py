@@ -22,9 +22,9 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from guap_pipeline.landing import UNMATCHED_REASON, read_staged, staged_days
-from guap_pipeline.pipeline import quarantine
-from guap_pipeline.storage import Store
+from guap_pipeline.ingest.landing import UNMATCHED_REASON, read_staged, staged_days
+from guap_pipeline.steps.build import quarantine
+from guap_pipeline.store.store import Store
 from tests.corruption import (
     LABEL_MUTATIONS,
     PREDICTION_MUTATIONS,

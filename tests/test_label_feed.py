@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from guap_pipeline.config import load_config
-from guap_pipeline.label_feed import (
+from guap_pipeline.ingest.label_feed import (
     BASIS_LABELED_AT,
     BASIS_WINDOW,
     LabelAges,
@@ -19,8 +19,8 @@ from guap_pipeline.label_feed import (
     stalled_days,
     usual_coverage,
 )
-from guap_pipeline.storage import Store
-from guap_pipeline.timeseries import is_mature
+from guap_pipeline.series.daily_table import is_mature
+from guap_pipeline.store.store import Store
 
 CONFIG = """\
 landing: ./landing

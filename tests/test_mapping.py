@@ -11,9 +11,9 @@ import pytest
 
 from assets_defs.cli import main
 from guap_pipeline import load_config
-from guap_pipeline.landing import read_staged, stage_landing
-from guap_pipeline.pipeline import quarantine
-from guap_pipeline.storage import Store
+from guap_pipeline.ingest.landing import read_staged, stage_landing
+from guap_pipeline.steps.build import quarantine
+from guap_pipeline.store.store import Store
 from tests.pipeline_data import AS_OF, CONFIG, days, labels_for, predictions_for
 
 # The SPEC's names on the left, the names of a NannyML- or Evidently-style frame on the right.

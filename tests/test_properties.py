@@ -21,7 +21,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from guap_pipeline import SUMMARY_COLUMNS, ValueMatrix, account, normalized_profit
-from guap_pipeline.threshold import hindsight, profit_curve
+from guap_pipeline.money.threshold import hindsight, profit_curve
 
 RATES = (-2.0, -1.0, -0.5, 0.25, 0.5, 1.0, 1.5)
 GROUPINGS = (

@@ -100,7 +100,7 @@ def test_report_renders_its_charts_in_headless_chromium(report: Path, tmp_path: 
 
 
 def test_flag_lines_say_the_money_and_the_ceiling_per_labeled_prediction() -> None:
-    from guap_pipeline.report import flag_lines
+    from guap_pipeline.report.text import flag_lines
 
     flags = pd.DataFrame(
         {

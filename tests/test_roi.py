@@ -9,7 +9,7 @@ import pytest
 
 from assets_defs.cli import main
 from guap_pipeline.config import OperatingCost
-from guap_pipeline.roi import add_roi, payback
+from guap_pipeline.series.roi import add_roi, payback
 from tests.pipeline_data import AS_OF, days, labels_for, predictions_for, write_config
 
 PER_DAY, PER_PREDICTION = 150.0, 0.5

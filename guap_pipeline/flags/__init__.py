@@ -13,7 +13,7 @@ per model version (a new version restarts the reference), and comes with its evi
   (:mod:`~guap_pipeline.flags.diminishing`).
 
 >>> from guap_pipeline.flags import FlagSettings, detect_flags, explain
->>> from guap_pipeline.flags.datasets import stable
+>>> from guap_pipeline.datasets.flag_series import stable
 >>> daily = stable(n_days=20, seed=1).daily.drop(columns="mature")
 >>> detect_flags(daily).empty
 True

@@ -20,7 +20,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from guap_pipeline.errors import InputError
-from guap_pipeline.storage import decode_threads
+from guap_pipeline.store.store import decode_threads
 
 PARQUET_MAGIC = b"PAR1"
 # What decoding a damaged Parquet file raises: Arrow's errors, and the ValueError

@@ -1,7 +1,7 @@
 """The daily summary table and the profit time series stitched from the day results.
 
 ``DAILY_COLUMNS`` are the public table of SPEC "Daily summary table" (a stable
-interface): the day figures, the ROI columns of :mod:`guap_pipeline.roi` and the estimate
+interface): the day figures, the ROI columns of :mod:`guap_pipeline.series.roi` and the estimate
 columns of :mod:`guap_pipeline.estimate`. ``daily_summary`` computes all but the
 estimate, which needs the row-level data. ``profit_timeseries`` adds, per model version
 and overall, rolling 7- and 28-day sums and means and cumulative uplift.
@@ -14,10 +14,10 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 
-from guap_pipeline.accounting import SUMMARY_COLUMNS
 from guap_pipeline.config import GuapConfig
 from guap_pipeline.estimate import ESTIMATED_PROFIT, overall_estimate
-from guap_pipeline.roi import ROI_COLUMNS, add_roi, cumulate
+from guap_pipeline.money.accounting import SUMMARY_COLUMNS
+from guap_pipeline.series.roi import ROI_COLUMNS, add_roi, cumulate
 
 DAY_COLUMNS: tuple[str, ...] = (
     "date",
@@ -64,7 +64,7 @@ def is_mature(
 ) -> pd.Series:
     """Coverage reached the minimum, or the label window has passed as of ``as_of`` —
     unless the day is ``stalled`` (ISO dates past their window far below their usual label
-    coverage, :mod:`guap_pipeline.label_feed`): its missing labels, often the positives,
+    coverage, :mod:`guap_pipeline.ingest.label_feed`): its missing labels, often the positives,
     are still to come, so even a coverage above the minimum is not final."""
     days = pd.to_datetime(dates)
     window_passed = days.dt.date <= as_of - dt.timedelta(days=config.label_window_days)

@@ -3,11 +3,12 @@
 A day's staged rows are split by a hash of ``prediction_id`` into buckets; every copy
 of an id, its labels and its label versions land in the same bucket. Each bucket is
 then processed by the embedded engine's own pandas functions
-(:func:`~guap_pipeline.daily.dedupe_predictions`, :func:`~guap_pipeline.daily.latest_labels`,
-:func:`~guap_pipeline.daily.join_labels`), so dedupe (first in source file and row
+(:func:`~guap_pipeline.money.one_day.dedupe_predictions`,
+:func:`~guap_pipeline.money.one_day.latest_labels`,
+:func:`~guap_pipeline.money.one_day.join_labels`), so dedupe (first in source file and row
 order wins), latest-label-wins and orphan labels mean exactly what they mean there.
 Money is additive over rows: each bucket returns its ledger
-(:func:`~guap_pipeline.daily.day_ledger`, counts and value sums per cell) and the
+(:func:`~guap_pipeline.money.one_day.day_ledger`, counts and value sums per cell) and the
 driver sums them. The best threshold in hindsight needs the profit curve over every
 distinct score: buckets write each row's gain by score range, one task per range finds
 its best point, and the driver chains the ranges from the highest score down.
@@ -34,9 +35,11 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from guap_pipeline.accounting import Accounts
 from guap_pipeline.config import Engine, GuapConfig
-from guap_pipeline.daily import (
+from guap_pipeline.ingest.readers import ROW
+from guap_pipeline.ingest.validation import QUARANTINE_COLUMNS, SOURCE, class_codes
+from guap_pipeline.money.accounting import Accounts
+from guap_pipeline.money.one_day import (
     CURVE_GRID,
     DAY_KEYS,
     DayProfit,
@@ -48,10 +51,8 @@ from guap_pipeline.daily import (
     join_labels,
     latest_labels,
 )
-from guap_pipeline.readers import ROW
-from guap_pipeline.storage import Store
-from guap_pipeline.threshold import Hindsight, threshold_gains
-from guap_pipeline.validation import QUARANTINE_COLUMNS, SOURCE, class_codes
+from guap_pipeline.money.threshold import Hindsight, threshold_gains
+from guap_pipeline.store.store import Store
 
 # Rows of one bucket (a task's working set) and number of score ranges of the curve.
 BUCKET_ROWS = 1_000_000

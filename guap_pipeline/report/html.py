@@ -20,9 +20,9 @@ from matplotlib.figure import Figure
 
 from guap_pipeline.config import GuapConfig
 from guap_pipeline.estimate import LEVEL, estimate_kinds
-from guap_pipeline.report import readable_version_table
-from guap_pipeline.roi import Payback, payback
-from guap_pipeline.timeseries import overall
+from guap_pipeline.report.text import readable_version_table
+from guap_pipeline.series.daily_table import overall
+from guap_pipeline.series.roi import Payback, payback
 from guap_pipeline.value_matrix import QUADRANTS
 
 CHARTS = (

@@ -1,7 +1,7 @@
 """The pipeline's steps over the store, and the plan of what is stale.
 
 Each ``build_*`` function reads its inputs from the store, calls the pure functions of
-:mod:`guap_pipeline.daily` / :mod:`guap_pipeline.timeseries`, writes its table
+:mod:`guap_pipeline.money.one_day` / :mod:`guap_pipeline.series.daily_table`, writes its table
 atomically and returns figures for metadata. Dagster assets call these one-liners; so
 could a notebook or another orchestrator. :func:`plan` says what a monitoring run must
 do: stage new files, rebuild the days whose staged inputs changed, restitch the series.
@@ -21,20 +21,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from guap_pipeline import distributed, label_feed
 from guap_pipeline.config import GuapConfig
-from guap_pipeline.daily import (
-    DAY_KEYS,
-    DayProfit,
-    day_accounts,
-    day_hindsight,
-    day_profit,
-    dedupe_predictions,
-    join_labels,
-    latest_labels,
-)
+from guap_pipeline.engines import dask_engine as distributed
 from guap_pipeline.estimate import estimate_days
-from guap_pipeline.landing import (
+from guap_pipeline.ingest import label_feed
+from guap_pipeline.ingest.landing import (
     SLICE_ROWS,
     has_staged_rows,
     pending_changes,
@@ -44,9 +35,21 @@ from guap_pipeline.landing import (
     staged_quarantine,
     staged_signature,
 )
-from guap_pipeline.ordering import stable_order
-from guap_pipeline.readers import ROW
-from guap_pipeline.storage import (
+from guap_pipeline.ingest.readers import ROW
+from guap_pipeline.ingest.validation import QUARANTINE_COLUMNS, SOURCE, empty_predictions
+from guap_pipeline.money.one_day import (
+    DAY_KEYS,
+    DayProfit,
+    day_accounts,
+    day_hindsight,
+    day_profit,
+    dedupe_predictions,
+    join_labels,
+    latest_labels,
+)
+from guap_pipeline.money.ordering import stable_order
+from guap_pipeline.series.daily_table import DAILY_COLUMNS, daily_summary, profit_timeseries
+from guap_pipeline.store.store import (
     SHARED_DUCKDB_ROWS,
     ParquetParts,
     Store,
@@ -58,8 +61,6 @@ from guap_pipeline.storage import (
     release_memory,
     sql_path,
 )
-from guap_pipeline.timeseries import DAILY_COLUMNS, daily_summary, profit_timeseries
-from guap_pipeline.validation import QUARANTINE_COLUMNS, SOURCE, empty_predictions
 
 BUILT = "built_days"
 INPUTS = "inputs"  # per day: the staged signature each build step started from
@@ -299,7 +300,7 @@ def plan(
 
 # ---------------------------------------------------------------------------------------
 # Arrow and DuckDB paths for big days. Each gives exactly the table the pandas functions
-# of :mod:`guap_pipeline.daily` give (same rows, order and dtypes), without holding the
+# of :mod:`guap_pipeline.money.one_day` give (same rows, order and dtypes), without holding the
 # day in pandas: ids are hashed by DuckDB, rows are streamed from Parquet to Parquet, and
 # a table that equals its only input is a file copy. Anything unusual (chunks of several
 # schemas, rows out of order) returns ``None`` and the pandas path runs instead.

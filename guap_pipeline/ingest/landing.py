@@ -31,8 +31,16 @@ import pyarrow.parquet as pq
 
 from guap_pipeline.config import GuapConfig
 from guap_pipeline.errors import ConfigError, InputError
-from guap_pipeline.readers import PARQUET_ERRORS, iter_landing_file
-from guap_pipeline.storage import (
+from guap_pipeline.ingest.readers import PARQUET_ERRORS, iter_landing_file
+from guap_pipeline.ingest.validation import (
+    BEFORE_START,
+    QUARANTINE_COLUMNS,
+    _timestamps,
+    local_days,
+    validate_labels,
+    validate_predictions,
+)
+from guap_pipeline.store.store import (
     ParquetParts,
     Store,
     atomic_path,
@@ -41,14 +49,6 @@ from guap_pipeline.storage import (
     duckdb_connection,
     release_memory,
     sql_path,
-)
-from guap_pipeline.validation import (
-    BEFORE_START,
-    QUARANTINE_COLUMNS,
-    _timestamps,
-    local_days,
-    validate_labels,
-    validate_predictions,
 )
 
 KINDS = ("predictions", "labels")

@@ -71,7 +71,7 @@ WORSENED_RATIO = 1.25
 EVIDENCE_PREFIX = "Evidence: "
 WHERE_PREFIX = "Where it went"
 
-log = logging.getLogger("guap_pipeline.alerts")
+log = logging.getLogger("guap_pipeline.alerts.incidents")
 
 
 def empty(columns: Sequence[str]) -> pd.DataFrame:

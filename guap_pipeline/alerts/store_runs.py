@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from guap_pipeline.alerts import (
+from guap_pipeline.alerts.incidents import (
     ALERT_COLUMNS,
     INCIDENT_COLUMNS,
     WHERE_PREFIX,
@@ -25,12 +25,12 @@ from guap_pipeline.alerts import (
     empty,
     update_incidents,
 )
-from guap_pipeline.attribution import ATTRIBUTION_DAYS, around, attribute, describe
 from guap_pipeline.config import GuapConfig
 from guap_pipeline.errors import LockTimeoutError
 from guap_pipeline.flags import FLAG_COLUMNS, assess
 from guap_pipeline.formatting import day
-from guap_pipeline.storage import Store
+from guap_pipeline.money.attribution import ATTRIBUTION_DAYS, around, attribute, describe
+from guap_pipeline.store.store import Store
 from guap_pipeline.value_matrix import QUADRANTS
 
 ALERTS_LOCK = "alerts"  # held while the incidents and alerts tables are read and rewritten

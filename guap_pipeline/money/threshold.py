@@ -17,7 +17,7 @@ import pandas as pd
 from numpy.typing import ArrayLike
 
 from guap_pipeline.errors import InputError
-from guap_pipeline.ordering import stable_order
+from guap_pipeline.money.ordering import stable_order
 from guap_pipeline.value_matrix import ValueMatrix
 
 ROUNDING = 1e-9  # relative (and absolute) gap between two sums of the same money

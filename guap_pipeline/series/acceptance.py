@@ -13,8 +13,8 @@ from dataclasses import dataclass
 import pandas as pd
 
 from guap_pipeline.config import GuapConfig
-from guap_pipeline.roi import payback
-from guap_pipeline.timeseries import overall
+from guap_pipeline.series.daily_table import overall
+from guap_pipeline.series.roi import payback
 
 WINDOW_DAYS = 28
 

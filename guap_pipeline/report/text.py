@@ -5,14 +5,14 @@ from __future__ import annotations
 import pandas as pd
 
 from guap_pipeline.config import GuapConfig
-from guap_pipeline.early_warning import early_declines
 from guap_pipeline.estimate import ESTIMATED_PROFIT, LEVEL, estimate_kinds
 from guap_pipeline.formatting import money as _money
-from guap_pipeline.label_feed import LabelFeed
-from guap_pipeline.landing import FileOutcome, StageReport
-from guap_pipeline.roi import payback
-from guap_pipeline.timeseries import overall
-from guap_pipeline.validation import BEFORE_START
+from guap_pipeline.ingest.label_feed import LabelFeed
+from guap_pipeline.ingest.landing import FileOutcome, StageReport
+from guap_pipeline.ingest.validation import BEFORE_START
+from guap_pipeline.series.daily_table import overall
+from guap_pipeline.series.early_warning import early_declines
+from guap_pipeline.series.roi import payback
 
 RECENT_DAYS = 28
 TOP_REASONS = 5  # (file, reason) groups of quarantined rows listed after a run

@@ -43,7 +43,7 @@ import pyarrow.parquet as pq
 from numpy.typing import ArrayLike, NDArray
 
 from guap_pipeline.config import GuapConfig
-from guap_pipeline.storage import Store
+from guap_pipeline.store.store import Store
 
 MIN_DAYS = 14  # days observed at an age before its usual coverage is learned
 MIN_GAP = 0.005  # a day is stalled only if this far (share of rows) below the usual, at least

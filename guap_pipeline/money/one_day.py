@@ -13,11 +13,11 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from guap_pipeline.accounting import SUMMARY_COLUMNS, Accounts, account, group_ids
 from guap_pipeline.config import GuapConfig
-from guap_pipeline.readers import ROW
-from guap_pipeline.threshold import Hindsight, hindsight, profit_curve
-from guap_pipeline.validation import QUARANTINE_COLUMNS, SOURCE, class_codes
+from guap_pipeline.ingest.readers import ROW
+from guap_pipeline.ingest.validation import QUARANTINE_COLUMNS, SOURCE, class_codes
+from guap_pipeline.money.accounting import SUMMARY_COLUMNS, Accounts, account, group_ids
+from guap_pipeline.money.threshold import Hindsight, hindsight, profit_curve
 
 DAY_KEYS = ("date", "model_version")
 HINDSIGHT_COLUMNS = (
