@@ -6,7 +6,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from guap_pipeline import estimate as estimate_module
 from guap_pipeline.config import parse_config
 from guap_pipeline.estimate import (
     DayRows,
@@ -18,9 +17,13 @@ from guap_pipeline.estimate import (
     estimate_unlabeled,
     fit_calibration,
     fit_label_delays,
+    from_store,
+    monte_carlo,
     overall_estimate,
     recalibrate,
+    table,
 )
+from guap_pipeline.estimate.rows import WEIGHT
 from guap_pipeline.money.one_day import day_profit
 from guap_pipeline.series.daily_table import daily_summary
 from guap_pipeline.store.store import Store
@@ -155,7 +158,7 @@ def test_interval_simulated_on_a_sample_of_rows_covers_alike(monkeypatch):
     day, truth = unlabeled_days(rng, 100, 250)
     ref = reference(rng, 20_000)
     whole = estimate_unlabeled(ref, day, n_replicates=200, level=0.9)
-    monkeypatch.setattr(estimate_module, "MAX_SIMULATED_ROWS", 5_000)  # 50 of 250 a day
+    monkeypatch.setattr(monte_carlo, "MAX_SIMULATED_ROWS", 5_000)  # 50 of 250 a day
     sampled = estimate_unlabeled(ref, day, n_replicates=200, level=0.9)
     np.testing.assert_allclose(sampled["expected"], whole["expected"], rtol=1e-12)
     covered = (truth >= sampled["low"]) & (truth <= sampled["high"])
@@ -415,15 +418,16 @@ def test_big_days_are_read_as_weighted_samples_that_agree_with_the_whole(built, 
     """Capped rows (as on days of millions): the interval from the sample covers the
     estimate from every row, and is wider, for it also covers the sampling."""
     config, store, daily, out, as_of = built
-    monkeypatch.setattr(estimate_module, "MAX_LEARNING_ROWS", 2_000)
-    monkeypatch.setattr(estimate_module, "MAX_UNLABELED_ROWS", 500)
-    need = estimate_module._need(daily, config, as_of, estimate_module.REFERENCE_DAYS)
-    rows = estimate_module._read_bounded(store, config, need, np.random.default_rng(0))
+    monkeypatch.setattr(from_store, "MAX_LEARNING_ROWS", 2_000)
+    monkeypatch.setattr(table, "MAX_LEARNING_ROWS", 2_000)
+    monkeypatch.setattr(from_store, "MAX_UNLABELED_ROWS", 500)
+    need = table._need(daily, config, as_of, table.REFERENCE_DAYS)
+    rows = from_store._read_bounded(store, config, need, np.random.default_rng(0))
     assert len(rows) < 2_000 * 1.2 + 2_000 * 1.2 + 500 * 1.2  # vs 9,300 rows stored
     window = rows[rows["date"] > str(as_of - dt.timedelta(days=10))]
     unlabeled = window[window["y_true"].isna()]
     whole = sum(len(store.read("labeled_predictions", d)) for d in window["date"].unique())
-    assert unlabeled[estimate_module.WEIGHT].gt(1).any() and whole > len(window)
+    assert unlabeled[WEIGHT].gt(1).any() and whole > len(window)
     sampled = estimate_days(store, config, daily, as_of=as_of, n_replicates=60)
     both = out.merge(sampled, on=["date", "model_version"], suffixes=("", "_s"))
     both = both[both["estimate_kind"] == "estimated"]
