@@ -122,7 +122,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 def _exported(config: GuapConfig, table: str) -> pd.DataFrame | None:
     """A stored table as users see it; ``None`` before the first run (the caller says so)."""
     from guap_pipeline.series.daily_table import DAILY_COLUMNS
-    from guap_pipeline.steps.build import quarantine
+    from guap_pipeline.steps import quarantine
     from guap_pipeline.store.store import Store
 
     store = Store(config.storage)

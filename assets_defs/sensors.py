@@ -17,7 +17,7 @@ from assets_defs.partitions import daily_partitions
 from assets_defs.resources import AlertsResource, GuapResource
 from guap_pipeline.alerts.incidents import deliver, run_failure_alert
 from guap_pipeline.ingest.landing import pending_changes, staged_days, staged_signature
-from guap_pipeline.steps.build import BUILT, plan, series_state
+from guap_pipeline.steps import BUILT, plan, series_state
 
 
 def _digest(payload: object) -> str:

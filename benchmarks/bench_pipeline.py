@@ -218,7 +218,7 @@ def scenario_guap(folder: Path) -> dict:
     """The core steps of the Dagster assets, in their order, on a fresh store."""
     from guap_pipeline.config import load_config
     from guap_pipeline.ingest.landing import stage_landing
-    from guap_pipeline.steps.build import (
+    from guap_pipeline.steps import (
         build_day_profit,
         build_labeled,
         build_labels,

@@ -151,7 +151,7 @@ def child_day(config_path: Path, engine: str) -> dict:
     from guap_pipeline.config import load_config
     from guap_pipeline.engines import dask_engine as distributed
     from guap_pipeline.ingest.landing import stage_landing
-    from guap_pipeline.steps.build import (
+    from guap_pipeline.steps import (
         build_day_profit,
         build_labeled,
         build_labels,

@@ -18,8 +18,8 @@ from guap_pipeline import load_config
 from guap_pipeline.ingest import landing
 from guap_pipeline.ingest.landing import read_staged, stage_landing
 from guap_pipeline.money.one_day import dedupe_predictions, join_labels, latest_labels
-from guap_pipeline.steps import build as pipeline
-from guap_pipeline.steps.build import (
+from guap_pipeline.steps import (
+    big_days,
     build_day_profit,
     build_labeled,
     build_labels,
@@ -35,7 +35,7 @@ from tests.pipeline_data import labels_for, predictions_for, write_config
 @pytest.fixture(autouse=True)
 def small_slices(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(landing, "SLICE_ROWS", 7)
-    monkeypatch.setattr(pipeline, "SLICE_ROWS", 7)
+    monkeypatch.setattr(big_days, "SLICE_ROWS", 7)
     monkeypatch.setattr(landing, "MATCHES_MIN_ROWS", 0)  # keep the routing's matches
 
 
@@ -198,7 +198,7 @@ def test_a_fully_labeled_day_skips_the_duplicate_count_only_when_matches_vouch(
         predictions.to_parquet(land / "predictions" / "p.parquet")
         labels_for(unique, share=1.0, seed=17).to_parquet(land / "labels" / "l.parquet")
         if folder == "once":  # no DuckDB count of distinct ids: the matches tell
-            monkeypatch.setattr(pipeline, "_n_duplicates", lambda chunks: 1 / 0)
+            monkeypatch.setattr(big_days, "_n_duplicates", lambda chunks: 1 / 0)
         store, _ = build(config)
         assert (landing.staged_matches(store, day) is None) == (folder == "twice")
         check_against_pandas(store, day)

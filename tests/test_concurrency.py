@@ -11,15 +11,15 @@ from guap_pipeline import load_config
 from guap_pipeline.errors import LockTimeoutError
 from guap_pipeline.ingest import landing as landing_module
 from guap_pipeline.ingest.landing import MANIFEST, stage_landing
-from guap_pipeline.steps.build import (
+from guap_pipeline.steps import (
     BUILT,
     build_day_profit,
     build_labeled,
     build_labels,
     build_predictions,
     dirty_days,
-    record_built,
 )
+from guap_pipeline.steps.freshness import record_built
 from guap_pipeline.store.store import Store
 from tests.pipeline_data import days, labels_for, predictions_for, write_config
 from tests.test_convergence import monitoring_run

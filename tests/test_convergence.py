@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from guap_pipeline import load_config
 from guap_pipeline.ingest.landing import stage_landing
-from guap_pipeline.steps.build import (
+from guap_pipeline.steps import (
     build_day_profit,
     build_labeled,
     build_labels,

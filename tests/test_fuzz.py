@@ -23,7 +23,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from guap_pipeline.ingest.landing import UNMATCHED_REASON, read_staged, staged_days
-from guap_pipeline.steps.build import quarantine
+from guap_pipeline.steps import quarantine
 from guap_pipeline.store.store import Store
 from tests.corruption import (
     LABEL_MUTATIONS,

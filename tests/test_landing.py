@@ -10,7 +10,7 @@ import pytest
 
 from guap_pipeline import load_config
 from guap_pipeline.ingest.landing import read_staged, stage_landing
-from guap_pipeline.steps.build import build_labels, build_predictions, dirty_days, quarantine
+from guap_pipeline.steps import build_labels, build_predictions, dirty_days, quarantine
 from guap_pipeline.store.store import Store
 from tests.pipeline_data import predictions_for, write_config
 from tests.test_convergence import monitoring_run

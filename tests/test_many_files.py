@@ -17,7 +17,7 @@ from assets_defs.sensors import landing_folder_sensor, stale_days_sensor
 from guap_pipeline import load_config
 from guap_pipeline.errors import ConfigError
 from guap_pipeline.ingest.landing import KINDS, read_staged, stage_landing, staged_days
-from guap_pipeline.steps.build import plan
+from guap_pipeline.steps import plan
 from guap_pipeline.store.store import DUCKDB_MEMORY_ENV, Store
 from tests.pipeline_data import AS_OF, days, labels_for, predictions_for, write_config
 

@@ -8,7 +8,7 @@ import pytest
 
 from guap_pipeline.money.ordering import stable_order
 from guap_pipeline.money.threshold import descending_order
-from guap_pipeline.steps.build import _labeled_at_order
+from guap_pipeline.steps.big_days import _labeled_at_order
 
 RNG = np.random.default_rng(7)
 

@@ -7,7 +7,7 @@ import pytest
 
 from guap_pipeline import load_config
 from guap_pipeline.ingest.landing import BROKEN_LINK_REASON, OUTSIDE_REASON, stage_landing
-from guap_pipeline.steps.build import build_predictions, dirty_days, quarantine
+from guap_pipeline.steps import build_predictions, dirty_days, quarantine
 from guap_pipeline.store.store import Store
 from tests.pipeline_data import predictions_for, write_config
 from tests.test_convergence import monitoring_run
