@@ -19,7 +19,7 @@ from guap_pipeline import steps as pipeline
 from guap_pipeline.alerts.store_runs import build_alerts, build_flags
 from guap_pipeline.config import GuapConfig
 from guap_pipeline.estimate import estimate_kinds
-from guap_pipeline.ingest.landing import stage_landing
+from guap_pipeline.ingest.staging import stage_landing
 from guap_pipeline.report.html import charts
 from guap_pipeline.series.acceptance import acceptance
 from guap_pipeline.series.daily_table import DAILY_COLUMNS

@@ -217,7 +217,7 @@ def _fresh_landing(folder: Path, *, start: str) -> None:
 def scenario_guap(folder: Path) -> dict:
     """The core steps of the Dagster assets, in their order, on a fresh store."""
     from guap_pipeline.config import load_config
-    from guap_pipeline.ingest.landing import stage_landing
+    from guap_pipeline.ingest.staging import stage_landing
     from guap_pipeline.steps import (
         build_day_profit,
         build_labeled,

@@ -9,8 +9,8 @@ import pytest
 
 from guap_pipeline import load_config
 from guap_pipeline.errors import LockTimeoutError
-from guap_pipeline.ingest import landing as landing_module
-from guap_pipeline.ingest.landing import MANIFEST, stage_landing
+from guap_pipeline.ingest import staging
+from guap_pipeline.ingest.staging import MANIFEST, stage_landing
 from guap_pipeline.steps import (
     BUILT,
     build_day_profit,
@@ -105,7 +105,7 @@ def test_staging_waits_for_another_staging_pass(
 ) -> None:
     config = load_config(landing(tmp_path))
     store = Store(config.storage)
-    monkeypatch.setattr(landing_module, "STAGING_LOCK_SECONDS", 0.2)
+    monkeypatch.setattr(staging, "STAGING_LOCK_SECONDS", 0.2)
     with store.lock(MANIFEST):  # another pass (a separate open file: flock excludes it too)
         with pytest.raises(LockTimeoutError, match="another run on this store"):
             stage_landing(config, store)

@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from guap_pipeline import load_config
-from guap_pipeline.ingest.landing import stage_landing
+from guap_pipeline.ingest.staging import stage_landing
 from guap_pipeline.steps import (
     build_day_profit,
     build_labeled,

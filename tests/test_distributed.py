@@ -15,7 +15,7 @@ from assets_defs.resources import GuapResource
 from assets_defs.runner import run_monitoring
 from guap_pipeline import load_config
 from guap_pipeline.engines import dask_engine as distributed
-from guap_pipeline.ingest.landing import stage_landing
+from guap_pipeline.ingest.staging import stage_landing
 from guap_pipeline.steps import (
     build_day_profit,
     build_labeled,

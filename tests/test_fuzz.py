@@ -22,7 +22,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from guap_pipeline.ingest.landing import UNMATCHED_REASON, read_staged, staged_days
+from guap_pipeline.ingest.staged import UNMATCHED_REASON, read_staged, staged_days
 from guap_pipeline.steps import quarantine
 from guap_pipeline.store.store import Store
 from tests.corruption import (

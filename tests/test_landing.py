@@ -9,7 +9,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from guap_pipeline import load_config
-from guap_pipeline.ingest.landing import read_staged, stage_landing
+from guap_pipeline.ingest.staged import read_staged
+from guap_pipeline.ingest.staging import stage_landing
 from guap_pipeline.steps import build_labels, build_predictions, dirty_days, quarantine
 from guap_pipeline.store.store import Store
 from tests.pipeline_data import predictions_for, write_config

@@ -11,7 +11,8 @@ import pytest
 
 from assets_defs.cli import main
 from guap_pipeline import load_config
-from guap_pipeline.ingest.landing import read_staged, stage_landing
+from guap_pipeline.ingest.staged import read_staged
+from guap_pipeline.ingest.staging import stage_landing
 from guap_pipeline.steps import quarantine
 from guap_pipeline.store.store import Store
 from tests.pipeline_data import AS_OF, CONFIG, days, labels_for, predictions_for

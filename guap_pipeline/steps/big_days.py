@@ -18,8 +18,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from guap_pipeline.ingest.landing import SLICE_ROWS, staged_matches, staged_signature
 from guap_pipeline.ingest.readers import ROW
+from guap_pipeline.ingest.routing import SLICE_ROWS, staged_matches
+from guap_pipeline.ingest.staged import staged_signature
 from guap_pipeline.ingest.validation import QUARANTINE_COLUMNS, SOURCE
 from guap_pipeline.money.one_day import dedupe_predictions, join_labels
 from guap_pipeline.money.ordering import stable_order

@@ -20,7 +20,7 @@ from guap_pipeline.config import GuapConfig
 from guap_pipeline.engines import dask_engine as distributed
 from guap_pipeline.estimate import estimate_days
 from guap_pipeline.ingest import label_feed
-from guap_pipeline.ingest.landing import read_staged
+from guap_pipeline.ingest.staged import read_staged
 from guap_pipeline.ingest.validation import empty_predictions
 from guap_pipeline.money.one_day import (
     DAY_KEYS,

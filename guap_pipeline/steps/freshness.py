@@ -14,12 +14,8 @@ import json
 from dataclasses import dataclass, field
 
 from guap_pipeline.config import GuapConfig
-from guap_pipeline.ingest.landing import (
-    has_staged_rows,
-    pending_changes,
-    staged_days,
-    staged_signature,
-)
+from guap_pipeline.ingest.staged import has_staged_rows, staged_days, staged_signature
+from guap_pipeline.ingest.staging import pending_changes
 from guap_pipeline.series.daily_table import DAILY_COLUMNS
 from guap_pipeline.store.store import Store
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from guap_pipeline.ingest.landing import staged_quarantine
+from guap_pipeline.ingest.staged import staged_quarantine
 from guap_pipeline.ingest.validation import QUARANTINE_COLUMNS
 from guap_pipeline.store.store import Store
 
