@@ -17,7 +17,7 @@ import pyarrow as pa
 
 from guap_pipeline.config import GuapConfig
 from guap_pipeline.ingest.readers import BAD_CSV, BAD_LINES, ROW
-from guap_pipeline.money.accounting import integer_codes
+from guap_pipeline.value_matrix import integer_codes
 
 QUARANTINE_COLUMNS: tuple[str, ...] = ("source", "kind", "row", "prediction_id", "reason", "record")
 SOURCE = "_source"

@@ -24,7 +24,7 @@ import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 
 from guap_pipeline.errors import InputError
-from guap_pipeline.value_matrix import QUADRANTS, ValueMatrix
+from guap_pipeline.value_matrix import QUADRANTS, ValueMatrix, integer_codes
 
 Normalize = Literal["total", "per_row", "per_predicted_class"]
 
@@ -70,15 +70,6 @@ def encode_classes(values: ArrayLike, classes: Sequence[Hashable], *, column: st
             f"{', '.join(examples)}"
         )
     return codes.astype(np.intp, copy=False)
-
-
-def integer_codes(numbers: NDArray, classes: Sequence[Hashable]) -> NDArray[np.intp]:
-    """Position of each number in the integer ``classes``, -1 where none (NaN included):
-    a comparison per class, no hashing."""
-    codes = np.full(len(numbers), -1, dtype=np.intp)
-    for code, cls in enumerate(classes):
-        codes[numbers == cls] = code
-    return codes
 
 
 # (true class is positive, predicted class is positive) of each quadrant.
