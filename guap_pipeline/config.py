@@ -18,8 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
-from guap_pipeline.errors import ConfigError
-from guap_pipeline.flags.exceptions import FlagSettingsError
+from guap_pipeline.errors import ConfigError, FlagSettingsError
 from guap_pipeline.flags.settings import FlagSettings
 from guap_pipeline.value_matrix import QUADRANTS, ValueMatrix
 

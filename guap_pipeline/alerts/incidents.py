@@ -33,6 +33,7 @@ from typing import Protocol
 
 import pandas as pd
 
+from guap_pipeline.errors import DeliveryError
 from guap_pipeline.formatting import as_number, day, money
 
 WEBHOOK_ENV = "GUAP_ALERT_WEBHOOK_URL"
@@ -323,10 +324,6 @@ class LogNotifier:
     def send(self, alert: dict) -> None:
         level = logging.ERROR if alert["severity"] == "ERROR" else logging.WARNING
         log.log(level, "guap alert (%s): %s", alert["severity"], alert["message"])
-
-
-class DeliveryError(Exception):
-    """A webhook did not take the alert; the message never contains the URL."""
 
 
 PAYLOAD_FIELDS = (

@@ -21,6 +21,7 @@ True
 "decline: model version 'v1' has 6 mature days, needs 29 (28 to set its reference, then 1 to test)"
 """
 
+from guap_pipeline.errors import FlagError, FlagInputError, FlagSettingsError
 from guap_pipeline.flags.detect import (
     FlagReport,
     assess,
@@ -30,7 +31,6 @@ from guap_pipeline.flags.detect import (
     explain,
     flags_frame,
 )
-from guap_pipeline.flags.exceptions import FlagError, FlagInputError, FlagSettingsError
 from guap_pipeline.flags.settings import FlagSettings
 from guap_pipeline.flags.verdict import EVIDENCE_COLUMNS, FLAG_COLUMNS, FLAG_NAMES
 

@@ -32,7 +32,7 @@ import ruptures as rpt
 from numpy.typing import ArrayLike, NDArray
 from ruptures.base import BaseCost
 
-from guap_pipeline.flags.exceptions import FlagSettingsError
+from guap_pipeline.errors import FlagSettingsError
 from guap_pipeline.flags.series import lag1_autocorrelation, long_run_factor
 
 

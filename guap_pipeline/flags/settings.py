@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, fields
 
-from guap_pipeline.flags.exceptions import FlagSettingsError
+from guap_pipeline.errors import FlagSettingsError
 
 
 @dataclass(frozen=True)
