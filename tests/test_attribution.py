@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from guap_pipeline.money.attribution import around, attribute, describe
+from guap_pipeline.series.attribution import around, attribute, describe
 
 QUADRANT_COLUMNS = ["tp", "fp", "fn", "tn", "value_tp", "value_fp", "value_fn", "value_tn"]
 

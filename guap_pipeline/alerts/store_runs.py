@@ -29,7 +29,7 @@ from guap_pipeline.config import GuapConfig
 from guap_pipeline.errors import LockTimeoutError
 from guap_pipeline.flags import FLAG_COLUMNS, assess
 from guap_pipeline.formatting import day
-from guap_pipeline.money.attribution import ATTRIBUTION_DAYS, around, attribute, describe
+from guap_pipeline.series.attribution import ATTRIBUTION_DAYS, around, attribute, describe
 from guap_pipeline.store.store import Store
 from guap_pipeline.value_matrix import QUADRANTS
 
