@@ -29,7 +29,8 @@ from guap_pipeline.config import GuapConfig
 from guap_pipeline.errors import LockTimeoutError
 from guap_pipeline.flags import FLAG_COLUMNS, assess
 from guap_pipeline.formatting import day
-from guap_pipeline.series.attribution import ATTRIBUTION_DAYS, around, attribute, describe
+from guap_pipeline.series.attribution import around, attribute, describe
+from guap_pipeline.series.recent import RECENT_DAYS
 from guap_pipeline.store.store import Store
 from guap_pipeline.value_matrix import QUADRANTS
 
@@ -74,7 +75,7 @@ def flag_context(
     mature = rows[rows["mature"].fillna(False).astype(bool)]
     before, after = around(mature, start)
     since = mature[pd.to_datetime(mature["date"]) >= pd.Timestamp(start)]
-    recent = mature[mature["date"].isin(sorted(mature["date"].unique())[-ATTRIBUTION_DAYS:])]
+    recent = mature[mature["date"].isin(sorted(mature["date"].unique())[-RECENT_DAYS:])]
     # A decline's money at stake is its fall per labeled prediction times the version's
     # volume since the change: where the money went is put on that same basis.
     where = (

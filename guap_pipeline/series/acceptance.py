@@ -1,7 +1,7 @@
 """Acceptance targets agreed with the business up front, judged on the daily table.
 
 Each target in the config's ``acceptance`` is met or not, with the figure behind it:
-uplift per day and value capture over the last 28 mature days (all model versions),
+uplift per day and value capture over the recent mature days (``RECENT_DAYS``, all model versions),
 and payback reached (or projected) by a date.
 """
 
@@ -14,9 +14,8 @@ import pandas as pd
 
 from guap_pipeline.config import GuapConfig
 from guap_pipeline.series.daily_table import overall
+from guap_pipeline.series.recent import recent_mature
 from guap_pipeline.series.roi import payback
-
-WINDOW_DAYS = 28
 
 
 @dataclass(frozen=True)
@@ -32,7 +31,7 @@ def acceptance(daily: pd.DataFrame, config: GuapConfig, today: dt.date) -> list[
     """Every configured target, judged as of ``today``; empty when none is configured."""
     goals = config.acceptance
     series = overall(daily).sort_values("date") if len(daily) else daily
-    recent = series[series["mature"].astype(bool)].tail(WINDOW_DAYS) if len(series) else series
+    recent = recent_mature(series) if len(series) else series
     targets = []
     if goals.min_uplift_per_day is not None:
         value = float(recent["uplift"].mean()) if len(recent) else float("nan")

@@ -17,9 +17,8 @@ import numpy as np
 import pandas as pd
 
 from guap_pipeline.formatting import money
+from guap_pipeline.series.recent import RECENT_DAYS
 from guap_pipeline.value_matrix import QUADRANTS
-
-ATTRIBUTION_DAYS = 28  # mature days compared on each side of a change
 
 ATTRIBUTION_COLUMNS = (
     "quadrant",
@@ -69,7 +68,7 @@ def attribute(
 
 
 def around(
-    rows: pd.DataFrame, change: object, *, days: int = ATTRIBUTION_DAYS
+    rows: pd.DataFrame, change: object, *, days: int = RECENT_DAYS
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The daily rows of up to ``days`` mature days before ``change`` and from it on.
 

@@ -17,8 +17,8 @@ import numpy as np
 import pandas as pd
 
 from guap_pipeline.estimate import ESTIMATED_PROFIT, estimate_kinds
+from guap_pipeline.series.recent import RECENT_DAYS
 
-REFERENCE_DAYS = 28  # the version's most recent realized days that set its pace
 MIN_REFERENCE_DAYS = 14  # fewer: no pace to compare with, no warning
 Z = 1.645  # one-sided 95 % on the reference's day-to-day variation
 
@@ -52,7 +52,7 @@ class EarlyDecline:
 def early_declines(
     daily: pd.DataFrame,
     *,
-    reference_days: int = REFERENCE_DAYS,
+    reference_days: int = RECENT_DAYS,
     min_reference_days: int = MIN_REFERENCE_DAYS,
     z: float = Z,
 ) -> list[EarlyDecline]:

@@ -30,9 +30,9 @@ import pandas as pd
 from scipy import stats
 
 from guap_pipeline.config import OperatingCost
+from guap_pipeline.series.recent import recent_mature
 
 ROI_COLUMNS = ("operating_cost", "net_profit", "cumulative_net_profit", "roi")
-PACE_DAYS = 28
 
 
 def add_roi(daily: pd.DataFrame, cost: OperatingCost) -> pd.DataFrame:
@@ -90,8 +90,8 @@ class Payback:
 
 def payback(overall: pd.DataFrame, investment: float, *, confidence: float = 0.9) -> Payback:
     """Payback of ``investment`` from the overall daily series (``date``, ``net_profit``,
-    ``mature``): the day reached, or a projection from the last 28 mature days' mean
-    pace with a t-interval on that mean."""
+    ``mature``): the day reached, or a projection from the mean pace of the recent mature
+    days (:data:`~guap_pipeline.series.recent.RECENT_DAYS`) with a t-interval on that mean."""
     series = overall.sort_values("date")
     cumulative = series["net_profit"].cumsum()
     total = float(cumulative.iloc[-1]) if len(series) else 0.0
@@ -100,7 +100,7 @@ def payback(overall: pd.DataFrame, investment: float, *, confidence: float = 0.9
     reached = series.loc[cumulative >= investment, "date"]
     if len(reached):
         return Payback(investment, total, reached_on=_as_date(reached.iloc[0]))
-    recent = series[series["mature"].astype(bool)].tail(PACE_DAYS)["net_profit"].to_numpy()
+    recent = recent_mature(series)["net_profit"].to_numpy()
     if len(recent) < 2 or recent.mean() <= 0:
         return Payback(investment, total)
     mean = float(recent.mean())
