@@ -161,18 +161,8 @@ class Accounts:
         they are null: read the K×K cells from :meth:`cells` instead.
         """
         n_pred = self.n_predictions
-        n_lab = self.n_labeled
         profit = self.profit
-        uplift = profit - self.baseline_profit
-        headroom = self.oracle_profit - self.baseline_profit
-        with np.errstate(invalid="ignore", divide="ignore"):
-            coverage = np.where(n_pred > 0, n_lab / np.maximum(n_pred, 1), np.nan)
-            capture = np.where(headroom != 0, uplift / np.where(headroom != 0, headroom, 1), np.nan)
-        columns: dict[str, ArrayLike] = {
-            "n_predictions": n_pred,
-            "n_labeled": n_lab,
-            "label_coverage": coverage,
-        }
+        columns: dict[str, ArrayLike] = {"n_predictions": n_pred, "n_labeled": self.n_labeled}
         if positive_class is None:
             missing = pd.array([pd.NA] * len(n_pred), dtype="Int64")
             for q in QUADRANTS:
@@ -186,14 +176,11 @@ class Accounts:
             for q in QUADRANTS:
                 columns[f"value_{q}"] = quadrants[q][1]
         columns["profit"] = profit
-        columns["profit_per_prediction"] = normalized_profit(
-            self.counts, self.values, normalize="per_row"
-        )
         columns["baseline_profit"] = self.baseline_profit
-        columns["uplift"] = uplift
+        columns["uplift"] = profit - self.baseline_profit
         columns["oracle_profit"] = self.oracle_profit
-        columns["value_capture"] = capture
-        return pd.concat([self.keys, pd.DataFrame(columns, index=self.keys.index)], axis=1)
+        figures = with_ratios(pd.DataFrame(columns, index=self.keys.index))
+        return pd.concat([self.keys, figures[list(SUMMARY_COLUMNS)]], axis=1)
 
     def cells(self) -> pd.DataFrame:
         """Long K×K table: group keys, ``true_class``, ``predicted_class``, ``count``, ``value``."""
@@ -436,10 +423,22 @@ def summary_from_counts(
         decision = pos if baseline == "all_positive" else neg
         out["baseline_profit"] = positives * v[pos, decision] + negatives * v[neg, decision]
         out["oracle_profit"] = positives * v[pos].max() + negatives * v[neg].max()
-    n_lab = out["n_labeled"].astype("float64")
     out["profit"] = sum(out[f"value_{q}"] for q in QUADRANTS)
-    out["profit_per_prediction"] = (out["profit"] / n_lab).where(n_lab > 0)
     out["uplift"] = out["profit"] - out["baseline_profit"]
+    return with_ratios(out)
+
+
+def with_ratios(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with its ratio figures (re)computed from its sums, the one definition of
+    each: ``label_coverage`` (labeled / predictions; only with ``n_predictions``),
+    ``profit_per_prediction`` (profit / labeled) and ``value_capture`` (uplift / the
+    oracle's headroom over the baseline); NaN where the denominator is zero."""
+    out = frame.copy()
+    n_lab = out["n_labeled"].astype("float64")
+    if "n_predictions" in out.columns:
+        n_pred = out["n_predictions"].astype("float64")
+        out["label_coverage"] = (n_lab / n_pred).where(n_pred > 0)
+    out["profit_per_prediction"] = (out["profit"] / n_lab).where(n_lab > 0)
     headroom = out["oracle_profit"] - out["baseline_profit"]
     out["value_capture"] = (out["uplift"] / headroom).where(headroom != 0)
     return out

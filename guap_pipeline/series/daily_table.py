@@ -16,7 +16,7 @@ import pandas as pd
 
 from guap_pipeline.config import GuapConfig
 from guap_pipeline.estimate import ESTIMATED_PROFIT, overall_estimate
-from guap_pipeline.money.accounting import SUMMARY_COLUMNS
+from guap_pipeline.money.accounting import SUMMARY_COLUMNS, with_ratios
 from guap_pipeline.series.roi import ROI_COLUMNS, add_roi, cumulate
 
 DAY_COLUMNS: tuple[str, ...] = (
@@ -89,18 +89,6 @@ def daily_summary(
         frame["date"], frame["label_coverage"], config, as_of, stalled=stalled
     )
     return frame[list(DAY_COLUMNS)]
-
-
-def with_ratios(frame: pd.DataFrame) -> pd.DataFrame:
-    """(Re)compute coverage, per-prediction profit and value capture from the sums."""
-    out = frame.copy()
-    n_pred = out["n_predictions"].astype("float64")
-    n_lab = out["n_labeled"].astype("float64")
-    headroom = out["oracle_profit"] - out["baseline_profit"]
-    out["label_coverage"] = (n_lab / n_pred).where(n_pred > 0)
-    out["profit_per_prediction"] = (out["profit"] / n_lab).where(n_lab > 0)
-    out["value_capture"] = (out["uplift"] / headroom).where(headroom != 0)
-    return out
 
 
 def overall(daily: pd.DataFrame) -> pd.DataFrame:
