@@ -17,6 +17,8 @@ from assets_defs.cli import main
 from guap_pipeline.store.store import Store
 from tests.webhook import Hook, receiving
 
+pytestmark = pytest.mark.slow  # monitoring runs of a pipeline over days
+
 CONFIG = """\
 landing: ./landing
 storage: ./store

@@ -24,6 +24,8 @@ from guap_pipeline.store.store import Store
 from tests.pipeline_data import days, labels_for, predictions_for, write_config
 from tests.test_convergence import monitoring_run
 
+pytestmark = pytest.mark.slow  # parallel runs over a store
+
 WRITERS = 4
 DAYS_PER_WRITER = 40
 

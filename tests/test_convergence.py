@@ -5,6 +5,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -21,6 +22,8 @@ from guap_pipeline.steps import (
 )
 from guap_pipeline.store.store import Store
 from tests.pipeline_data import days, predictions_for, write_config
+
+pytestmark = pytest.mark.slow  # monitoring runs until the store converges
 
 AS_OF = dt.date(2026, 10, 20)
 

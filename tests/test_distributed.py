@@ -27,6 +27,8 @@ from guap_pipeline.steps import (
 from guap_pipeline.store.store import Store
 from tests.pipeline_data import AS_OF, labels_for, predictions_for, write_config
 
+pytestmark = pytest.mark.slow  # a Dask cluster
+
 pytest.importorskip("distributed")
 
 DAY_TABLES = (

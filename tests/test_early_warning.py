@@ -116,6 +116,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return config
 
 
+@pytest.mark.slow  # a pipeline run
 def test_the_daily_table_carries_the_estimate_realized_days_equal_profit(run: Path) -> None:
     daily = Store(load_config(run).storage).read("daily_summary")
     assert list(daily.columns) == list(DAILY_COLUMNS)
@@ -131,6 +132,7 @@ def test_the_daily_table_carries_the_estimate_realized_days_equal_profit(run: Pa
     assert (open_days["estimated_profit_high"] > open_days["estimated_profit_low"]).all()
 
 
+@pytest.mark.slow  # a pipeline run
 def test_the_series_marks_each_row_estimated_or_realized_with_a_note(run: Path) -> None:
     series = Store(load_config(run).storage).read("profit_timeseries")
     last = series[series["date"] == "2026-10-12"].set_index("model_version")
@@ -138,6 +140,7 @@ def test_the_series_marks_each_row_estimated_or_realized_with_a_note(run: Path) 
     assert last.loc["v1", "estimate_note"].startswith("estimated: 300 unlabeled rows")
 
 
+@pytest.mark.slow  # a pipeline run
 def test_the_summary_says_which_days_are_estimated(run: Path) -> None:
     daily = Store(load_config(run).storage).read("daily_summary")
     (line,) = estimate_lines(daily)

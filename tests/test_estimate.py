@@ -141,6 +141,7 @@ def test_perfectly_calibrated_scores_give_an_unbiased_estimate():
         assert abs(error.mean()) < 3 * error.std() / np.sqrt(len(error)), adapt
 
 
+@pytest.mark.slow  # Monte Carlo coverage over many days
 def test_interval_covers_the_realized_value_at_its_level():
     rng = np.random.default_rng(3)
     day, truth = unlabeled_days(rng, 100, 250)
@@ -151,6 +152,7 @@ def test_interval_covers_the_realized_value_at_its_level():
     assert (result["expected"] <= result["high"]).all()
 
 
+@pytest.mark.slow  # Monte Carlo coverage over many days
 def test_interval_simulated_on_a_sample_of_rows_covers_alike(monkeypatch):
     """Above MAX_SIMULATED_ROWS the Monte Carlo draws a sample of the unlabeled rows: the
     estimate still values every row, and the interval keeps its width and coverage."""
@@ -167,6 +169,7 @@ def test_interval_simulated_on_a_sample_of_rows_covers_alike(monkeypatch):
     assert 0.85 <= ratio <= 1.2
 
 
+@pytest.mark.slow  # Monte Carlo coverage over many days
 def test_values_that_tell_the_class_are_weighted_into_the_calibration():
     """Fraud is bigger: the amount-weighted calibration values a score's rows at
     E[fraud × amount | score], so the estimate is unbiased where a score-only chance times

@@ -36,6 +36,8 @@ from tests.corruption import (
 from tests.pipeline_data import days, labels_for, predictions_for, write_config
 from tests.test_convergence import monitoring_run
 
+pytestmark = pytest.mark.slow  # monitoring runs on generated corrupt files
+
 DAYS = days("2026-10-02", 4)
 CSV_DAYS, PARQUET_DAYS = DAYS[:2], DAYS[2:]
 START = "2026-10-01"

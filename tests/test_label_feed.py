@@ -273,6 +273,7 @@ def check_result(config: Path):
     return label_feed(guap=GuapResource(config_path=str(config), as_of=AS_OF))
 
 
+@pytest.mark.slow  # months of monitoring runs
 def test_a_month_long_label_outage_raises_no_decline_and_flags_return_when_labels_land(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -306,6 +307,7 @@ def test_a_month_long_label_outage_raises_no_decline_and_flags_return_when_label
     assert check_result(config).passed
 
 
+@pytest.mark.slow  # months of monitoring runs
 def test_a_real_decline_during_a_partial_outage_is_found_once_its_labels_land(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

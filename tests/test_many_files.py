@@ -23,6 +23,8 @@ from guap_pipeline.steps import plan
 from guap_pipeline.store.store import DUCKDB_MEMORY_ENV, Store
 from tests.pipeline_data import AS_OF, days, labels_for, predictions_for, write_config
 
+pytestmark = pytest.mark.slow  # hundreds of landing files
+
 # Daily files of a user's size. Before routing read every labels file in a scan of its
 # own, 20 of them ran out of a 128 MB DuckDB budget (~8 MiB per scan: 1 GB at ~120).
 N_FILES, ROWS_PER_FILE = 25, 1300

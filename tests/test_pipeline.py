@@ -17,6 +17,8 @@ from guap_pipeline.series.daily_table import DAILY_COLUMNS
 from guap_pipeline.store.store import Store
 from tests.pipeline_data import AS_OF, days, labels_for, predictions_for, write_config
 
+pytestmark = pytest.mark.slow  # Dagster runs of the whole pipeline
+
 
 @pytest.fixture
 def landing(tmp_path: Path) -> Path:

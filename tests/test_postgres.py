@@ -33,6 +33,8 @@ from tests.pg_support import DEPLOY_YAML, postgres_home
 from tests.pipeline_data import AS_OF, days, labels_for, predictions_for, write_config
 from tests.test_convergence import monitoring_run
 
+pytestmark = pytest.mark.slow  # a PostgreSQL-backed Dagster instance
+
 DAYS = days("2026-10-01", 3)
 CREDENTIALS = {
     "hostname": "DAGSTER_PG_HOST",

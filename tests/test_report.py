@@ -12,6 +12,8 @@ import pytest
 from assets_defs.cli import main
 from tests.pipeline_data import AS_OF, days, labels_for, predictions_for, write_config
 
+pytestmark = pytest.mark.slow  # a pipeline run and the HTML report in Chromium
+
 CHARTS = [
     "profit_series",
     "profit_estimate",
