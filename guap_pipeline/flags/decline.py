@@ -30,17 +30,15 @@ Method, per current model version (:class:`~guap_pipeline.flags.series.VersionSe
    for a significant rise; when it fires, at most once per ``R`` days, ``mu`` moves up
    to the mean of the last ``R`` days and the stages restart from there. A fall from a
    higher level is then measured from that level; the reference never moves down.
-6. Threshold, by simulation (:func:`calibrate_threshold`; cached, about 2 s once per
-   process). Stable AR(1) series with lag-1 autocorrelation uniform on
+6. Threshold, by simulation (:func:`calibrate_threshold`; cached once per process).
+   Stable AR(1) series with lag-1 autocorrelation uniform on
    ``[0, calibration_autocorrelation]`` and a strong weekly pattern go through steps 1–3
    with a reference of each stage's length; each stage's ``h`` is the smallest whose
    rate of alarms (flags raised, with the hysteresis of step 3) per year, over the days
-   that stage is in force, is at most ``false_alarms_per_year``. With the defaults
-   (k 0.5, 0.2 per year, winsor 2.5) ``h`` is about 10.7, 7.9, 6.4 and 5.8 for
-   references of 28, 56, 112 and 224 days; Siegmund's known-parameter approximation
-   (:func:`siegmund_arl`) says 5.7 for an in-control ARL of 5 years — the difference
-   is the price of estimating the reference. The harness (``benchmarks/flags_eval.py``)
-   measures the rate actually achieved.
+   that stage is in force, is at most ``false_alarms_per_year``. Short references get
+   a higher ``h`` than Siegmund's known-parameter approximation (:func:`siegmund_arl`)
+   would give: that is the price of estimating the reference. The thresholds and the
+   rate actually achieved (``benchmarks/flags_eval.py``) are in ``benchmarks/README.md``.
 7. Dating and size. When active, PELT (:func:`~guap_pipeline.flags.changepoint.change_points`)
    segments the standardized series of the version; the decline starts at the first
    change point of the latest run of downward steps (one for a fall, several for a

@@ -69,7 +69,8 @@ def match_labels(
     folder names its day: no day text is read or parsed per row), streamed in batches.
     Each side is one ``read_parquet`` of a file list, whatever the number of files: a
     ``UNION ALL`` of one scan per labels file, when DuckDB builds its hash table on it,
-    reserves ~8 MiB per scan and ran out of the 1 GB budget from ~120 files.
+    reserves memory per scan and runs out of the DuckDB budget with many files
+    (``benchmarks/README.md``, the many-files run).
     """
     nothing = np.array([], dtype=np.int64)
     chunks = [c for c in sorted(folder.glob("*/*.parquet")) if DAY_FOLDER.fullmatch(c.parent.name)]

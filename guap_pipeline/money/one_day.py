@@ -125,7 +125,7 @@ def join_labels(
 
 def _is_in(values: pd.Series, among: pd.Series | list) -> np.ndarray:
     """``values.isin(among)``; by Arrow's hash set when both are of one Arrow type (pandas'
-    ``isin`` on Arrow-backed strings takes ~9 s per million rows, Arrow's ~0.5 s)."""
+    ``isin`` on Arrow-backed strings is far slower: ``benchmarks/README.md``)."""
     if len(values) and len(among):
         try:
             left, right = pa.array(values), pa.array(among)

@@ -1,4 +1,5 @@
-"""Stable row orders of big key arrays, several times faster than NumPy's stable argsort.
+"""Stable row orders of big key arrays, faster than NumPy's stable argsort
+(``benchmarks/README.md``).
 
 Each key is packed with its row number into one ``uint64`` and the packed values are
 sorted (NumPy's vectorised sort of plain integers) instead of arg-sorting the keys:

@@ -82,7 +82,7 @@ def descending_order(scores: np.ndarray) -> np.ndarray:
 
     Scores in [0, 1] (the usual case): the bit patterns of non-negative floats sort as
     their values, so their complements sort descending, as integers (:func:`stable_order`,
-    several times faster than sorting the floats). Other scores take the plain argsort.
+    faster than sorting the floats). Other scores take the plain argsort.
     """
     values = np.asarray(scores, dtype=np.float64)
     if values.size and not values.min() >= 0:  # a negative score, or NaN
