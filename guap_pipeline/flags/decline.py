@@ -67,6 +67,7 @@ from guap_pipeline.flags.series import (
     long_run_factor,
     weekday_effects,
 )
+from guap_pipeline.flags.settings import FlagSettings
 from guap_pipeline.flags.verdict import Flag, Verdict, fmt
 
 WINSOR_REFERENCE = 3.0
@@ -77,6 +78,7 @@ CALIBRATION_PATH_DAYS = 730_000  # 2000 paths of a year
 CALIBRATION_WEEKLY = np.array([1.5, 1.0, 0.5, 0.0, -0.5, -1.5, -1.0])
 REFERENCE_DOUBLINGS = 3
 CAP = 1.5  # S never exceeds CAP × h: the flag clears soon after a recovery
+_DEFAULT = FlagSettings()  # the defaults live in settings.py only
 RELEASE = 0.5  # a raised flag stays up until S falls to RELEASE × h
 
 
@@ -291,25 +293,25 @@ class DeclineRule:
     k: float
     thresholds: tuple[float, ...]
     guard_days: int
-    winsor_z: float = 2.5
-    rebaseline: bool = True
-    penalty: float = 3.0
-    min_days: int = 7
+    winsor_z: float = _DEFAULT.winsor_z
+    rebaseline: bool = _DEFAULT.rebaseline
+    penalty: float = _DEFAULT.changepoint_penalty
+    min_days: int = _DEFAULT.changepoint_min_days
     design_rate: float | None = None
 
     @classmethod
     def calibrated(
         cls,
         *,
-        reference_days: int = 28,
-        k: float = 0.5,
-        false_alarms_per_year: float = 0.2,
-        cusum_h: float | None = None,
-        winsor_z: float = 2.5,
-        rebaseline: bool = True,
-        max_autocorrelation: float = 0.4,
-        penalty: float = 3.0,
-        min_days: int = 7,
+        reference_days: int = _DEFAULT.reference_days,
+        k: float = _DEFAULT.cusum_k,
+        false_alarms_per_year: float = _DEFAULT.false_alarms_per_year,
+        cusum_h: float | None = _DEFAULT.cusum_h,
+        winsor_z: float = _DEFAULT.winsor_z,
+        rebaseline: bool = _DEFAULT.rebaseline,
+        max_autocorrelation: float = _DEFAULT.calibration_autocorrelation,
+        penalty: float = _DEFAULT.changepoint_penalty,
+        min_days: int = _DEFAULT.changepoint_min_days,
     ) -> DeclineRule:
         """A rule whose thresholds meet ``false_alarms_per_year`` (or are ``cusum_h``)."""
         guard = reference_days
