@@ -32,6 +32,8 @@ from guap_pipeline.store import store as storage
 from guap_pipeline.store.store import Store
 from tests.pipeline_data import labels_for, predictions_for, write_config
 
+pytestmark = pytest.mark.slow  # big days through DuckDB and Arrow, and spill folders
+
 
 @pytest.fixture(autouse=True)
 def small_slices(monkeypatch: pytest.MonkeyPatch) -> None:

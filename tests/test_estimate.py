@@ -375,6 +375,7 @@ def built(tmp_path_factory):
     return config, store, daily, out, as_of
 
 
+@pytest.mark.slow  # a store of months of days
 def test_mature_days_estimate_is_their_realized_profit(built):
     _, _, _, out, as_of = built
     passed = pd.to_datetime(out["date"]).dt.date <= as_of - dt.timedelta(days=10)
@@ -385,6 +386,7 @@ def test_mature_days_estimate_is_their_realized_profit(built):
     assert (realized["estimate_note"].str.startswith("realized")).all()
 
 
+@pytest.mark.slow  # a store of months of days
 def test_immature_days_are_estimated_with_an_interval(built):
     _, _, _, out, _ = built
     estimated = out[out["estimate_kind"] == "estimated"]
@@ -396,6 +398,7 @@ def test_immature_days_are_estimated_with_an_interval(built):
     assert estimated["estimate_note"].str.contains("90% interval").all()
 
 
+@pytest.mark.slow  # a store of months of days
 def test_a_day_without_scores_has_no_estimate_said_plainly(built):
     _, _, _, out, _ = built
     row = out[(out["date"] == "2026-03-30") & (out["model_version"] == "v1")].iloc[0]
@@ -404,6 +407,7 @@ def test_a_day_without_scores_has_no_estimate_said_plainly(built):
     assert row["estimate_note"] == "no estimate: no scores on this day"
 
 
+@pytest.mark.slow  # a store of months of days
 def test_a_new_model_version_without_mature_days_has_no_estimate(built):
     _, _, _, out, _ = built
     v2 = out[out["model_version"] == "v2"]
@@ -411,12 +415,14 @@ def test_a_new_model_version_without_mature_days_has_no_estimate(built):
     assert v2["estimate_note"].str.contains("v2 has no mature days yet").all()
 
 
+@pytest.mark.slow  # a store of months of days
 def test_the_estimate_is_deterministic(built):
     config, store, daily, out, as_of = built
     again = estimate_days(store, config, daily, as_of=as_of, n_replicates=60)
     pd.testing.assert_frame_equal(out, again)
 
 
+@pytest.mark.slow  # a store of months of days
 def test_big_days_are_read_as_weighted_samples_that_agree_with_the_whole(built, monkeypatch):
     """Capped rows (as on days of millions): the interval from the sample covers the
     estimate from every row, and is wider, for it also covers the sampling."""

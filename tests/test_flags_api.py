@@ -43,6 +43,7 @@ def test_flag_columns_are_the_contract() -> None:
     assert pd.api.types.is_float_dtype(empty["money_at_stake"])
 
 
+@pytest.mark.slow  # threshold calibration by simulation
 def test_flags_table_of_a_decline_has_money_and_no_ceiling() -> None:
     daily = ds.step_decline(n_days=180, at=120, size_sd=3.0, seed=1).daily
     table = detect_flags(daily, series="fraud-eu")

@@ -447,6 +447,7 @@ def test_a_timestamp_after_the_year_9999_is_out_of_range_not_before_start_date(
     assert read_staged(store, "predictions", "2026-10-01")["predicted_at"].size == 1
 
 
+@pytest.mark.slow  # hundreds of corrupted files
 def test_bit_flipped_parquet_files_never_crash_staging(root: Path) -> None:
     """Each damaged copy is quarantined whole or read row by row; none raises."""
     clean = root / "clean.parquet"
