@@ -12,6 +12,8 @@ per model version (a new version restarts the reference), and comes with its evi
   date of getting within 5 % of it; or each model version adding less than the last
   (:mod:`~guap_pipeline.flags.diminishing`).
 
+Imports: ``errors`` only: the flags need nothing of the pipeline but a daily table.
+
 >>> from guap_pipeline.flags import FlagSettings, detect_flags, explain
 >>> from guap_pipeline.datasets.flag_series import stable
 >>> daily = stable(n_days=20, seed=1).daily.drop(columns="mature")
