@@ -1,6 +1,6 @@
 """Assets: landing files → validated predictions and labels → labeled join → daily money → series.
 
-Each asset is a few lines that call :mod:`guap_pipeline.pipeline`; the tables are
+Each asset is a few lines that call :mod:`guap_pipeline.steps`; the tables are
 written by the core to the store (Parquet), never pickled between steps. Daily assets
 take whole ranges in one run (``single_run``) and loop over ``context.partition_keys``.
 """
@@ -15,16 +15,16 @@ import pandas as pd
 
 from assets_defs.partitions import daily_partitions
 from assets_defs.resources import AlertsResource, GuapResource
-from guap_pipeline import pipeline
-from guap_pipeline.acceptance import acceptance
+from guap_pipeline import steps as pipeline
+from guap_pipeline.alerts.store_runs import build_alerts, build_flags
 from guap_pipeline.config import GuapConfig
-from guap_pipeline.early_warning import early_declines
 from guap_pipeline.estimate import estimate_kinds
-from guap_pipeline.html_report import charts
-from guap_pipeline.landing import stage_landing
-from guap_pipeline.monitoring import build_alerts, build_flags
-from guap_pipeline.storage import Store
-from guap_pipeline.timeseries import DAILY_COLUMNS
+from guap_pipeline.ingest.staging import stage_landing
+from guap_pipeline.report.html import charts
+from guap_pipeline.series.acceptance import acceptance
+from guap_pipeline.series.daily_table import DAILY_COLUMNS
+from guap_pipeline.series.early_warning import early_declines
+from guap_pipeline.store.store import Store
 from guap_pipeline.value_matrix import QUADRANTS
 
 DAILY = {

@@ -10,8 +10,8 @@ import dagster as dg
 
 from assets_defs.assets import profit_timeseries, staged_landing_files
 from assets_defs.resources import GuapResource
-from guap_pipeline import pipeline
-from guap_pipeline.label_feed import stored
+from guap_pipeline import steps as pipeline
+from guap_pipeline.ingest.label_feed import stored
 
 
 @dg.asset_check(asset=staged_landing_files, description="No landing row was quarantined.")

@@ -70,9 +70,9 @@ def _run_pipeline(config_path: Path, as_of: str | None) -> tuple[GuapConfig, Run
 
 def _print_summary(config: GuapConfig, summary: RunSummary, config_path: Path) -> int:
     """The money summary, then what the run did with the input; returns the exit status."""
-    from guap_pipeline import label_feed
-    from guap_pipeline.report import input_lines, input_problems, summary_text
-    from guap_pipeline.storage import Store
+    from guap_pipeline.ingest import label_feed
+    from guap_pipeline.report.text import input_lines, input_problems, summary_text
+    from guap_pipeline.store.store import Store
 
     store = Store(config.storage)
     feed = label_feed.stored(store)
@@ -97,7 +97,7 @@ def _print_summary(config: GuapConfig, summary: RunSummary, config_path: Path) -
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from guap_pipeline.demo import DAYS, write_demo
+    from guap_pipeline.datasets.demo import DAYS, write_demo
 
     directory = Path(args.dir)
     days = args.days or DAYS
@@ -121,9 +121,9 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def _exported(config: GuapConfig, table: str) -> pd.DataFrame | None:
     """A stored table as users see it; ``None`` before the first run (the caller says so)."""
-    from guap_pipeline.pipeline import quarantine
-    from guap_pipeline.storage import Store
-    from guap_pipeline.timeseries import DAILY_COLUMNS
+    from guap_pipeline.series.daily_table import DAILY_COLUMNS
+    from guap_pipeline.steps import quarantine
+    from guap_pipeline.store.store import Store
 
     store = Store(config.storage)
     if table == "daily":
@@ -159,8 +159,8 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     from guap_pipeline.config import load_config
     from guap_pipeline.errors import GuapError
-    from guap_pipeline.html_report import render_html
-    from guap_pipeline.storage import Store
+    from guap_pipeline.report.html import render_html
+    from guap_pipeline.store.store import Store
 
     config = load_config(args.config)
     store = Store(config.storage)
@@ -186,10 +186,10 @@ FLAGS_INPUT = ("date", "n_predictions", "n_labeled", "tp", "fp", "fn", "tn")
 def cmd_flags(args: argparse.Namespace) -> int:
     import pandas as pd
 
-    from guap_pipeline.accounting import summary_from_counts
     from guap_pipeline.config import load_config
     from guap_pipeline.errors import GuapError
     from guap_pipeline.flags import FLAG_COLUMNS, detect_flags_by, explain
+    from guap_pipeline.money.accounting import summary_from_counts
 
     config = load_config(args.config)
     try:

@@ -5,9 +5,9 @@ import datetime as dt
 import dagster as dg
 
 from assets_defs.settings import today
-from guap_pipeline.alerts import WEBHOOK_ENV, LogNotifier, Notifier, WebhookNotifier
+from guap_pipeline.alerts.incidents import WEBHOOK_ENV, LogNotifier, Notifier, WebhookNotifier
 from guap_pipeline.config import GuapConfig, load_config
-from guap_pipeline.storage import Store
+from guap_pipeline.store.store import Store
 
 
 class GuapResource(dg.ConfigurableResource):

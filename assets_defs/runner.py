@@ -22,10 +22,10 @@ from assets_defs.jobs import daily_profit_job, ingest_landing_job, profit_timese
 from assets_defs.partitions import daily_partitions
 from assets_defs.resources import AlertsResource, GuapResource
 from assets_defs.sensors import range_tags
+from guap_pipeline.alerts.store_runs import deliver_pending
 from guap_pipeline.errors import GuapError
-from guap_pipeline.landing import StageReport
-from guap_pipeline.monitoring import deliver_pending
-from guap_pipeline.pipeline import day_quarantine, plan
+from guap_pipeline.ingest.staging import StageReport
+from guap_pipeline.steps import day_quarantine, plan
 
 INSTANCE_YAML = "telemetry:\n  enabled: false\n"
 # Dagster's step-by-step DEBUG log is for the UI; the command line shows warnings and up.

@@ -15,9 +15,10 @@ import pandas as pd
 from assets_defs.jobs import daily_profit_job, ingest_landing_job, profit_timeseries_job
 from assets_defs.partitions import daily_partitions
 from assets_defs.resources import AlertsResource, GuapResource
-from guap_pipeline.alerts import deliver, run_failure_alert
-from guap_pipeline.landing import pending_changes, staged_days, staged_signature
-from guap_pipeline.pipeline import BUILT, plan, series_state
+from guap_pipeline.alerts.incidents import deliver, run_failure_alert
+from guap_pipeline.ingest.staged import staged_days, staged_signature
+from guap_pipeline.ingest.staging import pending_changes
+from guap_pipeline.steps import BUILT, plan, series_state
 
 
 def _digest(payload: object) -> str:

@@ -1,4 +1,4 @@
-"""Benchmark: guap_pipeline.accounting.account() against a naive pandas groupby.
+"""Benchmark: guap_pipeline.money.accounting.account() against a naive pandas groupby.
 
 Target: ``account(frame, matrix, by=["date", "model_version"]).summary(...)`` at least
 3x faster than the naive pandas implementation below on 10M rows, with both producing

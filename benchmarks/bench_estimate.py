@@ -64,11 +64,11 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from guap_pipeline.accounting import account
 from guap_pipeline.config import parse_config
-from guap_pipeline.daily import day_profit
 from guap_pipeline.estimate import estimate_frame
-from guap_pipeline.timeseries import daily_summary
+from guap_pipeline.money.accounting import account
+from guap_pipeline.money.one_day import day_profit
+from guap_pipeline.series.daily_table import daily_summary
 
 HERE = Path(__file__).resolve().parent
 OUT = HERE / "out"

@@ -1,6 +1,6 @@
 """Benchmark: what the label-feed assessment adds to each series build.
 
-``guap_pipeline.label_feed.label_ages`` reads ``y_true`` and ``labeled_at`` of every
+``guap_pipeline.ingest.label_feed.label_ages`` reads ``y_true`` and ``labeled_at`` of every
 built day's labeled predictions at each series build (the usual coverage by age is
 learned from all of them). This writes ``--days`` synthetic days of ``--rows`` labeled
 predictions (90 % labeled, labels within 30 days) into a temporary store and times the
@@ -23,8 +23,8 @@ import numpy as np
 import pandas as pd
 
 from guap_pipeline.config import load_config
-from guap_pipeline.label_feed import label_ages
-from guap_pipeline.storage import Store
+from guap_pipeline.ingest.label_feed import label_ages
+from guap_pipeline.store.store import Store
 
 
 def write_days(store: Store, days: int, rows: int, seed: int) -> dt.date:

@@ -217,14 +217,14 @@ def _fresh_landing(folder: Path, *, start: str) -> None:
 def scenario_guap(folder: Path) -> dict:
     """The core steps of the Dagster assets, in their order, on a fresh store."""
     from guap_pipeline.config import load_config
-    from guap_pipeline.landing import stage_landing
-    from guap_pipeline.pipeline import (
+    from guap_pipeline.ingest.staging import stage_landing
+    from guap_pipeline.steps import (
         build_day_profit,
         build_labeled,
         build_labels,
         build_predictions,
     )
-    from guap_pipeline.storage import Store
+    from guap_pipeline.store.store import Store
 
     config = load_config(folder / "guap.yaml")
     shutil.rmtree(config.storage, ignore_errors=True)
@@ -297,7 +297,7 @@ def scenario_duckdb_tables(folder: Path) -> dict:
     """DuckDB writing the day's tables (:data:`DUCKDB_TABLES_SQL`) in a scratch folder."""
     import duckdb
 
-    from guap_pipeline.storage import sql_path
+    from guap_pipeline.store.store import sql_path
 
     landing = {
         "predictions": sql_path(folder / "landing/predictions/predictions.parquet"),

@@ -137,8 +137,8 @@ def write_config(root: Path, landing: Path, start: str, engine: str | None = Non
 def child_stage(config_path: Path) -> dict:
     """Stage the landing folder with the core (what ingest_landing_job runs)."""
     from guap_pipeline.config import load_config
-    from guap_pipeline.landing import stage_landing
-    from guap_pipeline.storage import Store
+    from guap_pipeline.ingest.staging import stage_landing
+    from guap_pipeline.store.store import Store
 
     config = load_config(config_path)
     begin = time.perf_counter()
@@ -148,16 +148,16 @@ def child_stage(config_path: Path) -> dict:
 
 def child_day(config_path: Path, engine: str) -> dict:
     """Stage and build one day with one engine; step times and the day's summary."""
-    from guap_pipeline import distributed
     from guap_pipeline.config import load_config
-    from guap_pipeline.landing import stage_landing
-    from guap_pipeline.pipeline import (
+    from guap_pipeline.engines import dask_engine as distributed
+    from guap_pipeline.ingest.staging import stage_landing
+    from guap_pipeline.steps import (
         build_day_profit,
         build_labeled,
         build_labels,
         build_predictions,
     )
-    from guap_pipeline.storage import Store
+    from guap_pipeline.store.store import Store
 
     config = load_config(config_path)
     store = Store(config.storage)

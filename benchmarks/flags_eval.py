@@ -1,6 +1,6 @@
 """Evaluate the trend flags on generated series with known answers, replayed day by day.
 
-Every series comes from :mod:`guap_pipeline.flags.datasets`. Each is replayed as a daily
+Every series comes from :mod:`guap_pipeline.datasets.flag_series`. Each is replayed as a daily
 monitoring run would see it: on day ``m`` the table holds days up to ``m``, labels of
 the last ``label_window_days`` days are partial and arrive positives-last (so a young
 day's uplift per labeled prediction is biased low, and some such days are already
@@ -60,8 +60,8 @@ from statistics import NormalDist
 import numpy as np
 import pandas as pd
 
+from guap_pipeline.datasets import flag_series as ds
 from guap_pipeline.flags import FLAG_NAMES, FlagSettings, detect_flags, detect_flags_by
-from guap_pipeline.flags import datasets as ds
 
 STABLE_FAMILIES = ("stable", "volume_drop", "bad_day")
 PLATEAU_FAMILIES = ("plateau", "rise_then_flat")

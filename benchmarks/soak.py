@@ -50,8 +50,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from guap_pipeline.config import load_config  # noqa: E402
-from guap_pipeline.demo import demo_frames, write_demo  # noqa: E402
-from guap_pipeline.landing import OUTSIDE_REASON  # noqa: E402
+from guap_pipeline.datasets.demo import demo_frames, write_demo  # noqa: E402
+from guap_pipeline.ingest.scan import OUTSIDE_REASON  # noqa: E402
 from tests.corruption import (  # noqa: E402
     LABEL_MUTATIONS,
     PREDICTION_MUTATIONS,

@@ -11,15 +11,14 @@ import datetime as dt
 import math
 import re
 from collections.abc import Hashable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import MISSING, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
-from guap_pipeline.errors import ConfigError
-from guap_pipeline.flags.exceptions import FlagSettingsError
+from guap_pipeline.errors import ConfigError, FlagSettingsError
 from guap_pipeline.flags.settings import FlagSettings
 from guap_pipeline.value_matrix import QUADRANTS, ValueMatrix
 
@@ -124,6 +123,13 @@ class GuapConfig:
         return next(c for c in self.classes if c != self.positive_class)
 
 
+def _default(cls: type, name: str) -> object:
+    """A dataclass field's default: ``parse_config`` fills absent keys from the dataclasses,
+    so that each default is written once."""
+    spec = cls.__dataclass_fields__[name]
+    return spec.default_factory() if spec.default is MISSING else spec.default
+
+
 _KEYS = {
     "landing",
     "storage",
@@ -214,36 +220,49 @@ def parse_config(raw: object, *, base_dir: str | Path = ".") -> GuapConfig:
         raise ConfigError(unknown[0], f"unknown key; allowed keys are {sorted(_KEYS)}")
     base = Path(base_dir)
 
+    def given(key: str) -> object:
+        """The file's value of ``key``, else the dataclass default (as the file would say it)."""
+        if key in raw:
+            return raw[key]
+        default = _default(GuapConfig, key)
+        return str(default) if isinstance(default, Path) else default
+
     classes = _classes(raw.get("classes", [0, 1]))
     positive = _positive_class(raw, classes)
     matrix = _value_matrix(raw, classes, positive)
     baseline = _baseline(raw.get("baseline"), binary=len(classes) == 2)
-    label_window_days = _int(raw.get("label_window_days", 14), "label_window_days")
+    label_window_days = _int(given("label_window_days"), "label_window_days")
     segments = _segments(raw.get("segments", []))
     return GuapConfig(
         value_matrix=matrix,
-        landing=_path(raw.get("landing", "landing"), base, "landing"),
-        storage=_path(raw.get("storage", ".guap"), base, "storage"),
+        landing=_path(given("landing"), base, "landing"),
+        storage=_path(given("storage"), base, "storage"),
         positive_class=positive,
-        threshold=_number(raw.get("threshold", 0.5), "threshold", low=0.0, high=1.0),
+        threshold=_number(given("threshold"), "threshold", low=0.0, high=1.0),
         baseline=baseline,
         label_window_days=label_window_days,
         min_label_coverage=_number(
-            raw.get("min_label_coverage", 0.95), "min_label_coverage", low=0.0, high=1.0
+            given("min_label_coverage"),
+            "min_label_coverage",
+            low=0.0,
+            high=1.0,
         ),
         operating_cost=_operating_cost(raw.get("operating_cost", {})),
         quadrants=_quadrant_names(raw.get("quadrants", {})),
         acceptance=_acceptance(raw.get("acceptance", {})),
-        timezone=_timezone(raw.get("timezone", "UTC")),
-        start_date=_date(raw.get("start_date", DEFAULT_START_DATE), "start_date"),
+        timezone=_timezone(given("timezone")),
+        start_date=_date(given("start_date"), "start_date"),
         start_date_given="start_date" in raw,
         segments=segments,
         flags=_flag_settings(raw.get("flags", {}), label_window_days),
         alert_on=_alert_on(raw.get("alerts", {})),
         engine=_engine(raw.get("engine", {})),
-        currency=_currency(raw.get("currency", "")),
+        currency=_currency(given("currency")),
         quarantine_tolerance=_number(
-            raw.get("quarantine_tolerance", 0.01), "quarantine_tolerance", low=0.0, high=1.0
+            given("quarantine_tolerance"),
+            "quarantine_tolerance",
+            low=0.0,
+            high=1.0,
         ),
         columns=_columns(raw.get("columns", {}), (*INPUT_COLUMNS, *segments, *matrix.columns)),
         class_values=_class_values(raw.get("class_values", {}), classes),
@@ -453,7 +472,7 @@ def _flag_settings(raw: object, label_window_days: int) -> FlagSettings:
 
 def _alert_on(raw: object) -> tuple[str, ...]:
     fields = _mapping(raw, "alerts", {"on"})
-    flags = fields.get("on", ["decline"])
+    flags = fields.get("on", list(_default(GuapConfig, "alert_on")))
     if not isinstance(flags, list) or any(f not in ALERTABLE for f in flags):
         raise ConfigError(
             "alerts.on", f"expected a list drawn from {list(ALERTABLE)}, got {flags!r}"
@@ -463,7 +482,7 @@ def _alert_on(raw: object) -> tuple[str, ...]:
 
 def _engine(raw: object) -> Engine:
     fields = _mapping(raw, "engine", {"kind", "scheduler", "workers", "processes"})
-    kind = fields.get("kind", "embedded")
+    kind = fields.get("kind", _default(Engine, "kind"))
     if kind not in ENGINES:
         raise ConfigError("engine.kind", f"expected one of {list(ENGINES)}, got {kind!r}")
     extra = sorted(str(k) for k in fields if k != "kind")
@@ -477,12 +496,12 @@ def _engine(raw: object) -> Engine:
             "engine.scheduler",
             f"expected a scheduler address like tcp://host:8786, or null, got {scheduler!r}",
         )
-    workers = fields.get("workers", 2)
+    workers = fields.get("workers", _default(Engine, "workers"))
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
         raise ConfigError("engine.workers", f"expected a whole number >= 1, got {workers!r}")
     if scheduler is not None and "workers" in fields:
         raise ConfigError("engine.workers", "a remote cluster has its own workers: drop it")
-    processes = fields.get("processes", True)
+    processes = fields.get("processes", _default(Engine, "processes"))
     if not isinstance(processes, bool):
         raise ConfigError("engine.processes", f"expected true or false, got {processes!r}")
     return Engine(kind=kind, scheduler=scheduler, workers=workers, processes=processes)

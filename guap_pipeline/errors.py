@@ -1,4 +1,9 @@
-"""Exceptions raised by guap_pipeline: each says what is wrong and what to change."""
+"""Exceptions raised by guap_pipeline, all :class:`GuapError`: each says what is wrong and
+what to change.
+
+Too little data for a trend flag is *not* an error: the detectors then return no flag and
+say why (see :func:`guap_pipeline.flags.assess`).
+"""
 
 
 class GuapError(Exception):
@@ -20,3 +25,24 @@ class InputError(GuapError, ValueError):
 
 class LockTimeoutError(GuapError, TimeoutError):
     """Another run held a lock on the store for longer than the caller would wait."""
+
+
+class DeliveryError(GuapError):
+    """A webhook did not take the alert; the message never contains the URL."""
+
+
+class FlagError(GuapError):
+    """Base class of every error the trend flags raise on purpose."""
+
+
+class FlagSettingsError(FlagError, ValueError):
+    """A :class:`~guap_pipeline.flags.FlagSettings` value is out of range; names the field."""
+
+    def __init__(self, field: str, problem: str) -> None:
+        self.field = field
+        self.problem = problem
+        super().__init__(f"flag setting '{field}': {problem}")
+
+
+class FlagInputError(FlagError, InputError):
+    """The daily summary table cannot be used as given; names the column."""

@@ -24,6 +24,15 @@ from guap_pipeline.errors import ConfigError, InputError
 QUADRANTS = ("tp", "fp", "fn", "tn")
 
 
+def integer_codes(numbers: NDArray, classes: Sequence[Hashable]) -> NDArray[np.intp]:
+    """Position of each number in the integer ``classes``, -1 where none (NaN included):
+    a comparison per class, no hashing."""
+    codes = np.full(len(numbers), -1, dtype=np.intp)
+    for code, cls in enumerate(classes):
+        codes[numbers == cls] = code
+    return codes
+
+
 def _is_number(value: object) -> bool:
     return isinstance(value, Real) and not isinstance(value, bool) and np.isfinite(float(value))
 

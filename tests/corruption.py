@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from guap_pipeline.landing import UNMATCHED_REASON
+from guap_pipeline.ingest.staged import UNMATCHED_REASON
 
 WRONG_FIELDS = "line has the wrong number of fields"
 

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from guap_pipeline import SUMMARY_COLUMNS, InputError, ValueMatrix, account, normalized_profit
-from guap_pipeline.accounting import encode_classes, one_vs_rest
+from guap_pipeline.money.accounting import encode_classes, one_vs_rest
 
 MATRIX = ValueMatrix.from_nested([[0, -200], [-1000, 1500]], classes=[0, 1])
 FRAUD = ValueMatrix.from_named(

@@ -14,8 +14,10 @@ import pandas as pd
 import pytest
 
 from assets_defs.cli import main
-from guap_pipeline.storage import Store
+from guap_pipeline.store.store import Store
 from tests.webhook import Hook, receiving
+
+pytestmark = pytest.mark.slow  # monitoring runs of a pipeline over days
 
 CONFIG = """\
 landing: ./landing

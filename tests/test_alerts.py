@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pandas as pd
 import pytest
 
-from guap_pipeline.alerts import (
+from guap_pipeline.alerts.incidents import (
     INCIDENT_COLUMNS,
     WEBHOOK_ENV,
     Context,

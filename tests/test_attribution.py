@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from guap_pipeline.attribution import around, attribute, describe
+from guap_pipeline.series.attribution import around, attribute, describe
 
 QUADRANT_COLUMNS = ["tp", "fp", "fn", "tn", "value_tp", "value_fp", "value_fn", "value_tn"]
 
@@ -51,6 +51,7 @@ counts = st.integers(0, 50)
 money = st.floats(-1e4, 1e4, allow_nan=False)
 
 
+@pytest.mark.slow  # many generated periods
 @given(st.lists(st.tuples(counts, counts, money, money), min_size=1, max_size=4), st.data())
 def test_effects_sum_exactly_to_the_change_in_profit(before_days, data) -> None:
     after_days = data.draw(

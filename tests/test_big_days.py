@@ -2,7 +2,7 @@
 
 The slice size is shrunk to a few rows so that every file is read, validated, routed and
 written in several parts; each table must equal what the pure pandas functions of
-:mod:`guap_pipeline.daily` compute from the same staged rows.
+:mod:`guap_pipeline.money.one_day` compute from the same staged rows.
 """
 
 import tempfile
@@ -14,10 +14,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from guap_pipeline import landing, load_config, pipeline, storage
-from guap_pipeline.daily import dedupe_predictions, join_labels, latest_labels
-from guap_pipeline.landing import read_staged, stage_landing
-from guap_pipeline.pipeline import (
+from guap_pipeline import load_config
+from guap_pipeline.ingest import routing, staging
+from guap_pipeline.ingest.staged import read_staged
+from guap_pipeline.ingest.staging import stage_landing
+from guap_pipeline.money.one_day import dedupe_predictions, join_labels, latest_labels
+from guap_pipeline.steps import (
+    big_days,
     build_day_profit,
     build_labeled,
     build_labels,
@@ -25,15 +28,19 @@ from guap_pipeline.pipeline import (
     dirty_days,
     quarantine,
 )
-from guap_pipeline.storage import Store
+from guap_pipeline.store import store as storage
+from guap_pipeline.store.store import Store
 from tests.pipeline_data import labels_for, predictions_for, write_config
+
+pytestmark = pytest.mark.slow  # big days through DuckDB and Arrow, and spill folders
 
 
 @pytest.fixture(autouse=True)
 def small_slices(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(landing, "SLICE_ROWS", 7)
-    monkeypatch.setattr(pipeline, "SLICE_ROWS", 7)
-    monkeypatch.setattr(landing, "MATCHES_MIN_ROWS", 0)  # keep the routing's matches
+    monkeypatch.setattr(routing, "SLICE_ROWS", 7)
+    monkeypatch.setattr(staging, "SLICE_ROWS", 7)
+    monkeypatch.setattr(big_days, "SLICE_ROWS", 7)
+    monkeypatch.setattr(routing, "MATCHES_MIN_ROWS", 0)  # keep the routing's matches
 
 
 def build(config_path: Path) -> tuple[Store, list[str]]:
@@ -149,7 +156,7 @@ def test_routing_matches_stand_in_for_the_join_only_while_they_hold(tmp_path: Pa
     first.to_parquet(land / "predictions" / "a.parquet")
     labels_for(first, share=0.7, seed=12).to_parquet(land / "labels" / "l.parquet")
     store, _ = build(config)
-    assert landing.staged_matches(store, day) is not None
+    assert routing.staged_matches(store, day) is not None
     check_against_pandas(store, day)
 
     # Relabels: one id labeled in two files, another twice in one file.
@@ -157,7 +164,7 @@ def test_routing_matches_stand_in_for_the_join_only_while_they_hold(tmp_path: Pa
     again.loc[again.index[1], "prediction_id"] = again["prediction_id"].iloc[0]
     again.to_parquet(land / "labels" / "again.parquet")
     store, _ = build(config)
-    assert landing.staged_matches(store, day) is not None
+    assert routing.staged_matches(store, day) is not None
     check_against_pandas(store, day)
     assert store.read("labels", day)["n_label_versions"].max() > 1
 
@@ -167,7 +174,7 @@ def test_routing_matches_stand_in_for_the_join_only_while_they_hold(tmp_path: Pa
     second.to_parquet(land / "predictions" / "c.parquet")
     labels_for(second, share=1.0, seed=15).to_parquet(land / "labels" / "m.parquet")
     store, _ = build(config)
-    assert landing.staged_matches(store, day) is None
+    assert routing.staged_matches(store, day) is None
     check_against_pandas(store, day)
 
     # One file again, rewritten with fewer rows: the labels of the rows it lost are orphans.
@@ -175,7 +182,7 @@ def test_routing_matches_stand_in_for_the_join_only_while_they_hold(tmp_path: Pa
     (land / "labels" / "m.parquet").unlink()
     first.iloc[:30].to_parquet(land / "predictions" / "a.parquet")
     store, _ = build(config)
-    assert landing.staged_matches(store, day) is None
+    assert routing.staged_matches(store, day) is None
     check_against_pandas(store, day)
     assert (quarantine(store)["reason"].str.contains("not among the day's")).any()
 
@@ -195,9 +202,9 @@ def test_a_fully_labeled_day_skips_the_duplicate_count_only_when_matches_vouch(
         predictions.to_parquet(land / "predictions" / "p.parquet")
         labels_for(unique, share=1.0, seed=17).to_parquet(land / "labels" / "l.parquet")
         if folder == "once":  # no DuckDB count of distinct ids: the matches tell
-            monkeypatch.setattr(pipeline, "_n_duplicates", lambda chunks: 1 / 0)
+            monkeypatch.setattr(big_days, "_n_duplicates", lambda chunks: 1 / 0)
         store, _ = build(config)
-        assert (landing.staged_matches(store, day) is None) == (folder == "twice")
+        assert (routing.staged_matches(store, day) is None) == (folder == "twice")
         check_against_pandas(store, day)
         assert len(store.read("predictions", day)) == 29
         assert len(store.read("quarantine_predictions", day)) == (folder == "twice")

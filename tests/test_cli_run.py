@@ -13,6 +13,8 @@ from assets_defs.cli import main
 from assets_defs.definitions import defs
 from tests.pipeline_data import AS_OF, CONFIG, days, labels_for, predictions_for, write_config
 
+pytestmark = pytest.mark.slow  # guap-pipeline run in subprocesses
+
 CLI = Path(sys.executable).with_name("guap-pipeline")
 ROOT = Path(__file__).parent.parent
 

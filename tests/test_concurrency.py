@@ -7,22 +7,24 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from guap_pipeline import landing as landing_module
 from guap_pipeline import load_config
 from guap_pipeline.errors import LockTimeoutError
-from guap_pipeline.landing import MANIFEST, stage_landing
-from guap_pipeline.pipeline import (
+from guap_pipeline.ingest import staging
+from guap_pipeline.ingest.staging import MANIFEST, stage_landing
+from guap_pipeline.steps import (
     BUILT,
     build_day_profit,
     build_labeled,
     build_labels,
     build_predictions,
     dirty_days,
-    record_built,
 )
-from guap_pipeline.storage import Store
+from guap_pipeline.steps.freshness import record_built
+from guap_pipeline.store.store import Store
 from tests.pipeline_data import days, labels_for, predictions_for, write_config
 from tests.test_convergence import monitoring_run
+
+pytestmark = pytest.mark.slow  # parallel runs over a store
 
 WRITERS = 4
 DAYS_PER_WRITER = 40
@@ -105,7 +107,7 @@ def test_staging_waits_for_another_staging_pass(
 ) -> None:
     config = load_config(landing(tmp_path))
     store = Store(config.storage)
-    monkeypatch.setattr(landing_module, "STAGING_LOCK_SECONDS", 0.2)
+    monkeypatch.setattr(staging, "STAGING_LOCK_SECONDS", 0.2)
     with store.lock(MANIFEST):  # another pass (a separate open file: flock excludes it too)
         with pytest.raises(LockTimeoutError, match="another run on this store"):
             stage_landing(config, store)

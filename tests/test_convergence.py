@@ -5,12 +5,13 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from guap_pipeline import load_config
-from guap_pipeline.landing import stage_landing
-from guap_pipeline.pipeline import (
+from guap_pipeline.ingest.staging import stage_landing
+from guap_pipeline.steps import (
     build_day_profit,
     build_labeled,
     build_labels,
@@ -19,8 +20,10 @@ from guap_pipeline.pipeline import (
     dirty_days,
     quarantine,
 )
-from guap_pipeline.storage import Store
+from guap_pipeline.store.store import Store
 from tests.pipeline_data import days, predictions_for, write_config
+
+pytestmark = pytest.mark.slow  # monitoring runs until the store converges
 
 AS_OF = dt.date(2026, 10, 20)
 

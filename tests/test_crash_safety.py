@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from guap_pipeline.errors import InputError
-from guap_pipeline.storage import Store, copy_file
+from guap_pipeline.store.store import Store, copy_file
 
 ROWS = 400_000
 
@@ -30,6 +30,7 @@ def write_forever(root: str) -> None:
         i += 1
 
 
+@pytest.mark.slow  # a soak of killed writers
 @pytest.mark.parametrize("delay", [0.05, 0.3, 0.6])
 def test_sigkill_during_writes_leaves_a_complete_previous_version(
     tmp_path: Path, delay: float

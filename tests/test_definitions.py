@@ -7,12 +7,15 @@ import sys
 from pathlib import Path
 
 import dagster as dg
+import pytest
 
 from assets_defs.definitions import defs
 from assets_defs.resources import AlertsResource, GuapResource
 from assets_defs.runner import run_monitoring
 from assets_defs.sensors import landing_folder_sensor, run_failure_alert_sensor, stale_days_sensor
 from tests.pipeline_data import AS_OF, labels_for, predictions_for, write_config
+
+pytestmark = pytest.mark.slow  # Dagster jobs executed in process
 
 
 def test_definitions_load() -> None:
@@ -121,7 +124,7 @@ def test_a_failed_run_is_alerted(tmp_path: Path, caplog) -> None:
         dagster_run=result.dagster_run,
         resources={"alerts": AlertsResource()},
     ).for_run_failure()
-    with caplog.at_level("ERROR", logger="guap_pipeline.alerts"):
+    with caplog.at_level("ERROR", logger="guap_pipeline.alerts.incidents"):
         run_failure_alert_sensor(context)
     assert f"monitoring run {result.run_id[:8]} of ingest_landing_job failed" in caplog.text
 

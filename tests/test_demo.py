@@ -14,8 +14,10 @@ import pytest
 
 from assets_defs.cli import main
 from guap_pipeline.config import load_config
-from guap_pipeline.demo import DAYS, demo_frames, write_demo
-from guap_pipeline.storage import Store
+from guap_pipeline.datasets.demo import DAYS, demo_frames, write_demo
+from guap_pipeline.store.store import Store
+
+pytestmark = pytest.mark.slow  # the 300-day demo, written and run
 
 END = dt.date(2026, 8, 31)
 START = END - dt.timedelta(days=DAYS - 1)

@@ -13,9 +13,10 @@ import pytest
 from assets_defs.definitions import defs
 from assets_defs.resources import GuapResource
 from assets_defs.runner import run_monitoring
-from guap_pipeline import distributed, load_config
-from guap_pipeline.landing import stage_landing
-from guap_pipeline.pipeline import (
+from guap_pipeline import load_config
+from guap_pipeline.engines import dask_engine as distributed
+from guap_pipeline.ingest.staging import stage_landing
+from guap_pipeline.steps import (
     build_day_profit,
     build_labeled,
     build_labels,
@@ -23,8 +24,10 @@ from guap_pipeline.pipeline import (
     dirty_days,
     quarantine,
 )
-from guap_pipeline.storage import Store
+from guap_pipeline.store.store import Store
 from tests.pipeline_data import AS_OF, labels_for, predictions_for, write_config
+
+pytestmark = pytest.mark.slow  # a Dask cluster
 
 pytest.importorskip("distributed")
 

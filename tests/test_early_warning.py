@@ -15,11 +15,11 @@ from assets_defs.assets import early_decline_check
 from assets_defs.cli import main
 from assets_defs.definitions import defs
 from guap_pipeline.config import load_config
-from guap_pipeline.early_warning import early_declines
 from guap_pipeline.estimate import estimate_kinds
-from guap_pipeline.report import estimate_lines
-from guap_pipeline.storage import Store
-from guap_pipeline.timeseries import DAILY_COLUMNS, overall
+from guap_pipeline.report.text import estimate_lines
+from guap_pipeline.series.daily_table import DAILY_COLUMNS, overall
+from guap_pipeline.series.early_warning import early_declines
+from guap_pipeline.store.store import Store
 from tests.pipeline_data import days, labels_for, predictions_for, write_config
 
 # 28 realized days at 1.9 / 2.1 per prediction (pace 2.0, sample sd sqrt(28 * 0.01 / 27)),
@@ -116,6 +116,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return config
 
 
+@pytest.mark.slow  # a pipeline run
 def test_the_daily_table_carries_the_estimate_realized_days_equal_profit(run: Path) -> None:
     daily = Store(load_config(run).storage).read("daily_summary")
     assert list(daily.columns) == list(DAILY_COLUMNS)
@@ -131,6 +132,7 @@ def test_the_daily_table_carries_the_estimate_realized_days_equal_profit(run: Pa
     assert (open_days["estimated_profit_high"] > open_days["estimated_profit_low"]).all()
 
 
+@pytest.mark.slow  # a pipeline run
 def test_the_series_marks_each_row_estimated_or_realized_with_a_note(run: Path) -> None:
     series = Store(load_config(run).storage).read("profit_timeseries")
     last = series[series["date"] == "2026-10-12"].set_index("model_version")
@@ -138,6 +140,7 @@ def test_the_series_marks_each_row_estimated_or_realized_with_a_note(run: Path) 
     assert last.loc["v1", "estimate_note"].startswith("estimated: 300 unlabeled rows")
 
 
+@pytest.mark.slow  # a pipeline run
 def test_the_summary_says_which_days_are_estimated(run: Path) -> None:
     daily = Store(load_config(run).storage).read("daily_summary")
     (line,) = estimate_lines(daily)

@@ -6,9 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from guap_pipeline import estimate as estimate_module
 from guap_pipeline.config import parse_config
-from guap_pipeline.daily import day_profit
 from guap_pipeline.estimate import (
     DayRows,
     ReferenceRows,
@@ -19,11 +17,16 @@ from guap_pipeline.estimate import (
     estimate_unlabeled,
     fit_calibration,
     fit_label_delays,
+    from_store,
+    monte_carlo,
     overall_estimate,
     recalibrate,
+    table,
 )
-from guap_pipeline.storage import Store
-from guap_pipeline.timeseries import daily_summary
+from guap_pipeline.estimate.rows import WEIGHT
+from guap_pipeline.money.one_day import day_profit
+from guap_pipeline.series.daily_table import daily_summary
+from guap_pipeline.store.store import Store
 
 TP, FP, FN, TN = 100.0, -10.0, -150.0, 0.0
 
@@ -138,6 +141,7 @@ def test_perfectly_calibrated_scores_give_an_unbiased_estimate():
         assert abs(error.mean()) < 3 * error.std() / np.sqrt(len(error)), adapt
 
 
+@pytest.mark.slow  # Monte Carlo coverage over many days
 def test_interval_covers_the_realized_value_at_its_level():
     rng = np.random.default_rng(3)
     day, truth = unlabeled_days(rng, 100, 250)
@@ -148,6 +152,7 @@ def test_interval_covers_the_realized_value_at_its_level():
     assert (result["expected"] <= result["high"]).all()
 
 
+@pytest.mark.slow  # Monte Carlo coverage over many days
 def test_interval_simulated_on_a_sample_of_rows_covers_alike(monkeypatch):
     """Above MAX_SIMULATED_ROWS the Monte Carlo draws a sample of the unlabeled rows: the
     estimate still values every row, and the interval keeps its width and coverage."""
@@ -155,7 +160,7 @@ def test_interval_simulated_on_a_sample_of_rows_covers_alike(monkeypatch):
     day, truth = unlabeled_days(rng, 100, 250)
     ref = reference(rng, 20_000)
     whole = estimate_unlabeled(ref, day, n_replicates=200, level=0.9)
-    monkeypatch.setattr(estimate_module, "MAX_SIMULATED_ROWS", 5_000)  # 50 of 250 a day
+    monkeypatch.setattr(monte_carlo, "MAX_SIMULATED_ROWS", 5_000)  # 50 of 250 a day
     sampled = estimate_unlabeled(ref, day, n_replicates=200, level=0.9)
     np.testing.assert_allclose(sampled["expected"], whole["expected"], rtol=1e-12)
     covered = (truth >= sampled["low"]) & (truth <= sampled["high"])
@@ -164,6 +169,7 @@ def test_interval_simulated_on_a_sample_of_rows_covers_alike(monkeypatch):
     assert 0.85 <= ratio <= 1.2
 
 
+@pytest.mark.slow  # Monte Carlo coverage over many days
 def test_values_that_tell_the_class_are_weighted_into_the_calibration():
     """Fraud is bigger: the amount-weighted calibration values a score's rows at
     E[fraud × amount | score], so the estimate is unbiased where a score-only chance times
@@ -369,6 +375,7 @@ def built(tmp_path_factory):
     return config, store, daily, out, as_of
 
 
+@pytest.mark.slow  # a store of months of days
 def test_mature_days_estimate_is_their_realized_profit(built):
     _, _, _, out, as_of = built
     passed = pd.to_datetime(out["date"]).dt.date <= as_of - dt.timedelta(days=10)
@@ -379,6 +386,7 @@ def test_mature_days_estimate_is_their_realized_profit(built):
     assert (realized["estimate_note"].str.startswith("realized")).all()
 
 
+@pytest.mark.slow  # a store of months of days
 def test_immature_days_are_estimated_with_an_interval(built):
     _, _, _, out, _ = built
     estimated = out[out["estimate_kind"] == "estimated"]
@@ -390,6 +398,7 @@ def test_immature_days_are_estimated_with_an_interval(built):
     assert estimated["estimate_note"].str.contains("90% interval").all()
 
 
+@pytest.mark.slow  # a store of months of days
 def test_a_day_without_scores_has_no_estimate_said_plainly(built):
     _, _, _, out, _ = built
     row = out[(out["date"] == "2026-03-30") & (out["model_version"] == "v1")].iloc[0]
@@ -398,6 +407,7 @@ def test_a_day_without_scores_has_no_estimate_said_plainly(built):
     assert row["estimate_note"] == "no estimate: no scores on this day"
 
 
+@pytest.mark.slow  # a store of months of days
 def test_a_new_model_version_without_mature_days_has_no_estimate(built):
     _, _, _, out, _ = built
     v2 = out[out["model_version"] == "v2"]
@@ -405,25 +415,28 @@ def test_a_new_model_version_without_mature_days_has_no_estimate(built):
     assert v2["estimate_note"].str.contains("v2 has no mature days yet").all()
 
 
+@pytest.mark.slow  # a store of months of days
 def test_the_estimate_is_deterministic(built):
     config, store, daily, out, as_of = built
     again = estimate_days(store, config, daily, as_of=as_of, n_replicates=60)
     pd.testing.assert_frame_equal(out, again)
 
 
+@pytest.mark.slow  # a store of months of days
 def test_big_days_are_read_as_weighted_samples_that_agree_with_the_whole(built, monkeypatch):
     """Capped rows (as on days of millions): the interval from the sample covers the
     estimate from every row, and is wider, for it also covers the sampling."""
     config, store, daily, out, as_of = built
-    monkeypatch.setattr(estimate_module, "MAX_LEARNING_ROWS", 2_000)
-    monkeypatch.setattr(estimate_module, "MAX_UNLABELED_ROWS", 500)
-    need = estimate_module._need(daily, config, as_of, estimate_module.REFERENCE_DAYS)
-    rows = estimate_module._read_bounded(store, config, need, np.random.default_rng(0))
+    monkeypatch.setattr(from_store, "MAX_LEARNING_ROWS", 2_000)
+    monkeypatch.setattr(table, "MAX_LEARNING_ROWS", 2_000)
+    monkeypatch.setattr(from_store, "MAX_UNLABELED_ROWS", 500)
+    need = table._need(daily, config, as_of, table.REFERENCE_DAYS)
+    rows = from_store._read_bounded(store, config, need, np.random.default_rng(0))
     assert len(rows) < 2_000 * 1.2 + 2_000 * 1.2 + 500 * 1.2  # vs 9,300 rows stored
     window = rows[rows["date"] > str(as_of - dt.timedelta(days=10))]
     unlabeled = window[window["y_true"].isna()]
     whole = sum(len(store.read("labeled_predictions", d)) for d in window["date"].unique())
-    assert unlabeled[estimate_module.WEIGHT].gt(1).any() and whole > len(window)
+    assert unlabeled[WEIGHT].gt(1).any() and whole > len(window)
     sampled = estimate_days(store, config, daily, as_of=as_of, n_replicates=60)
     both = out.merge(sampled, on=["date", "model_version"], suffixes=("", "_s"))
     both = both[both["estimate_kind"] == "estimated"]

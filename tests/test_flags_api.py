@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 import guap_pipeline.flags as flags_api
+from guap_pipeline.datasets import flag_series as ds
 from guap_pipeline.flags import (
     FLAG_COLUMNS,
     FlagInputError,
@@ -22,7 +23,6 @@ from guap_pipeline.flags import (
     flags_frame,
     plateau,
 )
-from guap_pipeline.flags import datasets as ds
 
 
 def test_flag_columns_are_the_contract() -> None:
@@ -43,6 +43,7 @@ def test_flag_columns_are_the_contract() -> None:
     assert pd.api.types.is_float_dtype(empty["money_at_stake"])
 
 
+@pytest.mark.slow  # threshold calibration by simulation
 def test_flags_table_of_a_decline_has_money_and_no_ceiling() -> None:
     daily = ds.step_decline(n_days=180, at=120, size_sd=3.0, seed=1).daily
     table = detect_flags(daily, series="fraud-eu")

@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from guap_pipeline.datasets import flag_series as ds
 from guap_pipeline.flags import FlagSettings, assess, detect_flags
-from guap_pipeline.flags import datasets as ds
 from guap_pipeline.flags.diminishing import detect_version_returns, fit_saturating, saturating
 from guap_pipeline.flags.series import prepare_series
 

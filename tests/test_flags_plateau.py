@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from guap_pipeline.datasets import flag_series as ds
+from guap_pipeline.errors import FlagSettingsError
 from guap_pipeline.flags import FlagSettings, assess, detect_flags
-from guap_pipeline.flags import datasets as ds
-from guap_pipeline.flags.exceptions import FlagSettingsError
 from guap_pipeline.flags.plateau import best_knot, detect_plateau
 from guap_pipeline.flags.series import prepare_series
 

@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from guap_pipeline.datasets.flag_series import as_seen_on, simulate, stable
 from guap_pipeline.flags import FlagInputError, FlagSettings
-from guap_pipeline.flags.datasets import as_seen_on, simulate, stable
 from guap_pipeline.flags.series import (
     lag1_autocorrelation,
     prepare_series,

@@ -22,9 +22,9 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from guap_pipeline.landing import UNMATCHED_REASON, read_staged, staged_days
-from guap_pipeline.pipeline import quarantine
-from guap_pipeline.storage import Store
+from guap_pipeline.ingest.staged import UNMATCHED_REASON, read_staged, staged_days
+from guap_pipeline.steps import quarantine
+from guap_pipeline.store.store import Store
 from tests.corruption import (
     LABEL_MUTATIONS,
     PREDICTION_MUTATIONS,
@@ -35,6 +35,8 @@ from tests.corruption import (
 )
 from tests.pipeline_data import days, labels_for, predictions_for, write_config
 from tests.test_convergence import monitoring_run
+
+pytestmark = pytest.mark.slow  # monitoring runs on generated corrupt files
 
 DAYS = days("2026-10-02", 4)
 CSV_DAYS, PARQUET_DAYS = DAYS[:2], DAYS[2:]

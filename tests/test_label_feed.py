@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from guap_pipeline.config import load_config
-from guap_pipeline.label_feed import (
+from guap_pipeline.ingest.label_feed import (
     BASIS_LABELED_AT,
     BASIS_WINDOW,
     LabelAges,
@@ -19,8 +19,8 @@ from guap_pipeline.label_feed import (
     stalled_days,
     usual_coverage,
 )
-from guap_pipeline.storage import Store
-from guap_pipeline.timeseries import is_mature
+from guap_pipeline.series.daily_table import is_mature
+from guap_pipeline.store.store import Store
 
 CONFIG = """\
 landing: ./landing
@@ -273,6 +273,7 @@ def check_result(config: Path):
     return label_feed(guap=GuapResource(config_path=str(config), as_of=AS_OF))
 
 
+@pytest.mark.slow  # months of monitoring runs
 def test_a_month_long_label_outage_raises_no_decline_and_flags_return_when_labels_land(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -306,6 +307,7 @@ def test_a_month_long_label_outage_raises_no_decline_and_flags_return_when_label
     assert check_result(config).passed
 
 
+@pytest.mark.slow  # months of monitoring runs
 def test_a_real_decline_during_a_partial_outage_is_found_once_its_labels_land(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

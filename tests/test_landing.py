@@ -9,9 +9,10 @@ import pyarrow.parquet as pq
 import pytest
 
 from guap_pipeline import load_config
-from guap_pipeline.landing import read_staged, stage_landing
-from guap_pipeline.pipeline import build_labels, build_predictions, dirty_days, quarantine
-from guap_pipeline.storage import Store
+from guap_pipeline.ingest.staged import read_staged
+from guap_pipeline.ingest.staging import stage_landing
+from guap_pipeline.steps import build_labels, build_predictions, dirty_days, quarantine
+from guap_pipeline.store.store import Store
 from tests.pipeline_data import predictions_for, write_config
 from tests.test_convergence import monitoring_run
 
@@ -446,6 +447,7 @@ def test_a_timestamp_after_the_year_9999_is_out_of_range_not_before_start_date(
     assert read_staged(store, "predictions", "2026-10-01")["predicted_at"].size == 1
 
 
+@pytest.mark.slow  # hundreds of corrupted files
 def test_bit_flipped_parquet_files_never_crash_staging(root: Path) -> None:
     """Each damaged copy is quarantined whole or read row by row; none raises."""
     clean = root / "clean.parquet"

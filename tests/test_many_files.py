@@ -16,10 +16,14 @@ from assets_defs.resources import GuapResource
 from assets_defs.sensors import landing_folder_sensor, stale_days_sensor
 from guap_pipeline import load_config
 from guap_pipeline.errors import ConfigError
-from guap_pipeline.landing import KINDS, read_staged, stage_landing, staged_days
-from guap_pipeline.pipeline import plan
-from guap_pipeline.storage import DUCKDB_MEMORY_ENV, Store
+from guap_pipeline.ingest.scan import KINDS
+from guap_pipeline.ingest.staged import read_staged, staged_days
+from guap_pipeline.ingest.staging import stage_landing
+from guap_pipeline.steps import plan
+from guap_pipeline.store.store import DUCKDB_MEMORY_ENV, Store
 from tests.pipeline_data import AS_OF, days, labels_for, predictions_for, write_config
+
+pytestmark = pytest.mark.slow  # hundreds of landing files
 
 # Daily files of a user's size. Before routing read every labels file in a scan of its
 # own, 20 of them ran out of a 128 MB DuckDB budget (~8 MiB per scan: 1 GB at ~120).

@@ -11,9 +11,10 @@ import pytest
 
 from assets_defs.cli import main
 from guap_pipeline import load_config
-from guap_pipeline.landing import read_staged, stage_landing
-from guap_pipeline.pipeline import quarantine
-from guap_pipeline.storage import Store
+from guap_pipeline.ingest.staged import read_staged
+from guap_pipeline.ingest.staging import stage_landing
+from guap_pipeline.steps import quarantine
+from guap_pipeline.store.store import Store
 from tests.pipeline_data import AS_OF, CONFIG, days, labels_for, predictions_for
 
 # The SPEC's names on the left, the names of a NannyML- or Evidently-style frame on the right.
@@ -69,6 +70,7 @@ def stored_tables(config: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     return store.read("daily_summary"), bad
 
 
+@pytest.mark.slow  # two pipelines built side by side
 def test_own_column_names_and_labels_give_the_same_tables(tmp_path: Path) -> None:
     spec = landing_set(tmp_path / "spec", mapped=False)
     own = landing_set(tmp_path / "own", mapped=True)
@@ -229,6 +231,7 @@ def test_the_readme_example_of_your_own_data_reads_as_documented(tmp_path: Path)
     assert read_staged(store, "labels", "2026-03-02")["y_true"].tolist() == [1]  # defaulted
 
 
+@pytest.mark.slow  # two pipelines built side by side
 def test_setting_the_key_a_reason_names_reads_the_files_again(tmp_path: Path) -> None:
     """The user's path: run, read the reason, add the mapping, run again: no file is
     touched, yet every row is read under the new mapping."""

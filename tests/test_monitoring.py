@@ -12,13 +12,13 @@ import pytest
 from assets_defs.assets import flag_check
 from assets_defs.cli import main
 from guap_pipeline import parse_config
-from guap_pipeline.acceptance import acceptance
-from guap_pipeline.accounting import summary_from_counts
+from guap_pipeline.alerts.store_runs import build_alerts, build_flags, deliver_pending, flag_context
+from guap_pipeline.datasets.flag_series import stable, step_decline
 from guap_pipeline.errors import InputError
-from guap_pipeline.flags.datasets import stable, step_decline
-from guap_pipeline.monitoring import build_alerts, build_flags, deliver_pending, flag_context
-from guap_pipeline.storage import Store
-from guap_pipeline.timeseries import DAILY_COLUMNS
+from guap_pipeline.money.accounting import summary_from_counts
+from guap_pipeline.series.acceptance import acceptance
+from guap_pipeline.series.daily_table import DAILY_COLUMNS
+from guap_pipeline.store.store import Store
 
 MATRIX = {"tp": 100, "fp": -10, "fn": -50, "tn": 0}
 
@@ -305,7 +305,7 @@ def test_a_delivery_waits_for_no_other_run_holding_the_alerts(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     store, recorder = pending_in_store(tmp_path), Recorder()
-    monkeypatch.setattr("guap_pipeline.monitoring.LOCK_SECONDS", 0.05)
+    monkeypatch.setattr("guap_pipeline.alerts.store_runs.LOCK_SECONDS", 0.05)
     with store.lock("alerts"):
         delivery = deliver_pending(store, [recorder], backoff_seconds=0)
     assert delivery.busy and delivery.pending == 1 and recorder.sent == []

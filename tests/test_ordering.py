@@ -6,9 +6,9 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from guap_pipeline.ordering import stable_order
-from guap_pipeline.pipeline import _labeled_at_order
-from guap_pipeline.threshold import descending_order
+from guap_pipeline.money.ordering import stable_order
+from guap_pipeline.money.threshold import descending_order
+from guap_pipeline.steps.big_days import _labeled_at_order
 
 RNG = np.random.default_rng(7)
 
@@ -42,7 +42,7 @@ def test_stable_order_is_numpys_stable_argsort(keys: np.ndarray) -> None:
 def test_row_numbers_packed_slice_by_slice_give_the_same_order(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr("guap_pipeline.ordering._ROWS_AT_A_TIME", 7)  # slices end mid-run
+    monkeypatch.setattr("guap_pipeline.money.ordering._ROWS_AT_A_TIME", 7)  # slices end mid-run
     for keys in (RNG.integers(0, 50, 1000).astype(np.uint64), _wide_with_near_ties(1000)):
         np.testing.assert_array_equal(stable_order(keys), np.argsort(keys, kind="stable"))
 

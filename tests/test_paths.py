@@ -6,9 +6,10 @@ import pandas as pd
 import pytest
 
 from guap_pipeline import load_config
-from guap_pipeline.landing import BROKEN_LINK_REASON, OUTSIDE_REASON, stage_landing
-from guap_pipeline.pipeline import build_predictions, dirty_days, quarantine
-from guap_pipeline.storage import Store
+from guap_pipeline.ingest.scan import BROKEN_LINK_REASON, OUTSIDE_REASON
+from guap_pipeline.ingest.staging import stage_landing
+from guap_pipeline.steps import build_predictions, dirty_days, quarantine
+from guap_pipeline.store.store import Store
 from tests.pipeline_data import predictions_for, write_config
 from tests.test_convergence import monitoring_run
 

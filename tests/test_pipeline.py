@@ -13,9 +13,11 @@ from assets_defs.definitions import defs
 from assets_defs.resources import GuapResource
 from assets_defs.runner import persistent_instance, quick_sqlite_commits, run_monitoring
 from guap_pipeline import account, load_config
-from guap_pipeline.storage import Store
-from guap_pipeline.timeseries import DAILY_COLUMNS
+from guap_pipeline.series.daily_table import DAILY_COLUMNS
+from guap_pipeline.store.store import Store
 from tests.pipeline_data import AS_OF, days, labels_for, predictions_for, write_config
+
+pytestmark = pytest.mark.slow  # Dagster runs of the whole pipeline
 
 
 @pytest.fixture

@@ -28,10 +28,12 @@ from assets_defs.sensors import (
     stale_days_sensor,
 )
 from guap_pipeline import load_config
-from guap_pipeline.storage import Store
+from guap_pipeline.store.store import Store
 from tests.pg_support import DEPLOY_YAML, postgres_home
 from tests.pipeline_data import AS_OF, days, labels_for, predictions_for, write_config
 from tests.test_convergence import monitoring_run
+
+pytestmark = pytest.mark.slow  # a PostgreSQL-backed Dagster instance
 
 DAYS = days("2026-10-01", 3)
 CREDENTIALS = {
@@ -291,6 +293,6 @@ def test_schedule_and_failure_alert_on_postgres(
         dagster_run=instance.get_run_by_id(failed.run_id),
         resources={"alerts": AlertsResource()},
     ).for_run_failure()
-    with caplog.at_level("ERROR", logger="guap_pipeline.alerts"):
+    with caplog.at_level("ERROR", logger="guap_pipeline.alerts.incidents"):
         run_failure_alert_sensor(sensor_context)
     assert f"monitoring run {failed.run_id[:8]} of ingest_landing_job failed" in caplog.text

@@ -17,11 +17,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from guap_pipeline import SUMMARY_COLUMNS, ValueMatrix, account, normalized_profit
-from guap_pipeline.threshold import hindsight, profit_curve
+from guap_pipeline.money.threshold import hindsight, profit_curve
 
 RATES = (-2.0, -1.0, -0.5, 0.25, 0.5, 1.0, 1.5)
 GROUPINGS = (
@@ -230,6 +231,7 @@ def assert_same(got: object, want: object, what: str) -> None:
 # --------------------------------------------------------------------------- properties
 
 
+@pytest.mark.slow  # many generated tables against a naive loop
 @PROPERTY_SETTINGS
 @given(cases())
 def test_summary_matches_naive_reference(case: Case) -> None:
@@ -254,6 +256,7 @@ def test_summary_matches_naive_reference(case: Case) -> None:
         assert_same(per_class[i], want["per_predicted_class"], f"{key} per_predicted_class")
 
 
+@pytest.mark.slow  # many generated tables against a naive loop
 @PROPERTY_SETTINGS
 @given(cases())
 def test_cells_match_naive_reference(case: Case) -> None:
@@ -283,6 +286,7 @@ def test_cells_match_naive_reference(case: Case) -> None:
         assert math.isclose(got[width + 1], want[width + 1], rel_tol=1e-9, abs_tol=1e-6)
 
 
+@pytest.mark.slow  # many generated tables against a naive loop
 @PROPERTY_SETTINGS
 @given(cases())
 def test_oracle_bounds_the_model_and_the_baseline(case: Case) -> None:

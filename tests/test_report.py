@@ -12,6 +12,8 @@ import pytest
 from assets_defs.cli import main
 from tests.pipeline_data import AS_OF, days, labels_for, predictions_for, write_config
 
+pytestmark = pytest.mark.slow  # a pipeline run and the HTML report in Chromium
+
 CHARTS = [
     "profit_series",
     "profit_estimate",
@@ -100,7 +102,7 @@ def test_report_renders_its_charts_in_headless_chromium(report: Path, tmp_path: 
 
 
 def test_flag_lines_say_the_money_and_the_ceiling_per_labeled_prediction() -> None:
-    from guap_pipeline.report import flag_lines
+    from guap_pipeline.report.text import flag_lines
 
     flags = pd.DataFrame(
         {

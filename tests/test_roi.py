@@ -9,7 +9,7 @@ import pytest
 
 from assets_defs.cli import main
 from guap_pipeline.config import OperatingCost
-from guap_pipeline.roi import add_roi, payback
+from guap_pipeline.series.roi import add_roi, payback
 from tests.pipeline_data import AS_OF, days, labels_for, predictions_for, write_config
 
 PER_DAY, PER_PREDICTION = 150.0, 0.5
@@ -92,6 +92,7 @@ def test_no_payback_at_a_losing_pace() -> None:
     assert result.describe().startswith("not at the current rate")
 
 
+@pytest.mark.slow  # a pipeline run
 def test_roi_rebuilds_from_the_exported_daily_table(tmp_path: Path, capsys) -> None:
     """Through the command line, as a user meets it: two versions, partly labeled days."""
     config = write_config(tmp_path)

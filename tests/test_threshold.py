@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from guap_pipeline import InputError, ValueMatrix
-from guap_pipeline.threshold import hindsight, profit_curve
+from guap_pipeline.money.threshold import hindsight, profit_curve
 
 MATRIX = ValueMatrix.from_nested([[0, -200], [-1000, 1500]], classes=[0, 1])
 

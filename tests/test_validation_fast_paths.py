@@ -13,9 +13,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from guap_pipeline import load_config, validation
-from guap_pipeline.readers import iter_landing_file
-from guap_pipeline.validation import constant_text, local_days, validate_predictions
+from guap_pipeline import load_config
+from guap_pipeline.ingest import validation
+from guap_pipeline.ingest.readers import iter_landing_file
+from guap_pipeline.ingest.validation import constant_text, local_days, validate_predictions
 from tests.pipeline_data import predictions_for, write_config
 
 TEXTS = {

@@ -32,9 +32,10 @@ from tests.pipeline_data import AS_OF, days, labels_for, predictions_for, write_
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 WEBSERVER = Path(sys.executable).with_name("dagster-webserver")
 BUILT_DAYS = 3
-pytestmark = pytest.mark.skipif(
-    CHROMIUM is None, reason="needs Chromium (apt-get install chromium)"
-)
+pytestmark = [
+    pytest.mark.slow,  # a Dagster webserver driven by Chromium
+    pytest.mark.skipif(CHROMIUM is None, reason="needs Chromium (apt-get install chromium)"),
+]
 
 
 @dataclass

@@ -12,8 +12,10 @@ per model version (a new version restarts the reference), and comes with its evi
   date of getting within 5 % of it; or each model version adding less than the last
   (:mod:`~guap_pipeline.flags.diminishing`).
 
+Imports: ``errors`` only: the flags need nothing of the pipeline but a daily table.
+
 >>> from guap_pipeline.flags import FlagSettings, detect_flags, explain
->>> from guap_pipeline.flags.datasets import stable
+>>> from guap_pipeline.datasets.flag_series import stable
 >>> daily = stable(n_days=20, seed=1).daily.drop(columns="mature")
 >>> detect_flags(daily).empty
 True
@@ -21,6 +23,7 @@ True
 "decline: model version 'v1' has 6 mature days, needs 29 (28 to set its reference, then 1 to test)"
 """
 
+from guap_pipeline.errors import FlagError, FlagInputError, FlagSettingsError
 from guap_pipeline.flags.detect import (
     FlagReport,
     assess,
@@ -30,7 +33,6 @@ from guap_pipeline.flags.detect import (
     explain,
     flags_frame,
 )
-from guap_pipeline.flags.exceptions import FlagError, FlagInputError, FlagSettingsError
 from guap_pipeline.flags.settings import FlagSettings
 from guap_pipeline.flags.verdict import EVIDENCE_COLUMNS, FLAG_COLUMNS, FLAG_NAMES
 

@@ -32,8 +32,11 @@ import ruptures as rpt
 from numpy.typing import ArrayLike, NDArray
 from ruptures.base import BaseCost
 
-from guap_pipeline.flags.exceptions import FlagSettingsError
+from guap_pipeline.errors import FlagSettingsError
 from guap_pipeline.flags.series import lag1_autocorrelation, long_run_factor
+from guap_pipeline.flags.settings import FlagSettings
+
+_DEFAULT = FlagSettings()  # the defaults live in settings.py only
 
 
 class MeanShiftCost(BaseCost):
@@ -102,8 +105,8 @@ def _pelt(x: NDArray[np.float64], *, penalty: float, min_size: int) -> list[int]
 def change_points(
     values: ArrayLike,
     *,
-    penalty: float = 3.0,
-    min_size: int = 7,
+    penalty: float = _DEFAULT.changepoint_penalty,
+    min_size: int = _DEFAULT.changepoint_min_days,
     scale: float | None = None,
 ) -> list[int]:
     """0-based indices where a new segment begins (0 and ``len(values)`` excluded).

@@ -30,17 +30,15 @@ Method, per current model version (:class:`~guap_pipeline.flags.series.VersionSe
    for a significant rise; when it fires, at most once per ``R`` days, ``mu`` moves up
    to the mean of the last ``R`` days and the stages restart from there. A fall from a
    higher level is then measured from that level; the reference never moves down.
-6. Threshold, by simulation (:func:`calibrate_threshold`; cached, about 2 s once per
-   process). Stable AR(1) series with lag-1 autocorrelation uniform on
+6. Threshold, by simulation (:func:`calibrate_threshold`; cached once per process).
+   Stable AR(1) series with lag-1 autocorrelation uniform on
    ``[0, calibration_autocorrelation]`` and a strong weekly pattern go through steps 1–3
    with a reference of each stage's length; each stage's ``h`` is the smallest whose
    rate of alarms (flags raised, with the hysteresis of step 3) per year, over the days
-   that stage is in force, is at most ``false_alarms_per_year``. With the defaults
-   (k 0.5, 0.2 per year, winsor 2.5) ``h`` is about 10.7, 7.9, 6.4 and 5.8 for
-   references of 28, 56, 112 and 224 days; Siegmund's known-parameter approximation
-   (:func:`siegmund_arl`) says 5.7 for an in-control ARL of 5 years — the difference
-   is the price of estimating the reference. The harness (``benchmarks/flags_eval.py``)
-   measures the rate actually achieved.
+   that stage is in force, is at most ``false_alarms_per_year``. Short references get
+   a higher ``h`` than Siegmund's known-parameter approximation (:func:`siegmund_arl`)
+   would give: that is the price of estimating the reference. The thresholds and the
+   rate actually achieved (``benchmarks/flags_eval.py``) are in ``benchmarks/README.md``.
 7. Dating and size. When active, PELT (:func:`~guap_pipeline.flags.changepoint.change_points`)
    segments the standardized series of the version; the decline starts at the first
    change point of the latest run of downward steps (one for a fall, several for a
@@ -69,6 +67,7 @@ from guap_pipeline.flags.series import (
     long_run_factor,
     weekday_effects,
 )
+from guap_pipeline.flags.settings import FlagSettings
 from guap_pipeline.flags.verdict import Flag, Verdict, fmt
 
 WINSOR_REFERENCE = 3.0
@@ -79,6 +78,7 @@ CALIBRATION_PATH_DAYS = 730_000  # 2000 paths of a year
 CALIBRATION_WEEKLY = np.array([1.5, 1.0, 0.5, 0.0, -0.5, -1.5, -1.0])
 REFERENCE_DOUBLINGS = 3
 CAP = 1.5  # S never exceeds CAP × h: the flag clears soon after a recovery
+_DEFAULT = FlagSettings()  # the defaults live in settings.py only
 RELEASE = 0.5  # a raised flag stays up until S falls to RELEASE × h
 
 
@@ -293,25 +293,25 @@ class DeclineRule:
     k: float
     thresholds: tuple[float, ...]
     guard_days: int
-    winsor_z: float = 2.5
-    rebaseline: bool = True
-    penalty: float = 3.0
-    min_days: int = 7
+    winsor_z: float = _DEFAULT.winsor_z
+    rebaseline: bool = _DEFAULT.rebaseline
+    penalty: float = _DEFAULT.changepoint_penalty
+    min_days: int = _DEFAULT.changepoint_min_days
     design_rate: float | None = None
 
     @classmethod
     def calibrated(
         cls,
         *,
-        reference_days: int = 28,
-        k: float = 0.5,
-        false_alarms_per_year: float = 0.2,
-        cusum_h: float | None = None,
-        winsor_z: float = 2.5,
-        rebaseline: bool = True,
-        max_autocorrelation: float = 0.4,
-        penalty: float = 3.0,
-        min_days: int = 7,
+        reference_days: int = _DEFAULT.reference_days,
+        k: float = _DEFAULT.cusum_k,
+        false_alarms_per_year: float = _DEFAULT.false_alarms_per_year,
+        cusum_h: float | None = _DEFAULT.cusum_h,
+        winsor_z: float = _DEFAULT.winsor_z,
+        rebaseline: bool = _DEFAULT.rebaseline,
+        max_autocorrelation: float = _DEFAULT.calibration_autocorrelation,
+        penalty: float = _DEFAULT.changepoint_penalty,
+        min_days: int = _DEFAULT.changepoint_min_days,
     ) -> DeclineRule:
         """A rule whose thresholds meet ``false_alarms_per_year`` (or are ``cusum_h``)."""
         guard = reference_days

@@ -17,9 +17,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from guap_pipeline.errors import FlagInputError
 from guap_pipeline.flags.decline import DeclineRule, detect_decline
 from guap_pipeline.flags.diminishing import detect_diminishing, detect_version_returns
-from guap_pipeline.flags.exceptions import FlagInputError
 from guap_pipeline.flags.plateau import detect_plateau
 from guap_pipeline.flags.series import prepare_series
 from guap_pipeline.flags.settings import FlagSettings

@@ -30,7 +30,7 @@ import pandas as pd
 from numpy.typing import NDArray
 from scipy import stats
 
-from guap_pipeline.flags.exceptions import FlagInputError
+from guap_pipeline.errors import FlagInputError
 from guap_pipeline.flags.settings import FlagSettings
 
 DEFAULT_VERSION = "default"

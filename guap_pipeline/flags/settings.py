@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, fields
 
-from guap_pipeline.flags.exceptions import FlagSettingsError
+from guap_pipeline.errors import FlagSettingsError
 
 
 @dataclass(frozen=True)
@@ -30,9 +30,8 @@ class FlagSettings:
         needs ``reference_days + 1`` mature days to be tested.
         ``false_alarms_per_year`` — the design false-alarm rate on stable data; the CUSUM
         threshold ``h`` is calibrated by simulation to meet it (unless ``cusum_h`` is set).
-        0.2 by default: the harness then measures 0.18 per year and precision 0.885 with a
-        median delay of 17 mature days for a 1σ drop (``benchmarks/README.md``); 1.0
-        would alert sooner and more often.
+        A lower rate alerts later and more rarely, a higher one sooner and more often;
+        what the default achieves is measured in ``benchmarks/README.md``.
         ``cusum_k`` — allowance, in long-run standard deviations per day (about half the
         smallest drop worth detecting). ``cusum_h`` — fixed threshold, overrides calibration.
         ``winsor_z`` — no single day moves the CUSUM by more than this many standard

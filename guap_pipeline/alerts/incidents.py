@@ -1,0 +1,485 @@
+"""Alerts: one incident per active flag, one message when it opens, worsens or resolves.
+
+An incident is one (flag, model version, series). Each monitoring run passes the flags
+active now to :func:`update_incidents`, which compares them with the open incidents and
+returns the notifications to send — so the same decline alerts once, not every day,
+and two versions declining together are two incidents. A message reads answer first:
+a headline (model version, what happened, money per day, since when), where the money
+went (the quadrants, before against after the change), then the statistics.
+:func:`deliver` sends pending notifications through the notifiers; a failure (HTTP 500,
+a hung server) is retried with backoff, then left pending for the next run: delivery
+never fails the monitoring run.
+
+The webhook URL is a secret: it is read from an environment variable at send time
+and never stored, logged or put in an error message.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import http.client
+import json
+import logging
+import math
+import os
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+import pandas as pd
+
+from guap_pipeline.errors import DeliveryError
+from guap_pipeline.formatting import as_number, day, money
+
+WEBHOOK_ENV = "GUAP_ALERT_WEBHOOK_URL"
+INCIDENT_COLUMNS = (
+    "incident_id",
+    "flag",
+    "model_version",
+    "series",
+    "severity",
+    "status",
+    "opened_on",
+    "resolved_on",
+    "start_date",
+    "money_at_stake",
+    "notified_money_at_stake",
+)
+ALERT_COLUMNS = (
+    "alert_id",
+    "incident_id",
+    "kind",
+    "flag",
+    "model_version",
+    "series",
+    "severity",
+    "start_date",
+    "money_at_stake",
+    "message",
+    "created_on",
+    "delivered_at",
+    "attempts",
+    "last_error",
+)
+INCIDENT_KEY = ("flag", "model_version", "series")
+SEVERITY = {"decline": "ERROR", "plateau": "WARN", "diminishing_returns": "WARN"}
+WORSENED_RATIO = 1.25
+EVIDENCE_PREFIX = "Evidence: "
+WHERE_PREFIX = "Where it went"
+
+log = logging.getLogger("guap_pipeline.alerts.incidents")
+
+
+def empty(columns: Sequence[str]) -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series([], dtype=object) for c in columns})
+
+
+@dataclass(frozen=True)
+class Context:
+    """What the daily table says around a flag, for its message (never for the decision).
+
+    ``where``: the attribution of the change, the mature days before the flag's start
+    against those from it on. Money is per day; NaN when unknown.
+    """
+
+    where: str = ""
+    uplift_before: float = math.nan  # the version's mean uplift per day before the start
+    uplift_since: float = math.nan  # and from the start on
+    predictions_per_day: float = math.nan  # its recent volume: a ceiling per prediction → per day
+    proximity: float = 0.05  # diminishing returns: "within 5 % of the ceiling"
+
+
+def _incident_id(key: tuple[str, str, str], opened_on: str) -> str:
+    return hashlib.sha1("|".join([*key, opened_on]).encode()).hexdigest()[:12]
+
+
+def _iso(value: object) -> str | None:
+    """A flag's date as ``YYYY-MM-DD``; None when missing."""
+    if value is None or (not isinstance(value, str) and pd.isna(value)) or value in ("", "NaT"):
+        return None
+    return pd.Timestamp(value).date().isoformat()  # type: ignore[arg-type]
+
+
+def _subject(flag: Mapping[str, object]) -> str:
+    series = f" [{flag['series']}]" if flag.get("series") else ""
+    return f"{flag.get('model_version') or 'all versions'}{series}"
+
+
+def headline(
+    kind: str,
+    flag: Mapping[str, object],
+    context: Context,
+    *,
+    currency: str = "",
+    today: dt.date | None = None,
+    previous: object = None,
+) -> str:
+    """The answer first, in one line: which model, what happened, how much a day, since when.
+
+    e.g. ``fraud-v3: profit down 3.3k EUR/day since 6 May (−23 % of its uplift)``
+    """
+    name, subject = str(flag["flag"]), _subject(flag)
+    since = _iso(flag.get("start_date"))
+    since_text = f" since {day(since, today=today)}" if since else ""
+
+    def per_day(value: float) -> str:
+        return money(value, currency, compact=True) + "/day"
+
+    if kind == "resolved":
+        began = f" (began {day(since, today=today)})" if since else ""
+        return f"{subject}: {name.replace('_', ' ')} resolved{began}"
+    if name == "decline":
+        at_stake = as_number(flag.get("money_at_stake"))
+        amount = f" {per_day(at_stake)}" if math.isfinite(at_stake) else ""
+        text = f"{subject}: profit down{amount}{since_text}"
+        if kind == "worsened":
+            text += f", worse than the {per_day(as_number(previous))} first reported"
+        if context.uplift_before > 0 and math.isfinite(at_stake):
+            share = at_stake / context.uplift_before
+            text += f" ({money(-100 * share, signed=True)} % of its uplift)"
+        return text
+    if name == "plateau":
+        level = context.uplift_since
+        return f"{subject}: uplift flat{since_text}" + (
+            f" at {per_day(level)}" if math.isfinite(level) else ""
+        )
+    ceiling = as_number(flag.get("ceiling"))
+    if math.isfinite(context.predictions_per_day * ceiling):
+        cap = f", ceiling {per_day(ceiling * context.predictions_per_day)} at today's volume"
+    elif math.isfinite(ceiling):
+        cap = f", ceiling {ceiling:,.3g} per prediction"
+    else:
+        cap = ""
+    projected = _iso(flag.get("projected_date"))
+    reached = projected is not None and today is not None and projected <= today.isoformat()
+    reach = (
+        f", within {context.proximity:.0%} of it {'since' if reached else 'by'} "
+        f"{day(projected, today=today)}"
+        if projected
+        else ""
+    )
+    return f"{subject}: uplift growth slowing{cap}{reach}"
+
+
+def message(
+    kind: str,
+    flag: Mapping[str, object],
+    context: Context,
+    *,
+    currency: str = "",
+    today: dt.date | None = None,
+    previous: object = None,
+) -> str:
+    """Headline, then where the money went, then the statistics: one line each."""
+    lines = [headline(kind, flag, context, currency=currency, today=today, previous=previous)]
+    if kind != "resolved":
+        if context.where:
+            lines.append(context.where)
+        if flag.get("evidence"):
+            lines.append(f"{EVIDENCE_PREFIX}{flag['evidence']}")
+    return "\n".join(lines)
+
+
+def update_incidents(
+    flags: pd.DataFrame,
+    incidents: pd.DataFrame,
+    *,
+    today: dt.date,
+    alert_on: Sequence[str] = ("decline",),
+    context: Callable[[pd.Series], Context] = lambda _: Context(),
+    currency: str = "",
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Open, follow up and resolve incidents; return (incidents, new notifications).
+
+    ``flags`` are the flags active now (SPEC "Flags table"); only those in ``alert_on``
+    raise incidents. An incident is one (flag, model version, series): two versions in
+    decline at once are two incidents. It alerts when it opens, when its money at stake
+    grows by a quarter since the last message, and when the flag is gone (resolved).
+    ``context`` gives a message what the daily table says around the flag.
+    """
+    records = incidents.to_dict("records") if len(incidents) else []
+    open_by_key = {_key(r): r for r in records if r["status"] == "open"}
+    day_text = today.isoformat()
+    notes: list[dict] = []
+    for _, flag in _alerting(flags, alert_on).iterrows():
+        key = _key(flag)
+        money_now = flag.get("money_at_stake")
+        incident = open_by_key.pop(key, None)
+        if incident is None:
+            incident = {
+                "incident_id": _incident_id(key, day_text),
+                **dict(zip(INCIDENT_KEY, key, strict=True)),
+                "severity": SEVERITY.get(key[0], "WARN"),
+                "status": "open",
+                "opened_on": day_text,
+                "resolved_on": None,
+                "start_date": _iso(flag.get("start_date")),
+                "money_at_stake": money_now,
+                "notified_money_at_stake": money_now,
+            }
+            records.append(incident)
+            text = message("opened", flag, context(flag), currency=currency, today=today)
+            notes.append(_note(incident, "opened", flag, text, day_text))
+            continue
+        incident["money_at_stake"] = money_now
+        if _worse(money_now, incident["notified_money_at_stake"]):
+            text = message(
+                "worsened", flag, context(flag), currency=currency, today=today,
+                previous=incident["notified_money_at_stake"],
+            )  # fmt: skip
+            incident["notified_money_at_stake"] = money_now
+            notes.append(_note(incident, "worsened", flag, text, day_text))
+    for incident in open_by_key.values():
+        incident.update(status="resolved", resolved_on=day_text)
+        gone = pd.Series({**incident, "money_at_stake": None})
+        text = message("resolved", gone, Context(), currency=currency, today=today)
+        notes.append(_note(incident, "resolved", gone, text, day_text))
+    return (
+        pd.DataFrame(records, columns=list(INCIDENT_COLUMNS)),
+        pd.DataFrame(notes, columns=list(ALERT_COLUMNS)),
+    )
+
+
+def _key(row: Mapping[str, object]) -> tuple[str, str, str]:
+    """An incident's identity: (flag, model version, series), missing parts as ""."""
+    flag, version, series = ("" if _missing(row.get(c)) else str(row.get(c)) for c in INCIDENT_KEY)
+    return flag, version, series
+
+
+def _missing(value: object) -> bool:
+    return value is None or (not isinstance(value, str) and bool(pd.isna(value)))
+
+
+def _alerting(flags: pd.DataFrame, alert_on: Sequence[str]) -> pd.DataFrame:
+    """The flags that raise incidents, one per key (a version can carry two diminishing-
+    returns flags, from its own curve and across versions: one incident, the first)."""
+    if flags.empty:
+        return flags
+    active = flags[flags["flag"].isin(alert_on)]
+    keys = pd.Series([_key(row) for _, row in active.iterrows()], index=active.index, dtype=object)
+    return active[~keys.duplicated()]
+
+
+def _worse(now: object, before: object) -> bool:
+    """A decline's money at stake grew by a quarter since the last message."""
+    return abs(as_number(now)) > abs(as_number(before)) * WORSENED_RATIO  # False if either is NaN
+
+
+def _note(incident: Mapping[str, object], kind: str, flag: pd.Series, text: str, on: str) -> dict:
+    return {
+        "alert_id": f"{incident['incident_id']}-{kind}-{on}",
+        "incident_id": incident["incident_id"],
+        "kind": kind,
+        **{c: incident[c] for c in INCIDENT_KEY},
+        "severity": incident["severity"],
+        "start_date": incident["start_date"],
+        "money_at_stake": flag.get("money_at_stake"),
+        "message": text,
+        "created_on": on,
+        "delivered_at": None,
+        "attempts": 0,
+        "last_error": None,
+    }
+
+
+def run_failure_alert(job_name: str, run_id: str, reason: str) -> dict:
+    """An alert for a failed monitoring run (not an incident: each failure is its own)."""
+    return {
+        "alert_id": f"run-{run_id}",
+        "incident_id": f"run-{run_id[:8]}",
+        "kind": "run_failed",
+        "flag": "run_failure",
+        "model_version": "",
+        "series": "",
+        "severity": "ERROR",
+        "start_date": None,
+        "money_at_stake": None,
+        "message": f"monitoring run {run_id[:8]} of {job_name} failed\n{reason}",
+        "created_on": dt.datetime.now(dt.UTC).date().isoformat(),
+        "delivered_at": None,
+        "attempts": 0,
+        "last_error": None,
+    }
+
+
+class Notifier(Protocol):
+    """Something that delivers one alert or raises."""
+
+    name: str
+
+    def send(self, alert: dict) -> None: ...
+
+
+@dataclass
+class LogNotifier:
+    """Writes each alert to the log: the channel that always works."""
+
+    name: str = "log"
+
+    def send(self, alert: dict) -> None:
+        level = logging.ERROR if alert["severity"] == "ERROR" else logging.WARNING
+        log.log(level, "guap alert (%s): %s", alert["severity"], alert["message"])
+
+
+PAYLOAD_FIELDS = (
+    "incident_id",
+    "kind",
+    "flag",
+    "model_version",
+    "series",
+    "severity",
+    "start_date",
+    "money_at_stake",
+)
+# Slack's limits on text: a header 150 characters, a section 3000, a context element 2000.
+HEADER_CHARS, SECTION_CHARS, CONTEXT_CHARS = 150, 3000, 2000
+
+
+def payload(alert: Mapping[str, object]) -> dict:
+    """The JSON a webhook receives: Slack ``text`` and ``blocks`` (header: the headline;
+    fields: model version, flag, series, since, money; then where the money went; the
+    statistics as context), and the alert's fields under ``guap`` for machines."""
+    first, *rest = str(alert["message"]).split("\n")
+    fields = {
+        "Model version": alert.get("model_version"),
+        "Flag": f"{alert['flag']} ({alert['kind']}, {alert['severity']})",
+        "Series": alert.get("series"),
+        "Since": alert.get("start_date"),
+        "Money at stake": (
+            None if _missing(alert.get("money_at_stake"))
+            else f"{money(alert['money_at_stake'])} a day"
+        ),
+    }  # fmt: skip
+    blocks: list[dict] = [
+        {"type": "header", "text": {"type": "plain_text", "text": _clip(first, HEADER_CHARS)}},
+        {
+            "type": "section",
+            "fields": [
+                {"type": "mrkdwn", "text": f"*{name}*\n{value}"}
+                for name, value in fields.items()
+                if not _missing(value) and value != ""
+            ],
+        },
+    ]
+    if len(first) > HEADER_CHARS:
+        rest.insert(0, first)
+    for line in rest:
+        if line.startswith(EVIDENCE_PREFIX):
+            element = {"type": "mrkdwn", "text": _clip(line, CONTEXT_CHARS)}
+            blocks.append({"type": "context", "elements": [element]})
+        else:
+            text = {"type": "mrkdwn", "text": _clip(line, SECTION_CHARS)}
+            blocks.append({"type": "section", "text": text})
+    return {
+        "text": str(alert["message"]),
+        "blocks": blocks,
+        "guap": {k: _plain(alert.get(k)) for k in PAYLOAD_FIELDS},
+    }
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+@dataclass
+class WebhookNotifier:
+    """POSTs a Slack-compatible JSON :func:`payload` to the URL held by an environment
+    variable."""
+
+    env_var: str = WEBHOOK_ENV
+    timeout_seconds: float = 5.0
+    name: str = "webhook"
+
+    @property
+    def configured(self) -> bool:
+        return bool(os.environ.get(self.env_var))
+
+    def send(self, alert: dict) -> None:
+        try:
+            request = urllib.request.Request(
+                _webhook_url(os.environ[self.env_var]),
+                data=json.dumps(payload(alert)).encode(),
+                headers={"Content-Type": "application/json"},
+                method="POST",
+            )
+            with urllib.request.urlopen(request, timeout=self.timeout_seconds) as response:
+                response.read()
+        except urllib.error.HTTPError as exc:
+            raise DeliveryError(f"webhook answered HTTP {exc.code}") from None
+        except (urllib.error.URLError, TimeoutError, OSError) as exc:
+            reason = getattr(exc, "reason", exc)
+            raise DeliveryError(f"webhook unreachable ({type(reason).__name__})") from None
+        except (ValueError, http.client.HTTPException) as exc:  # their messages quote the URL
+            raise DeliveryError(
+                f"{self.env_var} is not a valid URL ({type(exc).__name__})"
+            ) from None
+
+
+def _webhook_url(url: str) -> str:
+    """The URL if it is http(s); urllib would also open ``file:`` and ``ftp:`` URLs."""
+    if urllib.parse.urlsplit(url).scheme.lower() not in ("http", "https"):
+        raise ValueError("not an http(s) URL")
+    return url
+
+
+def _plain(value: object) -> object:
+    """A JSON-ready value: NaN and missing as null, numpy numbers as Python ones."""
+    if _missing(value):
+        return None
+    return value.item() if hasattr(value, "item") else value
+
+
+def deliver(
+    alerts: pd.DataFrame,
+    notifiers: Sequence[Notifier],
+    *,
+    retries: int = 3,
+    backoff_seconds: float = 1.0,
+    now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+) -> pd.DataFrame:
+    """Send every pending alert through every notifier; failures stay pending.
+
+    Each pending alert gets up to ``retries`` tries, with exponential backoff between
+    them; a try sends it to every channel that has not taken it yet in this call.
+    ``attempts`` counts the tries over all calls; ``last_error`` keeps the last error
+    (never the URL).
+    """
+    out = alerts.copy()
+    for row in out.index[out["delivered_at"].isna()]:
+        alert = out.loc[row].to_dict()
+        tries, error = _send_with_retry(notifiers, alert, retries, backoff_seconds)
+        out.loc[row, "attempts"] = (
+            int(0 if _missing(alert["attempts"]) else alert["attempts"]) + tries
+        )
+        out.loc[row, "last_error"] = error
+        if error is None:
+            out.loc[row, "delivered_at"] = now().isoformat()
+    return out
+
+
+def _send_with_retry(
+    notifiers: Sequence[Notifier], alert: dict, retries: int, backoff: float
+) -> tuple[int, str | None]:
+    """Try until every channel took the alert or ``retries`` are spent: (tries, last error)."""
+    waiting, error = list(notifiers), None
+    for attempt in range(retries):
+        failed: list[Notifier] = []
+        for notifier in waiting:
+            try:
+                notifier.send(alert)
+            except DeliveryError as exc:
+                error = f"{notifier.name}: {exc}"
+                failed.append(notifier)
+                log.warning("guap alert %s not delivered (%s), try %d", alert["alert_id"],
+                            error, attempt + 1)  # fmt: skip
+        if not failed:
+            return attempt + 1, None
+        waiting = failed
+        if attempt + 1 < retries:
+            time.sleep(backoff * 2**attempt)
+    return retries, error

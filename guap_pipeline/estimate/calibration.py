@@ -1,0 +1,103 @@
+"""Calibration: a monotone map from score to P(positive), by isotonic regression on the
+labeled rows of a version's reference days, shrunk towards the base rate."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+from scipy.optimize import isotonic_regression
+
+MAX_BINS = 1000  # score bins of the calibration fit (quantiles of the reference scores)
+PRIOR_WEIGHT = 1.0  # pseudo-rows at the base rate added to each isotonic block
+_EPS = 1e-6
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """A monotone map from score to P(positive), fitted on labeled rows."""
+
+    knots: NDArray[np.float64]  # increasing scores (mean score of each bin)
+    probs: NDArray[np.float64]  # calibrated probability at each knot
+    prevalence: float  # (weighted) positive share of the rows it was fitted on
+
+    def predict(self, scores: ArrayLike) -> NDArray[np.float64]:
+        """P(positive) of each score (linear between knots, flat beyond the ends)."""
+        return _interp(np.asarray(scores, dtype=np.float64), self.knots, self.probs)
+
+
+def _interp(s: NDArray, knots: NDArray, probs: NDArray) -> NDArray[np.float64]:
+    return np.clip(np.interp(s, knots, probs), _EPS, 1 - _EPS)
+
+
+def _bin_index(scores: NDArray[np.float64], max_bins: int) -> tuple[NDArray[np.intp], int]:
+    """Bin of each score: its distinct value, or its quantile bin when there are many."""
+    distinct, index = np.unique(scores, return_inverse=True)
+    if len(distinct) > max_bins:
+        edges = np.unique(np.quantile(scores, np.linspace(0, 1, max_bins + 1)[1:-1]))
+        index = np.searchsorted(edges, scores, side="right")
+        index = np.unique(index, return_inverse=True)[1]  # drop empty bins
+    return index.astype(np.intp), int(index.max()) + 1
+
+
+def _isotonic(num: NDArray[np.float64], den: NDArray[np.float64], pseudo: float) -> NDArray:
+    """Isotonic ``num / den`` per bin (weights ``den``), shrunk towards the overall ratio.
+
+    ``pseudo`` is the weight of the shrinkage (one average row). Bins with no weight (a
+    bootstrap replicate can empty them) get their neighbours' value.
+    """
+    keep = den > 0
+    if not keep.any():
+        return np.full(len(den), 0.5)
+    base = num.sum() / den.sum()
+    fit = isotonic_regression(num[keep] / den[keep], weights=den[keep])
+    blocks = np.asarray(fit.blocks)
+    block_num = np.add.reduceat(num[keep], blocks[:-1])
+    block_den = np.add.reduceat(den[keep], blocks[:-1])
+    shrunk = (block_num + pseudo * base) / (block_den + pseudo)
+    # shrinking small blocks can break the order; restore it
+    shrunk = np.asarray(isotonic_regression(shrunk, weights=block_den + pseudo).x)
+    kept = np.repeat(shrunk, np.diff(blocks))
+    if keep.all():
+        return kept
+    out = np.empty(len(den))
+    out[keep] = kept
+    out[~keep] = np.interp(np.flatnonzero(~keep), np.flatnonzero(keep), kept)
+    return out
+
+
+def fit_calibration(
+    scores: ArrayLike,
+    y_true: ArrayLike,
+    *,
+    weights: ArrayLike | None = None,
+    max_bins: int = MAX_BINS,
+) -> Calibration:
+    """Isotonic calibration of scores to P(y_true = 1) (``y_true`` is 0/1).
+
+    With non-negative ``weights`` (e.g. ``amount``) it estimates
+    E[y·w | score] / E[w | score] instead: the probability that makes
+    ``p(score) × w`` an unbiased estimate of ``y × w``.
+
+    >>> cal = fit_calibration([0.1, 0.2, 0.8, 0.9], [0, 0, 1, 1])
+    >>> bool(cal.predict([0.15])[0] < 0.5 < cal.predict([0.85])[0])
+    True
+    """
+    s = np.asarray(scores, dtype=np.float64)
+    y = np.asarray(y_true, dtype=np.float64)
+    w = np.ones(len(s)) if weights is None else np.asarray(weights, dtype=np.float64)
+    if s.shape != y.shape or s.shape != w.shape or s.ndim != 1 or not len(s):
+        raise ValueError("scores, y_true and weights must be 1-d arrays of the same length")
+    if not np.isfinite(s).all() or ((s < 0) | (s > 1)).any():
+        raise ValueError("scores must lie in [0, 1] with no missing values")
+    if not np.isin(y, (0.0, 1.0)).all():
+        raise ValueError("y_true must be 0 or 1")
+    if not np.isfinite(w).all() or (w < 0).any() or not w.sum() > 0:
+        raise ValueError("weights must be finite, non-negative and not all zero")
+    index, n_bins = _bin_index(s, max_bins)
+    den = np.bincount(index, weights=w, minlength=n_bins)
+    num = np.bincount(index, weights=w * y, minlength=n_bins)
+    knots = np.bincount(index, weights=s, minlength=n_bins) / np.bincount(index, minlength=n_bins)
+    probs = _isotonic(num, den, PRIOR_WEIGHT * den.sum() / len(s))
+    return Calibration(knots, probs, prevalence=float(num.sum() / den.sum()))

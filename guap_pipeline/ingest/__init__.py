@@ -1,0 +1,6 @@
+"""From the landing folder to staged, validated rows: scanning, reading Parquet and CSV,
+row validation with quarantine reasons, staging by day with its manifest, routing labels
+to their prediction's day, and the label feed's health.
+
+Imports: ``errors``, ``formatting``, ``value_matrix``, ``config``, ``store``.
+"""

@@ -1,0 +1,431 @@
+"""Row-level validation of landing files: every row is kept or quarantined with a reason.
+
+A row's first failing check is its reason; checks are vectorised over the file. Kept
+rows come out typed and normalised (ids as strings, timestamps in UTC, class labels
+as declared in the config, the prediction day in the config's time zone).
+Naive timestamps are read as UTC.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Hashable, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from guap_pipeline.config import GuapConfig
+from guap_pipeline.ingest.readers import BAD_CSV, BAD_LINES, ROW
+from guap_pipeline.value_matrix import integer_codes
+
+QUARANTINE_COLUMNS: tuple[str, ...] = ("source", "kind", "row", "prediction_id", "reason", "record")
+SOURCE = "_source"
+BEFORE_START = "predicted before start_date"  # the reason, followed by the date
+# Columns a reader adds to a landing file's rows: not the user's.
+_INTERNAL = (ROW, BAD_LINES, BAD_CSV, SOURCE)
+# A missing column's reason lists at most this many of the file's columns.
+_LISTED_COLUMNS = 20
+# A null y_pred: with a score column, a binary model's row is decided by the threshold.
+_NO_PRED = "'y_pred' is missing"
+_NO_DECISION = "'y_pred' is missing, and there is no 'score' to threshold"
+
+
+class _Reasons:
+    """The first failing check of each row (code 0 while the row is still good).
+
+    ``raw`` has the user's column names; ``self.raw`` is the same rows under this tool's
+    names (``config.columns``), and a missing column's reason names both.
+    """
+
+    def __init__(self, raw: pd.DataFrame, columns: Mapping[str, str]) -> None:
+        self.file_columns = [c for c in raw.columns if c not in _INTERNAL]
+        self.columns = columns
+        self.raw = _in_tool_names(raw, columns)
+        raw = self.raw
+        self.codes = np.zeros(len(raw), dtype=np.int16)
+        self.reasons: list[str | None] = [None]
+        if BAD_CSV in raw.columns:
+            for problem in raw[BAD_CSV].dropna().unique():
+                reason = f"line is not valid CSV ({problem})"
+                self.flag((raw[BAD_CSV] == problem).to_numpy(), reason)
+        if BAD_LINES in raw.columns:
+            self.flag(raw[BAD_LINES].notna().to_numpy(), "line has the wrong number of fields")
+
+    def flag(self, mask: np.ndarray | pd.Series, reason: str) -> None:
+        mask = np.asarray(mask, dtype=bool)
+        if not mask.any():
+            return
+        mask = mask & (self.codes == 0)
+        self.reasons.append(reason)
+        self.codes[mask] = len(self.reasons) - 1
+
+    def require(self, column: str) -> pd.Series | None:
+        """The column, or quarantine every row when the file lacks it."""
+        if column not in self.raw.columns:
+            self.flag(np.ones(len(self.raw), dtype=bool), self._no_column(column))
+            return None
+        series = self.raw[column]
+        self.flag(series.isna().to_numpy(), f"'{column}' is missing")
+        return series
+
+    def _no_column(self, column: str) -> str:
+        """Why a file lacking ``column`` is quarantined: the columns it has, the key to set."""
+        named = self.columns.get(column, column)
+        which = f"'{column}'" if named == column else f"'{named}' ({column})"
+        shown = self.file_columns[:_LISTED_COLUMNS]
+        more = len(self.file_columns) - len(shown)
+        has = ", ".join(str(c) for c in shown) + (f", ... ({more} more)" if more else "")
+        return (
+            f"file has no {which} column (it has: {has or 'no columns'}); "
+            f"set columns: {{{column}: <your column>}} in guap.yaml"
+        )
+
+    @property
+    def good(self) -> np.ndarray:
+        return self.codes == 0
+
+    @property
+    def values(self) -> np.ndarray:
+        """The reason of each row, ``None`` for good rows."""
+        return np.asarray(self.reasons, dtype=object)[self.codes]
+
+
+def class_codes(values: pd.Series, classes: Sequence[Hashable]) -> np.ndarray:
+    """Position of each value in ``classes``; -1 where null or not a declared class.
+
+    Integer classes match numerically (``"1"``, ``1`` and ``1.0`` are class 1); string
+    classes match the stripped text.
+    """
+    if all(isinstance(c, int) for c in classes):
+        if isinstance(values.dtype, np.dtype) and values.dtype.kind in "iu":
+            return integer_codes(values.to_numpy(), classes)  # already integers: no conversion
+        number = pd.to_numeric(values, errors="coerce")
+        number = number.where(number == np.floor(number))
+        return pd.Index(list(classes)).get_indexer(number)
+    text = values.astype("string").str.strip()
+    return pd.Index([str(c) for c in classes]).get_indexer(text)
+
+
+def _in_tool_names(raw: pd.DataFrame, columns: Mapping[str, str]) -> pd.DataFrame:
+    """``raw`` with its columns renamed from the user's names to this tool's (``columns``:
+    tool name → file name). A file column that has a tool name ``columns`` gives to another
+    column is dropped: it is not the column the config names."""
+    tool_of = {file: tool for tool, file in columns.items()}
+    shadowed = set(columns) - set(tool_of)
+    if not any(c in tool_of or c in shadowed for c in raw.columns):
+        return raw
+    frame = raw.drop(columns=[c for c in raw.columns if c in shadowed and c not in tool_of])
+    frame = frame.copy(deep=False)  # renaming must not touch the caller's frame
+    frame.columns = [tool_of.get(c, c) for c in frame.columns]
+    return frame
+
+
+def _with_class_values(codes: np.ndarray, values: pd.Series, config: GuapConfig) -> np.ndarray:
+    """``codes`` where each value ``config.class_values`` names (``yes``, ``true``, a
+    Parquet boolean, a number) gets the code of its class. Booleans match any case."""
+    text = values.astype("string").str.strip()
+    numbers = None
+    classes = list(config.classes)
+    for value, target in config.class_values.items():
+        if isinstance(value, bool):
+            match = text.str.lower() == str(value).lower()
+        elif isinstance(value, int):
+            numbers = pd.to_numeric(text, errors="coerce") if numbers is None else numbers
+            match = numbers == value
+        else:
+            match = text == value
+        codes[match.fillna(False).to_numpy(dtype=bool)] = classes.index(target)
+    return codes
+
+
+def _timestamps(values: pd.Series) -> pd.Series:
+    if isinstance(values.dtype, pd.DatetimeTZDtype):
+        return values.dt.tz_convert("UTC")
+    if pd.api.types.is_datetime64_dtype(values):
+        return values.dt.tz_localize("UTC")
+    return pd.to_datetime(values, utc=True, errors="coerce", format="ISO8601")
+
+
+def _utc_values(stamps: pd.Series) -> pd.api.extensions.ExtensionArray:
+    """UTC timestamps as a tz-aware array, without a detour through Python objects.
+
+    Keeps the unit of the source (as converting Timestamp objects would); an all-missing
+    column becomes ``datetime64[s, UTC]``, which is what that conversion gives.
+    """
+    if len(stamps) and stamps.notna().any():
+        return stamps.array
+    return pd.array(np.full(len(stamps), np.datetime64("NaT"), "datetime64[s]")).tz_localize("UTC")
+
+
+def local_days(timestamps: pd.Series, timezone: str) -> pd.Series:
+    """ISO date of each UTC timestamp in ``timezone`` (DST-safe); formats each day once,
+    and repeats it without a per-row cast when every timestamp falls on one day."""
+    local = timestamps.dt.tz_convert(timezone).dt.tz_localize(None).to_numpy()
+    day = local.astype("datetime64[D]")  # floors, like ``floor("D")``; NaT stays NaT
+    missing = np.isnat(day)
+    if len(day) and not missing.any() and day.min() == day.max():
+        label = str(np.datetime_as_string(day[0], unit="D"))
+        days = pa.repeat(pa.scalar(label, pa.large_string()), len(day))
+    else:
+        codes, uniques = pd.factorize(day.view(np.int64))
+        labels = np.datetime_as_string(uniques.astype("datetime64[D]"), unit="D").astype(object)
+        indices = pa.array(codes.astype(np.int32), mask=missing)
+        dictionary = pa.DictionaryArray.from_arrays(indices, pa.array(labels, pa.large_string()))
+        days = dictionary.cast(pa.large_string())
+    return pd.Series(pd.arrays.ArrowStringArray(days), index=timestamps.index)
+
+
+def constant_text(value: str, n: int) -> pd.api.extensions.ExtensionArray:
+    """``n`` times ``value`` as the ``str`` column a scalar assignment gives, repeated in
+    Arrow (one copy of the bytes per row, and no per-row cast)."""
+    return pd.array(pa.repeat(pa.scalar(value, pa.large_string()), n), dtype="str")
+
+
+def _stripped(values: pd.Series) -> pd.Series:
+    """Values as text without surrounding whitespace. Stripping copies every value, so it
+    is skipped when no value starts or ends with a byte that could be whitespace."""
+    text = values.astype("string")
+    column = pa.array(text.array)
+    chunks = column.chunks if isinstance(column, pa.ChunkedArray) else [column]
+    return text if all(_plain_edges(chunk) for chunk in chunks) else text.str.strip()
+
+
+def _plain_edges(text: pa.Array) -> bool:
+    """Whether the first and last byte of every non-empty value is printable ASCII other
+    than a space (so no value has whitespace to strip), read from the Arrow buffers."""
+    if not (pa.types.is_string(text.type) or pa.types.is_large_string(text.type)):
+        return False
+    width = np.dtype(np.int32 if pa.types.is_string(text.type) else np.int64)
+    _, offsets_buffer, data_buffer = text.buffers()
+    if data_buffer is None or not len(text):
+        return True  # no bytes at all: every value is empty or missing
+    offsets = np.frombuffer(
+        offsets_buffer, dtype=width, count=len(text) + 1, offset=text.offset * width.itemsize
+    )
+    starts, ends = offsets[:-1], offsets[1:]
+    filled = ends > starts
+    if not filled.all():
+        starts, ends = starts[filled], ends[filled]
+    data = np.frombuffer(data_buffer, dtype=np.uint8)
+    # 0x21..0x7E, printable ASCII but space: below 0x5E once shifted down by 0x21 (wrapping)
+    return all(
+        bool((np.subtract(edge, 0x21, dtype=np.uint8) < 0x5E).all())
+        for edge in (data[starts], data[ends - 1])
+    )
+
+
+def _kept(values, good: np.ndarray, all_good: bool):
+    """The good rows of a column; the column itself (no copy) when every row is good."""
+    return values if all_good else values[good]
+
+
+def _as_text(value: object) -> str:
+    """A value of a quarantined record as text; never fails (a timestamp out of Python's
+    range cannot be formatted)."""
+    try:
+        return str(value)
+    except (ValueError, OverflowError, NotImplementedError):
+        return f"<unprintable {type(value).__name__}>"
+
+
+def _quarantine(raw: pd.DataFrame, reasons: _Reasons, *, source: str, kind: str) -> pd.DataFrame:
+    bad = ~reasons.good
+    rows = raw.loc[bad]
+    record_columns = [c for c in rows.columns if c not in (ROW, SOURCE)]
+    records = [
+        json.dumps({k: v for k, v in rec.items() if v is not None}, default=_as_text)
+        for rec in rows[record_columns]
+        .astype(object)
+        .where(rows[record_columns].notna())
+        .to_dict("records")
+    ]
+    ids = rows["prediction_id"].astype("string") if "prediction_id" in rows else None
+    return pd.DataFrame(
+        {
+            "source": source,
+            "kind": kind,
+            "row": rows[ROW].to_numpy(dtype=np.int64),
+            "prediction_id": ids.to_numpy() if ids is not None else pd.NA,
+            "reason": np.asarray(reasons.reasons, dtype=object)[reasons.codes[bad]],
+            "record": records,
+        },
+        columns=list(QUARANTINE_COLUMNS),
+    ).astype({"source": "string", "kind": "string", "prediction_id": "string", "reason": "string"})
+
+
+def _class_column(
+    reasons: _Reasons, series: pd.Series, config: GuapConfig, name: str
+) -> np.ndarray:
+    """Class codes of a column of decisions or outcomes; quarantines unknown values."""
+    codes = class_codes(series, config.classes)
+    if config.class_values:
+        codes = _with_class_values(codes, series, config)
+    reasons.flag(codes < 0, f"'{name}' is not one of the classes {list(config.classes)}")
+    return codes
+
+
+def _labels(codes: np.ndarray, classes: Sequence[Hashable]) -> pd.Series:
+    if all(isinstance(c, int) for c in classes):
+        return pd.Series(np.asarray(list(classes), dtype=np.int64)[np.maximum(codes, 0)])
+    return pd.Series(np.asarray(list(classes), dtype=object)[np.maximum(codes, 0)]).astype("string")
+
+
+def validate_predictions(
+    raw: pd.DataFrame, config: GuapConfig, *, source: str
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Split raw prediction rows (the user's column names) into (valid typed rows,
+    quarantine rows with reasons), both under this tool's column names."""
+    reasons = _Reasons(raw, config.columns)
+    raw = reasons.raw
+    ids = reasons.require("prediction_id")
+    stamps_raw = reasons.require("predicted_at")
+    stamps = _timestamps(stamps_raw) if stamps_raw is not None else None
+    if stamps is not None:
+        reasons.flag(stamps.isna().to_numpy(), "'predicted_at' is not a timestamp")
+
+    score = None
+    if "score" in raw.columns:
+        score = pd.to_numeric(raw["score"], errors="coerce").astype("float64")
+        given = raw["score"].notna().to_numpy()
+        reasons.flag(given & score.isna().to_numpy(), "'score' is not a number")
+        reasons.flag(((score < 0) | (score > 1)).to_numpy(), "'score' is outside [0, 1]")
+
+    if "y_pred" in raw.columns:
+        pred_raw = raw["y_pred"]
+        if score is not None and config.is_binary and pred_raw.isna().any():
+            pred_raw = pred_raw.where(pred_raw.notna(), _threshold_decisions(score, config))
+        thresholded = score is not None and config.is_binary
+        reasons.flag(pred_raw.isna().to_numpy(), _NO_DECISION if thresholded else _NO_PRED)
+        pred = _class_column(reasons, pred_raw, config, "y_pred")
+    elif score is not None and config.is_binary:
+        reasons.flag(score.isna().to_numpy(), "no 'y_pred' and no 'score' to threshold")
+        pred = class_codes(_threshold_decisions(score, config), config.classes)
+    else:
+        reasons.require("y_pred")
+        pred = np.zeros(len(raw), dtype=np.intp)
+
+    extra: dict[str, pd.Series] = {}
+    if config.baseline == "baseline_pred":
+        base_raw = reasons.require("baseline_pred")
+        if base_raw is not None:
+            codes = _class_column(reasons, base_raw, config, "baseline_pred")
+            extra["baseline_pred"] = _labels(codes, config.classes)
+    for column in config.value_matrix.columns:
+        values = reasons.require(column)
+        if values is not None:
+            number = pd.to_numeric(values, errors="coerce").astype("float64")
+            reasons.flag(~np.isfinite(number.to_numpy()), f"'{column}' is not a finite number")
+            extra[column] = number
+    for column in config.segments:
+        values = reasons.require(column)
+        if values is not None:
+            extra[column] = values.astype("string")
+
+    days = local_days(stamps, config.timezone) if stamps is not None else None
+    if days is not None:
+        # ISO dates compare as text only with 4-digit years (and a day past 9999 names
+        # no partition): such a row is out of range, not before start_date.
+        long = (days.str.len() > len("9999-12-31")).fillna(False).to_numpy()
+        if long.any():  # rare: years of 5+ digits, BC or AD
+            after = ~days.str.startswith("-").fillna(True).to_numpy()
+            reasons.flag(long & after, "'predicted_at' is after the year 9999")
+        start = config.start_date.isoformat()
+        reasons.flag((days < start).fillna(False).to_numpy(), f"{BEFORE_START} {start}")
+
+    good = reasons.good
+    quarantine = _quarantine(raw, reasons, source=source, kind="predictions")
+    if not good.any():
+        return empty_predictions(config), quarantine
+    all_good = bool(good.all())
+
+    def kept(values):
+        return _kept(values, good, all_good)
+
+    version = raw["model_version"] if "model_version" in raw.columns else None
+    columns = {
+        "prediction_id": _stripped(kept(ids)).array,
+        "predicted_at": _utc_values(kept(stamps)),
+        "date": kept(days).array,
+        "model_version": (
+            _stripped(kept(version)).fillna("default").replace("", "default").array
+            if version is not None
+            else "default"
+        ),
+        "y_pred": _labels(kept(pred), config.classes).to_numpy(),
+    }
+    if score is not None:
+        columns["score"] = kept(score).to_numpy()
+    for column, values in extra.items():
+        columns[column] = kept(values).to_numpy()
+    columns[SOURCE] = constant_text(source, len(columns["y_pred"]))
+    columns[ROW] = kept(raw[ROW].to_numpy(dtype=np.int64))
+    frame = pd.DataFrame(columns, copy=False)  # the columns are new or no longer needed
+    return frame.astype(
+        {"prediction_id": "string", "date": "string", "model_version": "string"}
+    ), quarantine
+
+
+def _threshold_decisions(score: pd.Series, config: GuapConfig) -> pd.Series:
+    decided = np.where(score >= config.threshold, config.positive_class, config.negative_class)
+    return pd.Series(decided, index=score.index, dtype=object).where(score.notna())
+
+
+def empty_predictions(config: GuapConfig | None = None) -> pd.DataFrame:
+    """Valid predictions with no rows, in the dtypes of valid rows (so that a day without
+    predictions still has its keys to group by); ``y_pred`` as the config's classes give."""
+    y_pred = (
+        _labels(np.array([], dtype=np.intp), config.classes).to_numpy().dtype if config else object
+    )
+    return pd.DataFrame(
+        {
+            "prediction_id": pd.Series([], dtype="string"),
+            "predicted_at": pd.Series([], dtype="datetime64[us, UTC]"),
+            "date": pd.Series([], dtype="string"),
+            "model_version": pd.Series([], dtype="string"),
+            "y_pred": pd.Series([], dtype=y_pred),
+            SOURCE: pd.Series([], dtype="str"),
+            ROW: pd.Series([], dtype="int64"),
+        }
+    )
+
+
+def validate_labels(
+    raw: pd.DataFrame, config: GuapConfig, *, source: str
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Split raw label rows (the user's column names) into (valid typed rows, quarantine
+    rows with reasons), both under this tool's column names."""
+    reasons = _Reasons(raw, config.columns)
+    raw = reasons.raw
+    ids = reasons.require("prediction_id")
+    truth = reasons.require("y_true")
+    codes = (
+        _class_column(reasons, truth, config, "y_true")
+        if truth is not None
+        else np.zeros(len(raw), dtype=np.intp)
+    )
+    labeled_at = pd.Series(pd.NaT, index=raw.index, dtype="datetime64[ns, UTC]")
+    if "labeled_at" in raw.columns:
+        labeled_at = _timestamps(raw["labeled_at"])
+        given = raw["labeled_at"].notna().to_numpy()
+        reasons.flag(given & labeled_at.isna().to_numpy(), "'labeled_at' is not a timestamp")
+    good = reasons.good
+    quarantine = _quarantine(raw, reasons, source=source, kind="labels")
+    all_good = bool(good.all())
+
+    def kept(values):
+        return _kept(values, good, all_good)
+
+    frame = pd.DataFrame(
+        {
+            "prediction_id": (
+                _stripped(kept(ids)).array if ids is not None else pd.Series([], dtype="string")
+            ),
+            "y_true": _labels(kept(codes), config.classes).to_numpy(),
+            "labeled_at": _utc_values(kept(labeled_at)),
+            SOURCE: constant_text(source, int(good.sum())),
+            ROW: kept(raw[ROW].to_numpy(dtype=np.int64)),
+        },
+        copy=False,  # the columns are new or no longer needed
+    )
+    return frame.astype({"prediction_id": "string"}), quarantine

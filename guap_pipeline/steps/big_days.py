@@ -1,0 +1,445 @@
+"""Arrow and DuckDB paths for big days.
+
+Each gives exactly the table the pandas functions of :mod:`guap_pipeline.money.one_day`
+give (same rows, order and dtypes), without holding the day in pandas: ids are hashed by
+DuckDB, rows are streamed from Parquet to Parquet, and a table that equals its only input
+is a file copy. Anything unusual (chunks of several schemas, rows out of order) returns
+``None`` and the pandas path runs instead.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from guap_pipeline.ingest.readers import ROW
+from guap_pipeline.ingest.routing import SLICE_ROWS, staged_matches
+from guap_pipeline.ingest.staged import staged_signature
+from guap_pipeline.ingest.validation import QUARANTINE_COLUMNS, SOURCE
+from guap_pipeline.money.one_day import dedupe_predictions, join_labels
+from guap_pipeline.money.ordering import stable_order
+from guap_pipeline.steps.freshness import INPUTS
+from guap_pipeline.steps.quarantine import as_quarantine
+from guap_pipeline.store.store import (
+    SHARED_DUCKDB_ROWS,
+    ParquetParts,
+    Store,
+    copy_file,
+    decode_threads,
+    dictionary_text,
+    duckdb_connection,
+    read_columns,
+    sql_path,
+)
+
+
+@dataclass(frozen=True)
+class _Chunks:
+    """A day's staged chunks of one kind, in (source file, row) order."""
+
+    paths: list[Path]
+    sources: list[str]
+    schema: pa.Schema
+    rows: int
+    tables: list[pa.Table] | None = None  # the chunks' rows, when read up front
+
+    def union(self, columns: str, *, numbered: bool = False) -> str:
+        """SQL: every chunk's rows, numbered with ``f`` and ``r`` if asked (_union_sql)."""
+        return _union_sql(self.paths, columns, numbered=numbered)
+
+
+def _union_sql(paths: list[Path], columns: str, *, numbered: bool = False) -> str:
+    """SQL: the rows of every Parquet file; ``numbered`` adds ``f`` (file position) and
+    ``r`` (row in file), which keep the staged (source file, row) order."""
+    return " UNION ALL ".join(
+        f"SELECT {i} AS f, file_row_number AS r, {columns} "
+        f"FROM read_parquet({sql_path(path)}, file_row_number = true)"
+        if numbered
+        else f"SELECT {columns} FROM read_parquet({sql_path(path)})"
+        for i, path in enumerate(paths)
+    )
+
+
+def _staged_chunks(
+    store: Store, kind: str, day: str, load: list[str] | None = None
+) -> _Chunks | None:
+    """The day's non-empty chunks if they share one schema, each holds one source file's
+    rows in row order; else ``None``. With ``load``, a small day's chunks are read whole
+    (those columns) in the same pass."""
+    folder = store.root / "staging" / kind / day
+    paths = sorted(folder.glob("*.parquet")) if folder.is_dir() else []
+    readers = [pq.ParquetFile(path, read_dictionary=[SOURCE]) for path in paths]
+    if load and sum(r.metadata.num_rows for r in readers) >= SHARED_DUCKDB_ROWS:
+        load = None  # a big day: each step streams what it needs
+    found = []
+    for path, reader in zip(paths, readers, strict=True):
+        if reader.metadata.num_rows == 0:
+            continue
+        if found and not reader.schema_arrow.equals(found[0][1].schema_arrow, check_metadata=True):
+            return None
+        columns = reader.read(
+            columns=[*(load or []), SOURCE, ROW], use_threads=decode_threads(reader)
+        )
+        sources = pc.unique(columns[SOURCE]).dictionary_decode() if len(columns) else []
+        rows = columns[ROW].to_numpy()
+        if len(sources) != 1 or not (np.diff(rows) > 0).all():
+            return None
+        found.append((path, reader, str(sources[0]), columns.select(load) if load else None))
+    if not found:
+        return None
+    found.sort(key=lambda item: item[2])
+    return _Chunks(
+        paths=[p for p, _, _, _ in found],
+        sources=[s for _, _, s, _ in found],
+        schema=found[0][1].schema_arrow,
+        rows=sum(r.metadata.num_rows for _, r, _, _ in found),
+        tables=[t for _, _, _, t in found] if load else None,
+    )
+
+
+def _n_duplicates(chunks: _Chunks) -> int:
+    with duckdb_connection(chunks.rows) as con:
+        if chunks.tables is not None:  # already in memory: DuckDB scans the Arrow data
+            column = [c for t in chunks.tables for c in t["prediction_id"].chunks]
+            con.register("staged_ids", pa.table({"prediction_id": pa.chunked_array(column)}))
+            (n_distinct,) = con.execute(
+                "SELECT count(DISTINCT prediction_id) FROM staged_ids"
+            ).fetchall()[0]
+            con.unregister("staged_ids")
+        else:
+            (n_distinct,) = con.execute(
+                f"SELECT count(DISTINCT prediction_id) FROM ({chunks.union('prediction_id')})"
+            ).fetchall()[0]
+    return chunks.rows - int(n_distinct)
+
+
+def _stream(paths: list[Path], target: Path, drop: dict[int, np.ndarray] | None = None) -> None:
+    """Concatenate Parquet files into ``target`` (a copy for one file), leaving out the
+    sorted row numbers ``drop[i]`` of file ``i``."""
+    drop = drop or {}
+    if len(paths) == 1 and not len(drop.get(0, [])):
+        copy_file(paths[0], target)
+        return
+    with ParquetParts() as parts:
+        for i, path in enumerate(paths):
+            reader = pq.ParquetFile(path)
+            schema, offset = reader.schema_arrow, 0
+            batches = reader.iter_batches(batch_size=SLICE_ROWS, use_threads=decode_threads(reader))
+            for batch in batches:
+                table = pa.Table.from_batches([batch], schema=schema)
+                skip = drop.get(i, np.array([], dtype=np.int64))
+                lo, hi = np.searchsorted(skip, [offset, offset + len(table)])
+                if hi > lo:
+                    keep = np.ones(len(table), dtype=bool)
+                    keep[skip[lo:hi] - offset] = False
+                    table = table.filter(keep)
+                parts.write(target, table)
+                offset += batch.num_rows
+
+
+def fast_predictions(store: Store, day: str) -> dict[str, int] | None:
+    chunks = _staged_chunks(store, "predictions", day)
+    if chunks is None:
+        return None
+    n_duplicates = 0 if _each_labeled_once(store, day, chunks) else _n_duplicates(chunks)
+    duplicates = pd.DataFrame(columns=list(QUARANTINE_COLUMNS))
+    drop: dict[int, np.ndarray] = {}
+    if n_duplicates:
+        with duckdb_connection(chunks.rows) as con:
+            rows = con.execute(
+                f"""
+                WITH t AS ({chunks.union(f"prediction_id, {SOURCE}, {ROW}", numbered=True)})
+                SELECT * FROM t WHERE prediction_id IN (
+                    SELECT prediction_id FROM t GROUP BY prediction_id HAVING count(*) > 1)
+                ORDER BY f, r
+                """
+            ).df()
+        rows["prediction_id"] = rows["prediction_id"].astype("string")
+        _, duplicates = dedupe_predictions(rows)
+        later = rows.loc[rows["prediction_id"].duplicated(keep="first")]
+        drop = {int(f): np.sort(g["r"].to_numpy()) for f, g in later.groupby("f")}
+    _stream(chunks.paths, store.path("predictions", day), drop)
+    store.write("quarantine_predictions", as_quarantine(duplicates), day)
+    return {"n_predictions": chunks.rows - n_duplicates, "n_duplicates": n_duplicates}
+
+
+def _each_labeled_once(store: Store, day: str, chunks: _Chunks) -> bool:
+    """Whether the routing's matches show, without hashing ids, that the day's predictions
+    are distinct: every row of its one chunk was matched by a label. (A prediction_id
+    staged twice would have been matched twice by its label, and routing keeps no
+    matches then.) Usual for a day whose labels have all arrived."""
+    found = staged_matches(store, day)
+    if found is None or [found[0]] != chunks.paths:
+        return False
+    labeled = np.zeros(chunks.rows, dtype=bool)
+    for rows in found[1].values():
+        labeled[rows] = True
+    return bool(labeled.all())
+
+
+def fast_labels(store: Store, day: str) -> dict[str, int] | None:
+    columns = ["prediction_id", "y_true", "labeled_at"]
+    chunks = _staged_chunks(store, "labels", day, load=columns)
+    if chunks is None or _labeled_twice(store, day, chunks):
+        return None  # ids labeled more than once: the pandas path picks the latest
+    table = pa.concat_tables(
+        chunks.tables or (read_columns(path, columns) for path in chunks.paths)
+    ).combine_chunks()
+    order = _labeled_at_order(table["labeled_at"])
+    frame = table.slice(0, 0).to_pandas()
+    frame["n_label_versions"] = np.array([], dtype=np.int64)
+    schema = pa.Schema.from_pandas(frame, preserve_index=False)
+    with ParquetParts() as parts:
+        target = store.path("labels", day)
+        for start in range(0, len(table), SLICE_ROWS):
+            part = (
+                table.take(order[start : start + SLICE_ROWS])
+                if order is not None
+                else (table.slice(start, SLICE_ROWS))
+            )
+            versions = pa.array(np.ones(len(part), dtype=np.int64))
+            parts.write(target, part.append_column("n_label_versions", versions).cast(schema))
+        if not len(table):
+            parts.write(target, schema.empty_table())
+    return {"n_labels": len(table), "n_label_rows": len(table), "n_changed_labels": 0}
+
+
+def _labeled_twice(store: Store, day: str, chunks: _Chunks) -> bool:
+    """Whether some prediction_id has several staged labels. From the routing's matches
+    when they hold (each label matched exactly one row of the day's one predictions
+    chunk, so two labels of one id matched the same row): counting, not hashing ids."""
+    found = staged_matches(store, day)
+    if found is None or set(found[1]) != set(chunks.paths):
+        return bool(_n_duplicates(chunks))
+    rows = np.concatenate(list(found[1].values()))
+    return bool(len(rows)) and int(np.bincount(rows).max()) > 1
+
+
+def _labeled_at_order(labeled_at: pa.ChunkedArray) -> np.ndarray | None:
+    """Row order by ``labeled_at`` (missing first), ties in row order; ``None`` if sorted.
+    Missing stamps count as just before the earliest, which keeps the keys' range narrow."""
+    stamps = labeled_at.cast(pa.int64())
+    lowest, earliest = np.iinfo(np.int64).min, pc.min(stamps).as_py()
+    missing = lowest if earliest is None else max(earliest - 1, lowest)
+    keys = pc.fill_null(stamps, missing).to_numpy()
+    if (keys[1:] >= keys[:-1]).all():
+        return None
+    return stable_order(keys.view(np.uint64) ^ np.uint64(1 << 63))  # in int64 order
+
+
+def fast_labeled(store: Store, day: str) -> dict[str, int] | None:
+    predictions_path, labels_path = store.path("predictions", day), store.path("labels", day)
+    if not (predictions_path.exists() and labels_path.exists()):
+        return None
+    predictions = pq.ParquetFile(predictions_path)
+    n_predictions = predictions.metadata.num_rows
+    if n_predictions == 0 or "prediction_id" not in predictions.schema_arrow.names:
+        return None
+    labels_file = pq.ParquetFile(labels_path)
+    matched = _matched_labels(store, day, n_predictions, labels_file)
+    if matched is not None:
+        index, labels = matched
+        n_labeled = len(labels)
+    else:
+        index, labels, n_labeled = _joined_labels(predictions_path, labels_path, n_predictions)
+    missing = index < 0
+    take = pa.array(index, mask=missing)
+    y_true = labels["y_true"].take(take)
+    labeled_at = labels["labeled_at"].take(take)
+    key = (
+        predictions.schema_arrow.serialize().to_pybytes(),
+        labels_file.schema_arrow.serialize().to_pybytes(),
+        bool((index >= 0).any()),
+        bool(missing.any()),
+    )
+    schema = _MERGED.get(key)
+    if schema is None:  # the same for every day of the same inputs
+        schema = _MERGED.setdefault(key, _merged_schema(predictions, labels_file, index))
+    target = store.path("labeled_predictions", day)
+    with ParquetParts() as parts:
+        offset = 0
+        reader = pq.ParquetFile(  # its text columns decoded as dictionaries, cast below
+            predictions_path, read_dictionary=dictionary_text(predictions.schema_arrow)
+        )
+        batches = reader.iter_batches(batch_size=SLICE_ROWS, use_threads=decode_threads(reader))
+        for batch in batches:
+            n = batch.num_rows
+            part = (
+                pa.Table.from_batches([batch])
+                .append_column("y_true", y_true.slice(offset, n))
+                .append_column("labeled_at", labeled_at.slice(offset, n))
+            )
+            parts.write(target, _cast(part.select(schema.names), schema))
+            offset += n
+    # Labels built from the staged rows (one row per id, with its number of versions)
+    # and all joined: no staged label is an orphan. Otherwise look them up.
+    staged_rows = sum(
+        pq.ParquetFile(p).metadata.num_rows
+        for p in sorted((store.root / "staging" / "labels" / day).glob("*.parquet"))
+    )
+    versions = (
+        pq.read_table(labels_path, columns=["n_label_versions"], use_threads=False)[0]
+        if "n_label_versions" in labels_file.schema_arrow.names
+        else None
+    )
+    n_versions = int(pc.sum(versions).as_py() or 0) if versions is not None else -1
+    if n_labeled == len(labels) and n_versions == staged_rows:
+        orphans = pd.DataFrame(columns=list(QUARANTINE_COLUMNS))
+    else:
+        orphans = _orphan_labels(store, day, predictions_path)
+    store.write("quarantine_labels", as_quarantine(orphans), day)
+    return {
+        "n_predictions": n_predictions,
+        "n_labeled": n_labeled,
+        "n_orphan_labels": len(orphans),
+    }
+
+
+_MERGED: dict[tuple[bytes, bytes, bool, bool], pa.Schema] = {}
+
+
+def _joined_labels(
+    predictions_path: Path, labels_path: Path, n_predictions: int
+) -> tuple[np.ndarray, pa.Table, int]:
+    """Each prediction's row in the labels table (-1: none), by a DuckDB join of the ids,
+    the table's ``y_true`` and ``labeled_at``, and the number of matches."""
+    labels_file = pq.ParquetFile(labels_path)
+    with duckdb_connection(n_predictions + labels_file.metadata.num_rows) as con:
+        found = con.execute(
+            f"""
+            SELECT p.file_row_number AS i, l.file_row_number AS j
+            FROM read_parquet({sql_path(predictions_path)}, file_row_number = true) AS p
+            JOIN read_parquet({sql_path(labels_path)}, file_row_number = true) AS l
+            USING (prediction_id)
+            """
+        ).fetchnumpy()
+    labels = labels_file.read(
+        columns=["y_true", "labeled_at"], use_threads=decode_threads(labels_file)
+    ).combine_chunks()
+    index = np.full(n_predictions, -1, dtype=_row_dtype(labels_file))
+    index[np.asarray(found["i"], dtype=np.int64)] = found["j"]
+    return index, labels, len(found["i"])
+
+
+def _row_dtype(labels_file: pq.ParquetFile) -> type[np.signedinteger]:
+    """Integers wide enough for a row number of the labels (int32 halves a big day's index)."""
+    return np.int32 if labels_file.metadata.num_rows < np.iinfo(np.int32).max else np.int64
+
+
+def _matched_labels(
+    store: Store, day: str, n_predictions: int, labels_file: pq.ParquetFile
+) -> tuple[np.ndarray, pa.Table] | None:
+    """:func:`_joined_labels` without a join: from the prediction row each staged label
+    matched when it was routed (``staged_matches``), rows of the staged labels instead of
+    the labels table. Holds when both tables were built from the staged chunks as they
+    are now (no staging since their steps started), the predictions table is the day's
+    one chunk whole (no duplicate dropped) and the labels table has a row per staged
+    label (no prediction labeled twice): then the labels are the same rows."""
+    seen = store.read_json(f"{INPUTS}-{day}", {})
+    signature = staged_signature(store, day)
+    if seen.get("predictions") != signature or seen.get("labels") != signature:
+        return None
+    found = staged_matches(store, day)
+    if found is None:
+        return None
+    chunk, matches = found
+    total = sum(len(rows) for rows in matches.values())
+    if (
+        pq.ParquetFile(chunk).metadata.num_rows != n_predictions
+        or labels_file.metadata.num_rows != total
+    ):
+        return None
+    index = np.full(n_predictions, -1, dtype=_row_dtype(labels_file))
+    offset = 0
+    for rows in matches.values():
+        index[rows] = np.arange(offset, offset + len(rows))
+        offset += len(rows)
+    if int((index >= 0).sum()) != total:
+        return None  # two labels matched one prediction
+    columns = ["y_true", "labeled_at"]
+    schema = pa.schema([labels_file.schema_arrow.field(c) for c in columns])
+    try:
+        labels = pa.concat_tables(read_columns(path, columns) for path in matches).cast(schema)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, KeyError):
+        return None  # chunks of other types than the table's: join instead
+    return index, labels.combine_chunks()
+
+
+def _merged_schema(
+    predictions: pq.ParquetFile, labels: pq.ParquetFile, index: np.ndarray
+) -> pa.Schema:
+    """The schema pandas' left merge of the whole day would have given the labeled table.
+
+    Its dtypes depend on the dtypes of both sides and on whether some rows found no
+    label (an integer class column then becomes float), so the merge is done on a
+    sample of the same dtypes: a labeled and an unlabeled prediction, where the day has
+    them (the first prediction, given the id of a label or an id no label has).
+    """
+    row = _first_row(predictions).to_pandas()
+    columns = ["prediction_id", "y_true", "labeled_at"]
+    matched = _first_row(labels).select(columns) if labels.metadata.num_rows else None
+    if matched is None:
+        matched = labels.schema_arrow.empty_table().select(columns)
+    sample = []
+    if (index >= 0).any():
+        sample.append(_with_id(row, "labeled"))
+    if (index < 0).any():
+        sample.append(_with_id(row, "unlabeled"))
+    right = _with_id(matched.to_pandas(), "labeled")
+    left = pd.concat(sample, ignore_index=True) if sample else row.iloc[:0]
+    frame = left.merge(right, on="prediction_id", how="left")
+    return pa.Schema.from_pandas(frame, preserve_index=False)
+
+
+def _first_row(reader: pq.ParquetFile) -> pa.Table:
+    first = next(reader.iter_batches(batch_size=1, use_threads=False))
+    return pa.Table.from_batches([first], schema=reader.schema_arrow).slice(0, 1)
+
+
+def _with_id(frame: pd.DataFrame, value: str) -> pd.DataFrame:
+    """``frame`` with every prediction_id set to ``value``, in the column's own dtype."""
+    ids = pd.array([value] * len(frame), dtype=frame["prediction_id"].dtype)
+    return frame.assign(prediction_id=ids)
+
+
+def _cast(table: pa.Table, schema: pa.Schema) -> pa.Table:
+    """``table.cast(schema)``, also to the null type of a column that is all missing."""
+    columns = [
+        pa.nulls(len(table)) if pa.types.is_null(field.type) else table[field.name]
+        for field in schema
+    ]
+    return pa.table(columns, names=schema.names).cast(schema)
+
+
+def _orphan_labels(store: Store, day: str, predictions_path: Path) -> pd.DataFrame:
+    """Staged labels of the day whose prediction_id is not among its predictions."""
+    folder = store.root / "staging" / "labels" / day
+    sizes = {p: pq.ParquetFile(p).metadata.num_rows for p in sorted(folder.glob("*.parquet"))}
+    paths = [p for p, n in sizes.items() if n]
+    if not paths:
+        return pd.DataFrame(columns=list(QUARANTINE_COLUMNS))
+    rows = sum(sizes.values()) + pq.ParquetFile(predictions_path).metadata.num_rows
+    union = _union_sql(paths, f"prediction_id, {SOURCE}, {ROW}", numbered=True)
+    with duckdb_connection(rows) as con:
+        orphans = con.execute(
+            f"""
+            SELECT * FROM ({union}) AS s
+            WHERE NOT EXISTS (
+                SELECT 1 FROM read_parquet({sql_path(predictions_path)}) AS p
+                WHERE p.prediction_id = s.prediction_id)
+            ORDER BY f, r
+            """
+        ).df()
+    if not len(orphans):
+        return pd.DataFrame(columns=list(QUARANTINE_COLUMNS))
+    return join_labels(
+        pd.DataFrame({"prediction_id": pd.Series([], dtype="string")}),
+        pd.DataFrame(columns=["prediction_id", "y_true", "labeled_at"]),
+        orphans,
+    )[1]
