@@ -7,7 +7,7 @@ from assets_defs.assets import (
     labeled_predictions,
     outcome_labels,
     profit_alerts,
-    profit_timeseries,
+    profit_timeseries_and_flags,
     staged_landing_files,
     validated_predictions,
 )
@@ -27,7 +27,7 @@ profit_timeseries_job = dg.define_asset_job(
     "profit_timeseries_job",
     # Freshness is the sensor's to assess: run right after the write it would say
     # "The last update was  ago" (Dagster words a delta under a second as nothing).
-    selection=dg.AssetSelection.assets(profit_timeseries, profit_alerts)
+    selection=dg.AssetSelection.assets(profit_timeseries_and_flags, profit_alerts)
     - dg.AssetSelection.checks(*freshness_checks),
     description="Restitch the daily summary table and series, assess the flags, alert.",
 )

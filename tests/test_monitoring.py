@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from assets_defs.assets import flag_check
+from assets_defs.checks import flag_check
 from assets_defs.cli import main
 from guap_pipeline import parse_config
 from guap_pipeline.acceptance import acceptance
