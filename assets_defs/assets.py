@@ -11,7 +11,6 @@ from typing import Any
 import dagster as dg
 
 from assets_defs.metadata import day_metadata, flags_metadata, series_metadata
-from assets_defs.partitions import daily_partitions
 from assets_defs.resources import AlertsResource, GuapResource
 from guap_pipeline import pipeline
 from guap_pipeline.landing import stage_landing
@@ -68,55 +67,66 @@ def staged_landing_files(guap: GuapResource) -> dg.MaterializeResult:
     )
 
 
-DAILY = {
-    "partitions_def": daily_partitions,
-    "backfill_policy": dg.BackfillPolicy.single_run(),
-    "group_name": "daily",
-    "kinds": {"parquet"},
-}
+DAILY_ASSETS = (
+    "validated_predictions",
+    "outcome_labels",
+    "labeled_predictions",
+    "daily_quadrant_profit",
+)
 
 
-@dg.asset(deps=[staged_landing_files], **DAILY)
-def validated_predictions(
-    context: dg.AssetExecutionContext, guap: GuapResource
-) -> dg.MaterializeResult:
-    """One row per prediction_id of the day; later duplicates go to quarantine."""
-    return row_step(context, guap, pipeline.build_predictions)
+def daily_assets(partitions: dg.DailyPartitionsDefinition) -> list[dg.AssetsDefinition]:
+    """The assets built per prediction day, on the partitions the config sets: each
+    takes a whole range in one run (``single_run``) and loops over its days."""
+    daily: dict[str, Any] = {
+        "partitions_def": partitions,
+        "backfill_policy": dg.BackfillPolicy.single_run(),
+        "group_name": "daily",
+        "kinds": {"parquet"},
+    }
 
+    @dg.asset(deps=[staged_landing_files], **daily)
+    def validated_predictions(
+        context: dg.AssetExecutionContext, guap: GuapResource
+    ) -> dg.MaterializeResult:
+        """One row per prediction_id of the day; later duplicates go to quarantine."""
+        return row_step(context, guap, pipeline.build_predictions)
 
-@dg.asset(deps=[staged_landing_files], **DAILY)
-def outcome_labels(context: dg.AssetExecutionContext, guap: GuapResource) -> dg.MaterializeResult:
-    """The latest outcome label of each of the day's predictions."""
-    return row_step(context, guap, pipeline.build_labels)
+    @dg.asset(deps=[staged_landing_files], **daily)
+    def outcome_labels(
+        context: dg.AssetExecutionContext, guap: GuapResource
+    ) -> dg.MaterializeResult:
+        """The latest outcome label of each of the day's predictions."""
+        return row_step(context, guap, pipeline.build_labels)
 
+    @dg.asset(deps=[validated_predictions, outcome_labels], **daily)
+    def labeled_predictions(
+        context: dg.AssetExecutionContext, guap: GuapResource
+    ) -> dg.MaterializeResult:
+        """Predictions joined with their latest label (null where not labeled yet)."""
+        return row_step(context, guap, pipeline.build_labeled)
 
-@dg.asset(deps=[validated_predictions, outcome_labels], **DAILY)
-def labeled_predictions(
-    context: dg.AssetExecutionContext, guap: GuapResource
-) -> dg.MaterializeResult:
-    """Predictions joined with their latest label (null where not labeled yet)."""
-    return row_step(context, guap, pipeline.build_labeled)
+    @dg.asset(deps=[labeled_predictions], **daily)
+    def daily_quadrant_profit(
+        context: dg.AssetExecutionContext, guap: GuapResource
+    ) -> dg.MaterializeResult:
+        """Realized profit per quadrant and model version: profit, uplift, oracle, coverage."""
+        config, store = guap.config(), guap.store()
+        return report_days(
+            context,
+            lambda day: day_metadata(
+                pipeline.build_day_profit(store, config, day).summary, config.quadrants
+            ),
+        )
 
-
-@dg.asset(deps=[labeled_predictions], **DAILY)
-def daily_quadrant_profit(
-    context: dg.AssetExecutionContext, guap: GuapResource
-) -> dg.MaterializeResult:
-    """Realized profit per quadrant and model version: profit, uplift, oracle, coverage."""
-    config, store = guap.config(), guap.store()
-    return report_days(
-        context,
-        lambda day: day_metadata(
-            pipeline.build_day_profit(store, config, day).summary, config.quadrants
-        ),
-    )
+    return [validated_predictions, outcome_labels, labeled_predictions, daily_quadrant_profit]
 
 
 @dg.multi_asset(
     specs=[
         dg.AssetSpec(
             "profit_timeseries",
-            deps=[daily_quadrant_profit],
+            deps=["daily_quadrant_profit"],
             description="The daily summary table, rolling and cumulative series, the charts.",
             group_name="series",
             kinds={"parquet"},
