@@ -8,6 +8,7 @@ from guap_pipeline.config import GuapConfig
 from guap_pipeline.early_warning import early_declines
 from guap_pipeline.estimate import ESTIMATED_PROFIT, LEVEL, estimate_kinds
 from guap_pipeline.formatting import money as _money
+from guap_pipeline.formatting import per_unit, percent
 from guap_pipeline.label_feed import LabelFeed
 from guap_pipeline.landing import FileOutcome, StageReport
 from guap_pipeline.roi import payback
@@ -16,15 +17,6 @@ from guap_pipeline.validation import BEFORE_START
 
 RECENT_DAYS = 28
 TOP_REASONS = 5  # (file, reason) groups of quarantined rows listed after a run
-
-
-def _per_prediction(value: float) -> str:
-    return "n/a" if pd.isna(value) else f"{value:,.3f}"
-
-
-def _share(value: float) -> str:
-    """A ratio as a percentage; ``n/a`` when undefined (nothing labeled), never ``nan%``."""
-    return "n/a" if pd.isna(value) else f"{value:.1%}"
 
 
 def _count(n: int, noun: str) -> str:
@@ -75,8 +67,8 @@ def readable_version_table(daily: pd.DataFrame, currency: str = "") -> pd.DataFr
         "profit": (f"profit{money}", _money),
         "uplift": (f"uplift{money}", _money),
         "uplift_per_day_recent": (f"uplift per day, recent{money}", _money),
-        "uplift_per_prediction_recent": ("uplift per prediction, recent", _per_prediction),
-        "value_capture_recent": ("value capture, recent", _share),
+        "uplift_per_prediction_recent": ("uplift per prediction, recent", per_unit),
+        "value_capture_recent": ("value capture, recent", percent),
     }
     return pd.DataFrame(
         {header: table[column].map(format_) for column, (header, format_) in formats.items()}
