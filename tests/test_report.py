@@ -1,6 +1,8 @@
 """The HTML report: self-contained, every chart present, and rendered by a real browser."""
 
 import base64
+import html
+import json
 import re
 import shutil
 import subprocess
@@ -10,6 +12,7 @@ import pandas as pd
 import pytest
 
 from assets_defs.cli import main
+from guap_pipeline.formatting import DECIMALS, money
 from tests.pipeline_data import AS_OF, days, labels_for, predictions_for, write_config
 
 CHARTS = [
@@ -75,13 +78,17 @@ def test_report_summary_table_reads_as_the_command_line_summary(report: Path) ->
     assert f"{daily['uplift'].sum():,.0f}" in cells
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason="needs Chromium (apt-get install chromium)")
-def test_report_renders_its_charts_in_headless_chromium(report: Path, tmp_path: Path) -> None:
-    flags = [
+def chromium_flags(profile: Path) -> list[str]:
+    return [
         "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-        f"--user-data-dir={tmp_path / 'profile'}",
+        f"--user-data-dir={profile}",
     ]  # fmt: skip
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="needs Chromium (apt-get install chromium)")
+def test_report_renders_its_charts_in_headless_chromium(report: Path, tmp_path: Path) -> None:
+    flags = chromium_flags(tmp_path / "profile")
     url = report.as_uri()
     dom = subprocess.run(
         [CHROMIUM, *flags, "--dump-dom", url], capture_output=True, text=True, timeout=120
@@ -117,3 +124,82 @@ def test_flag_lines_say_the_money_and_the_ceiling_per_labeled_prediction() -> No
         "  v1: decline since 2026-03-18, 2,920/day at stake",
         "  v2: diminishing_returns since 2026-04-11, ceiling 8.35 per labeled prediction",
     ]
+
+
+@pytest.fixture(scope="module")
+def two_versions(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A report of two model versions, the second deployed a week later, the newest
+    days still waiting for labels; and its exported daily table beside it."""
+    root = tmp_path_factory.mktemp("two_versions")
+    config = write_config(root)
+    for i, day in enumerate(days("2026-10-01", 16)):
+        for version in ["v1", "v2"] if i >= 7 else ["v1"]:
+            preds = predictions_for(day, 300, seed=10 * i + len(version), version=version)
+            preds["prediction_id"] = version + "-" + preds["prediction_id"]
+            preds.to_parquet(root / "landing" / "predictions" / f"{version}-{day}.parquet")
+            if i < 13:
+                labels_for(preds, share=1.0, seed=i).to_parquet(
+                    root / "landing" / "labels" / f"{version}-{day}.parquet"
+                )
+    assert main(["run", "--config", str(config), "--as-of", AS_OF]) == 0
+    output = root / "report.html"
+    assert main(["report", "--config", str(config), "--output", str(output)]) == 0
+    assert (
+        main(["export", "daily", "--config", str(config), "--output", str(root / "daily.csv")]) == 0
+    )
+    return output
+
+
+PROBE = """<script>
+const probe = document.createElement("pre");
+probe.id = "probe";
+probe.textContent = JSON.stringify({
+  scrollWidth: document.documentElement.scrollWidth,
+  innerWidth: window.innerWidth,
+  text: document.body.innerText,
+});
+document.body.appendChild(probe);
+</script></body>"""
+
+
+def laid_out(page: Path, width: int, tmp_path: Path) -> dict:
+    """The page as Chromium lays it out ``width`` pixels wide: its scroll width and the
+    text a reader sees (closed ``<details>`` hidden), measured by a probe script added to
+    a copy (the report itself has no script)."""
+    probed = tmp_path / f"probed-{width}.html"
+    probed.write_text(page.read_text().replace("</body>", PROBE))
+    flags = [*chromium_flags(tmp_path / f"profile-{width}"), f"--window-size={width},900"]
+    dom = subprocess.run(
+        [CHROMIUM, *flags, "--dump-dom", probed.as_uri()],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    ).stdout
+    [found] = re.findall(r'<pre id="probe">(.*?)</pre>', dom, re.S)
+    return json.loads(html.unescape(found))
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="needs Chromium (apt-get install chromium)")
+@pytest.mark.parametrize("width", [1024, 1440])
+def test_report_fits_the_screen_and_answers_first_per_version(
+    two_versions: Path, width: int, tmp_path: Path
+) -> None:
+    """No horizontal scrolling; a headline card for every model version whose figures
+    match the exported daily table; no figure with more decimals than people read."""
+    page = laid_out(two_versions, width, tmp_path)
+    assert page["innerWidth"] == width
+    assert page["scrollWidth"] <= width, "the page scrolls sideways"
+    text = page["text"]
+    daily = pd.read_csv(two_versions.parent / "daily.csv")
+    answer = text[: text.index("What needs attention")]  # the cards come first
+    for version, rows in daily.groupby("model_version"):
+        mature = rows[rows["mature"]].sort_values("date").tail(28)
+        assert f"{version}\n" in answer
+        assert f"{money(mature['profit'].mean(), compact=True)}/day" in answer
+        assert f"{money(mature['uplift'].mean(), compact=True)}/day" in answer
+        assert (
+            f"too young to judge: {len(mature)} of {rows['date'].nunique()} days mature" in answer
+        )
+    assert "all versions" in answer
+    decimals = [len(d) for d in re.findall(r"\d\.(\d+)", text)]
+    assert decimals and max(decimals) <= DECIMALS, sorted(set(decimals))
