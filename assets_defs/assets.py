@@ -111,11 +111,11 @@ def daily_assets(partitions: dg.DailyPartitionsDefinition) -> list[dg.AssetsDefi
         context: dg.AssetExecutionContext, guap: GuapResource
     ) -> dg.MaterializeResult:
         """Realized profit per quadrant and model version: profit, uplift, oracle, coverage."""
-        config, store = guap.config(), guap.store()
+        config, store, today = guap.config(), guap.store(), guap.today()
         return report_days(
             context,
             lambda day: day_metadata(
-                pipeline.build_day_profit(store, config, day).summary, config.quadrants
+                pipeline.build_day_profit(store, config, day).summary, config, today
             ),
         )
 
@@ -143,13 +143,16 @@ def daily_assets(partitions: dg.DailyPartitionsDefinition) -> list[dg.AssetsDefi
 )
 def profit_timeseries_and_flags(guap: GuapResource) -> Iterator[dg.MaterializeResult]:
     """The series, then its flags: one step, as the series' charts mark the flags."""
-    config, store = guap.config(), guap.store()
-    daily = pipeline.build_timeseries(store, config, guap.today())
+    config, store, today = guap.config(), guap.store(), guap.today()
+    daily = pipeline.build_timeseries(store, config, today)
     found = build_flags(store, config)
     yield dg.MaterializeResult(
-        asset_key="profit_timeseries", metadata=series_metadata(daily, found, store, config)
+        asset_key="profit_timeseries",
+        metadata=series_metadata(daily, found, store, config, today),
     )
-    yield dg.MaterializeResult(asset_key="profit_flags", metadata=flags_metadata(found, store))
+    yield dg.MaterializeResult(
+        asset_key="profit_flags", metadata=flags_metadata(found, store, config, today)
+    )
 
 
 @dg.asset(deps=["profit_flags"], group_name="series", kinds={"python"})

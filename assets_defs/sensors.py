@@ -112,5 +112,7 @@ with warnings.catch_warnings():
     # Superseded by FreshnessPolicy, which OSS cannot alert on; the check sensor can.
     warnings.simplefilter("ignore", dg.SupersessionWarning)
     freshness_sensor = dg.build_sensor_for_freshness_checks(
-        freshness_checks=freshness_checks, minimum_interval_seconds=600
+        freshness_checks=freshness_checks,
+        minimum_interval_seconds=600,
+        default_status=dg.DefaultSensorStatus.RUNNING,  # the README promises it
     )

@@ -268,9 +268,14 @@ def test_the_decline_check_shows_each_declining_version() -> None:
     )  # fmt: skip
     check = flag_check(both, "decline")
     assert not check.passed
-    assert check.metadata["money_at_stake_per_day (v1)"].value == 2400.0
-    assert check.metadata["money_at_stake_per_day (v2)"].value == 900.0
+    assert check.metadata["money at stake per day (v1)"].value == "2,400"
+    assert check.metadata["money at stake per day (v2)"].value == "900"
     assert check.metadata["evidence (v2)"].value == "cusum v2"
+    # money and cause first, in the alert's words; the statistics after
+    first, second = check.description.split("\n\n")
+    assert first.startswith("v1: profit down 2.4k/day since 1 May 2026")
+    assert first.endswith("Evidence: cusum v1")
+    assert second.startswith("v2: profit down 900/day")
 
 
 def pending_in_store(tmp_path: Path) -> Store:
