@@ -25,21 +25,32 @@ CHARTS = [
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
-@pytest.fixture(scope="module")
-def report(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("report")
+def landed_report(
+    root: Path, n_days: int, labeled_days: int, n: int, *, v2_from: int | None = None
+) -> Path:
+    """``n`` predictions a day of v1 (and of v2 from day ``v2_from``) from 2026-10-01, the
+    first ``labeled_days`` days fully labeled; run, then the report and the daily table."""
     config = write_config(root)
-    for i, day in enumerate(days("2026-10-01", 12)):
-        preds = predictions_for(day, 200, seed=i)
-        preds.to_parquet(root / "landing" / "predictions" / f"{day}.parquet")
-        if i < 10:
-            labels_for(preds, share=1.0, seed=i).to_parquet(
-                root / "landing" / "labels" / f"{day}.parquet"
-            )
+    for i, day in enumerate(days("2026-10-01", n_days)):
+        for version in ["v1", "v2"] if v2_from is not None and i >= v2_from else ["v1"]:
+            preds = predictions_for(day, n, seed=i if version == "v1" else 100 + i, version=version)
+            preds["prediction_id"] = version + "-" + preds["prediction_id"]
+            preds.to_parquet(root / "landing" / "predictions" / f"{version}-{day}.parquet")
+            if i < labeled_days:
+                labels_for(preds, share=1.0, seed=i).to_parquet(
+                    root / "landing" / "labels" / f"{version}-{day}.parquet"
+                )
     assert main(["run", "--config", str(config), "--as-of", AS_OF]) == 0
     output = root / "report.html"
     assert main(["report", "--config", str(config), "--output", str(output)]) == 0
+    daily = str(root / "daily.csv")
+    assert main(["export", "daily", "--config", str(config), "--output", daily]) == 0
     return output
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return landed_report(tmp_path_factory.mktemp("report"), 12, 10, 200)
 
 
 def test_report_is_self_contained_with_every_chart_as_png(report: Path) -> None:
@@ -62,10 +73,7 @@ def test_report_summary_table_has_a_row_per_version_and_overall(report: Path) ->
 def test_report_summary_table_reads_as_the_command_line_summary(report: Path) -> None:
     """Headers in words; money rounded and value capture a percentage, as `run` prints
     them, checked against the exported daily table."""
-    daily_csv = report.parent / "daily.csv"
-    config = str(report.parent / "guap.yaml")
-    assert main(["export", "daily", "--config", config, "--output", str(daily_csv)]) == 0
-    daily = pd.read_csv(daily_csv)
+    daily = pd.read_csv(report.parent / "daily.csv")
     recent = daily[daily["mature"]].sort_values("date").tail(28)
     capture = recent["uplift"].sum() / (recent["oracle_profit"] - recent["baseline_profit"]).sum()
     summary = report.read_text().split("<h2>Summary</h2>")[1]
@@ -130,24 +138,7 @@ def test_flag_lines_say_the_money_and_the_ceiling_per_labeled_prediction() -> No
 def two_versions(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A report of two model versions, the second deployed a week later, the newest
     days still waiting for labels; and its exported daily table beside it."""
-    root = tmp_path_factory.mktemp("two_versions")
-    config = write_config(root)
-    for i, day in enumerate(days("2026-10-01", 16)):
-        for version in ["v1", "v2"] if i >= 7 else ["v1"]:
-            preds = predictions_for(day, 300, seed=10 * i + len(version), version=version)
-            preds["prediction_id"] = version + "-" + preds["prediction_id"]
-            preds.to_parquet(root / "landing" / "predictions" / f"{version}-{day}.parquet")
-            if i < 13:
-                labels_for(preds, share=1.0, seed=i).to_parquet(
-                    root / "landing" / "labels" / f"{version}-{day}.parquet"
-                )
-    assert main(["run", "--config", str(config), "--as-of", AS_OF]) == 0
-    output = root / "report.html"
-    assert main(["report", "--config", str(config), "--output", str(output)]) == 0
-    assert (
-        main(["export", "daily", "--config", str(config), "--output", str(root / "daily.csv")]) == 0
-    )
-    return output
+    return landed_report(tmp_path_factory.mktemp("two_versions"), 16, 13, 300, v2_from=7)
 
 
 PROBE = """<script>
