@@ -1,8 +1,11 @@
-"""Assets: landing files → validated predictions and labels → labeled join → daily money → series.
+"""Assets: landing files → validated predictions and labels → labeled join → daily money →
+series and flags → alerts.
 
-Each asset is a few lines that call :mod:`guap_pipeline.pipeline`; the tables are
-written by the core to the store (Parquet), never pickled between steps. Daily assets
-take whole ranges in one run (``single_run``) and loop over ``context.partition_keys``.
+Each asset is a few lines that call :mod:`guap_pipeline.pipeline` (and the monitoring
+steps); the tables are written by the core to the store (Parquet), never pickled between
+steps, and what the UI shows is built in :mod:`assets_defs.metadata`. Daily assets take
+whole ranges in one run (``single_run``) and loop over ``context.partition_keys``; their
+partitions come from the config (:func:`daily_assets`).
 """
 
 from collections.abc import Callable, Iterator, Mapping
