@@ -44,13 +44,13 @@ def _progress(message: str) -> None:
 
 def _run_pipeline(config_path: Path, as_of: str | None) -> tuple[GuapConfig, RunSummary]:
     """Execute every missing or stale step through Dagster, in-process."""
-    os.environ["GUAP_CONFIG"] = str(config_path.resolve())
-    from assets_defs.definitions import defs  # reads GUAP_CONFIG: partitions follow it
+    from assets_defs.factory import build_definitions
     from assets_defs.resources import GuapResource
     from assets_defs.runner import persistent_instance, run_monitoring
     from guap_pipeline.config import load_config
 
     config = load_config(config_path)
+    defs = build_definitions(config_path.resolve())  # partitions follow the config
     guap = GuapResource(config_path=str(config_path.resolve()), as_of=as_of or "")
     started = time.perf_counter()
     with persistent_instance(config.storage) as instance:

@@ -3,13 +3,10 @@
 import dagster as dg
 
 from assets_defs.assets import (
-    daily_quadrant_profit,
-    labeled_predictions,
-    outcome_labels,
+    DAILY_ASSETS,
     profit_alerts,
-    profit_timeseries,
+    profit_timeseries_and_flags,
     staged_landing_files,
-    validated_predictions,
 )
 from assets_defs.checks import freshness_checks
 
@@ -20,14 +17,14 @@ ingest_landing_job = dg.define_asset_job(
 )
 daily_profit_job = dg.define_asset_job(
     "daily_profit_job",
-    selection=[validated_predictions, outcome_labels, labeled_predictions, daily_quadrant_profit],
+    selection=dg.AssetSelection.assets(*DAILY_ASSETS),
     description="Rebuild the given prediction days, from staged rows to daily money.",
 )
 profit_timeseries_job = dg.define_asset_job(
     "profit_timeseries_job",
     # Freshness is the sensor's to assess: run right after the write it would say
     # "The last update was  ago" (Dagster words a delta under a second as nothing).
-    selection=dg.AssetSelection.assets(profit_timeseries, profit_alerts)
+    selection=dg.AssetSelection.assets(profit_timeseries_and_flags, profit_alerts)
     - dg.AssetSelection.checks(*freshness_checks),
     description="Restitch the daily summary table and series, assess the flags, alert.",
 )

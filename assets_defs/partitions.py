@@ -2,8 +2,13 @@
 
 import dagster as dg
 
-from assets_defs.settings import START_DATE, TIMEZONE
+from guap_pipeline.config import DEFAULT_START_DATE, GuapConfig
 
-daily_partitions = dg.DailyPartitionsDefinition(
-    start_date=START_DATE.isoformat(), timezone=TIMEZONE, end_offset=1
-)
+
+def daily_partitions(config: GuapConfig | None) -> dg.DailyPartitionsDefinition:
+    """The days from the config's ``start_date`` in its time zone; without a config
+    (the UI before a model is configured) the default start date in UTC."""
+    start = config.start_date if config else DEFAULT_START_DATE
+    return dg.DailyPartitionsDefinition(
+        start_date=start.isoformat(), timezone=config.timezone if config else "UTC", end_offset=1
+    )

@@ -124,7 +124,7 @@ def run_monitoring(
     """Materialize whatever is missing or stale; raise GuapError naming a failed step."""
     config, store = guap.config(), guap.store()
     as_of: dt.date = guap.today()
-    last = daily_partitions.get_last_partition_key()
+    last = daily_partitions(config).get_last_partition_key()
     summary = RunSummary()
 
     def execute(job_name: str, what: str, **kwargs: object) -> dg.ExecuteInProcessResult:

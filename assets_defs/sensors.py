@@ -1,5 +1,5 @@
 """Sensors: one watches the landing folder, one rebuilds the days whose inputs changed,
-one alerts on failed runs.
+one alerts on failed runs, one evaluates the series' freshness.
 
 The first two read only file stats and small manifests, so a tick is cheap. Run keys carry the
 fingerprint of what they react to, so one change launches one run, however many ticks
@@ -8,10 +8,12 @@ see it.
 
 import hashlib
 import json
+import warnings
 
 import dagster as dg
 import pandas as pd
 
+from assets_defs.checks import freshness_checks
 from assets_defs.jobs import daily_profit_job, ingest_landing_job, profit_timeseries_job
 from assets_defs.partitions import daily_partitions
 from assets_defs.resources import AlertsResource, GuapResource
@@ -68,7 +70,7 @@ def stale_days_sensor(context: dg.SensorEvaluationContext, guap: GuapResource) -
         config,
         store,
         as_of=guap.today(),
-        last_partition=daily_partitions.get_last_partition_key(),
+        last_partition=daily_partitions(config).get_last_partition_key(),
     )
     if todo.stage:  # staging changes days: rebuilding first would build some twice
         return dg.SensorResult(
@@ -105,3 +107,13 @@ def run_failure_alert_sensor(context: dg.RunFailureSensorContext, alerts: Alerts
     delivered = deliver(pd.DataFrame([alert]), alerts.notifiers(), backoff_seconds=1.0)
     if delivered["delivered_at"].isna().any():
         context.log.warning(f"run-failure alert not delivered: {delivered.loc[0, 'last_error']}")
+
+
+with warnings.catch_warnings():
+    # Superseded by FreshnessPolicy, which OSS cannot alert on; the check sensor can.
+    warnings.simplefilter("ignore", dg.SupersessionWarning)
+    freshness_sensor = dg.build_sensor_for_freshness_checks(
+        freshness_checks=freshness_checks,
+        minimum_interval_seconds=600,
+        default_status=dg.DefaultSensorStatus.RUNNING,  # the README promises it
+    )

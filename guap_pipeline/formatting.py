@@ -4,6 +4,8 @@ messages and reports.
 Money is shown whole (``1,250``) or compact (``3.3k``, ``1.2M``), with the config's
 currency after it (``3.3k EUR``) when one is set. A negative amount carries a real minus
 sign (``−3.3k``); ``signed=True`` also puts ``+`` before a positive one, for changes.
+Shares read as percentages with one decimal (``99.1%``), money per prediction with
+``DECIMALS``: no figure meant for people carries more decimals than that.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import math
 import pandas as pd
 
 MINUS = "\u2212"
+DECIMALS = 2  # the most decimals a figure for people shows (money per prediction: cents)
 COMPACT_UNITS = ((1e9, "bn"), (1e6, "M"), (1e3, "k"))
 
 
@@ -56,3 +59,19 @@ def day(value: object, *, today: dt.date | None = None) -> str:
     date = pd.Timestamp(value).date()
     text = f"{date.day} {date:%b}"
     return text if today is not None and date.year == today.year else f"{text} {date.year}"
+
+
+def percent(value: object) -> str:
+    """A share as a percentage, ``99.1%``; ``n/a`` when undefined (nothing labeled).
+
+    >>> percent(0.99142), percent(float("nan"))
+    ('99.1%', 'n/a')
+    """
+    number = as_number(value)
+    return "n/a" if not math.isfinite(number) else f"{number:.1%}"
+
+
+def per_unit(value: object) -> str:
+    """Money per prediction, to ``DECIMALS`` (``5.63``); ``n/a`` when undefined."""
+    number = as_number(value)
+    return "n/a" if not math.isfinite(number) else f"{number:,.{DECIMALS}f}"

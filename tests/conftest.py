@@ -9,6 +9,6 @@ from hypothesis import settings
 settings.register_profile("guap", deadline=None)
 settings.load_profile("guap")
 
-# assets_defs reads GUAP_CONFIG when it is imported; point it at nothing so the tests
+# assets_defs.definitions reads GUAP_CONFIG when it is imported; point it at nothing so the tests
 # never pick up a guap.yaml from the working folder or the developer's environment.
 os.environ["GUAP_CONFIG"] = str(Path(__file__).parent / "no-such-guap.yaml")

@@ -10,6 +10,7 @@ import dagster as dg
 import pytest
 
 from assets_defs.definitions import defs
+from assets_defs.factory import build_definitions
 from assets_defs.resources import AlertsResource, GuapResource
 from assets_defs.runner import run_monitoring
 from assets_defs.sensors import landing_folder_sensor, run_failure_alert_sensor, stale_days_sensor
@@ -30,6 +31,16 @@ def test_definitions_load() -> None:
         "daily_quadrant_profit",
         "profit_timeseries",
     } <= keys
+
+
+def test_definitions_follow_the_config_they_are_built_from(tmp_path: Path) -> None:
+    """No environment variable: the partitions and the resource follow the config given."""
+    config = write_config(tmp_path)
+    built = build_definitions(config)
+    partitions = built.resolve_job_def("daily_profit_job").partitions_def
+    assert partitions is not None
+    assert partitions.get_first_partition_key() == "2026-10-01"  # write_config's start_date
+    assert os.environ["GUAP_CONFIG"] != str(config)
 
 
 def test_schedule_stages_the_landing_folder_every_morning() -> None:

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from assets_defs.assets import early_decline_check
+from assets_defs.checks import early_decline_check
 from assets_defs.cli import main
 from assets_defs.definitions import defs
 from guap_pipeline.config import load_config

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from assets_defs.assets import flag_check
+from assets_defs.checks import flag_check
 from assets_defs.cli import main
 from guap_pipeline import parse_config
 from guap_pipeline.alerts.store_runs import build_alerts, build_flags, deliver_pending, flag_context
@@ -268,9 +268,14 @@ def test_the_decline_check_shows_each_declining_version() -> None:
     )  # fmt: skip
     check = flag_check(both, "decline")
     assert not check.passed
-    assert check.metadata["money_at_stake_per_day (v1)"].value == 2400.0
-    assert check.metadata["money_at_stake_per_day (v2)"].value == 900.0
+    assert check.metadata["money at stake per day (v1)"].value == "2,400"
+    assert check.metadata["money at stake per day (v2)"].value == "900"
     assert check.metadata["evidence (v2)"].value == "cusum v2"
+    # money and cause first, in the alert's words; the statistics after
+    first, second = check.description.split("\n\n")
+    assert first.startswith("v1: profit down 2.4k/day since 1 May 2026")
+    assert first.endswith("Evidence: cusum v1")
+    assert second.startswith("v2: profit down 900/day")
 
 
 def pending_in_store(tmp_path: Path) -> Store:

@@ -22,10 +22,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import dagster as dg
+import pandas as pd
 import pytest
 
 from assets_defs.cli import main
 from assets_defs.definitions import defs
+from guap_pipeline.formatting import money
 from tests.pg_support import ROOT, postgres_configured, postgres_home
 from tests.pipeline_data import AS_OF, days, labels_for, predictions_for, write_config
 
@@ -141,8 +143,8 @@ def ui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UI]:
         yield UI(url, root, len(partitions.get_partition_keys()), backend)
 
 
-def render(ui: UI, page: str) -> str:
-    """The visible text of ``page`` once Chromium has run the UI's JavaScript."""
+def dom(ui: UI, page: str) -> str:
+    """The DOM of ``page`` once Chromium has run the UI's JavaScript."""
     profile = ui.root / f"chromium-{time.monotonic_ns()}"
     flags = [
         "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -156,13 +158,18 @@ def render(ui: UI, page: str) -> str:
         start_new_session=True,
     )
     try:
-        dom, _ = browser.communicate(timeout=120)
+        page_dom, _ = browser.communicate(timeout=120)
     finally:
         if browser.poll() is None:
             os.killpg(browser.pid, signal.SIGKILL)
             browser.wait()
         shutil.rmtree(profile, ignore_errors=True)
-    html = re.sub(r"<(script|style)\b.*?</\1>", " ", dom.decode(), flags=re.S)
+    return page_dom.decode()
+
+
+def render(ui: UI, page: str) -> str:
+    """The visible text of ``page`` once Chromium has run the UI's JavaScript."""
+    html = re.sub(r"<(script|style)\b.*?</\1>", " ", dom(ui, page), flags=re.S)
     return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html))
 
 
@@ -262,3 +269,56 @@ def test_instance_is_the_expected_one(ui: UI) -> None:
     info = graphql(ui.url, "{ instance { info } }")["instance"]["info"]
     expected = "PostgresRunStorage" if ui.backend == "postgres" else "SqliteRunStorage"
     assert expected in info
+
+
+def test_asset_page_of_the_series_answers_first_with_a_chart_and_no_click(ui: UI) -> None:
+    """The overview of profit_timeseries opens on the answer per model version, in
+    words, and a chart drawn inline (not behind "[Show Markdown]"); the figures match the
+    exported daily table."""
+    daily_csv = ui.root / "daily.csv"
+    config = str(ui.root / "guap.yaml")
+    assert main(["export", "daily", "--config", config, "--output", str(daily_csv)]) == 0
+    daily = pd.read_csv(daily_csv)
+    page = dom(ui, "assets/profit_timeseries")
+    text = render(ui, "assets/profit_timeseries")
+    assert re.search(r'<img [^>]*src="data:image/svg\+xml', page)  # the chart, inline
+    mature = daily[daily["mature"]]
+    for version, rows in daily.groupby("model_version"):
+        recent = mature[mature["model_version"] == version].sort_values("date").tail(28)
+        assert f"profit {money(recent['profit'].mean(), compact=True)}/day" in text
+        days = rows["date"].nunique()
+        assert f"too young to judge: {len(recent)} of {days} days mature" in text
+    metadata = text[text.index("Metadata") :]
+    assert metadata.index("all versions") < metadata.index("[Show Markdown]")  # answer first
+
+
+def check_descriptions() -> dict[tuple[str, str], str]:
+    graph = defs.resolve_asset_graph()
+    return {
+        (key.asset_key.to_user_string(), key.name): graph.get_check_spec(key).description or ""
+        for key in graph.asset_check_keys
+    }
+
+
+def test_every_check_shows_its_description(ui: UI) -> None:
+    described = check_descriptions()
+    assert all(described.values()), [k for k, v in described.items() if not v]
+    for (asset, name), description in described.items():
+        text = render(ui, f"assets/{asset}?view=checks&checkDetail={name}")
+        assert "No description provided" not in text, name
+        assert " ".join(description.split()[:6]) in text, name
+
+
+def test_every_sensor_and_the_schedule_are_running_by_default(ui: UI) -> None:
+    """The README says the daemon evaluates freshness every 10 minutes: its sensor is on."""
+    data = graphql(
+        ui.url,
+        "{ repositoriesOrError { ... on RepositoryConnection { nodes {"
+        " sensors { name sensorState { status } } schedules { name scheduleState { status } }"
+        " } } } }",
+    )
+    [repository] = data["repositoriesOrError"]["nodes"]
+    states = {s["name"]: s["sensorState"]["status"] for s in repository["sensors"]}
+    states |= {s["name"]: s["scheduleState"]["status"] for s in repository["schedules"]}
+    assert states["freshness_checks_sensor"] == "RUNNING"
+    assert set(states.values()) == {"RUNNING"}, states

@@ -1,10 +1,13 @@
 """The report people look at: one self-contained HTML page, charts embedded as PNG.
 
-Charts: profit and uplift per day with flags marked (immature days hollow), the newest
-days' profit estimated from the scores with its interval, cumulative net profit against
-the investment with the payback date, daily quadrant values stacked, and the
-threshold-hindsight profit curve; then the summary table. No network is needed
-to view the page: images are data URIs and there is no script.
+The answer first: a card per model version (and all versions) with profit and uplift
+per day, the trend in words, net profit, ROI and payback (:mod:`guap_pipeline.report.cards`);
+then what needs attention, each flag in the alert's words with its evidence folded away;
+then the charts, full width: uplift per day per version with flags marked (immature days
+hollow), the newest days' profit estimated from the scores with its interval, cumulative
+net profit against the investment, daily quadrant values stacked, and the
+threshold-hindsight profit curve; then the summary table. No network is needed to view
+the page: images are data URIs and there is no script.
 """
 
 from __future__ import annotations
@@ -15,12 +18,19 @@ import html
 import io
 
 import pandas as pd
+from matplotlib import dates as mdates
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter
 
+from guap_pipeline.alerts.incidents import EVIDENCE_PREFIX, message
+from guap_pipeline.alerts.store_runs import flag_context
 from guap_pipeline.config import GuapConfig
 from guap_pipeline.estimate import LEVEL, estimate_kinds
+from guap_pipeline.formatting import day, money
+from guap_pipeline.report.cards import Card, cards
 from guap_pipeline.report.text import readable_version_table
+from guap_pipeline.series.acceptance import acceptance
 from guap_pipeline.series.daily_table import overall
 from guap_pipeline.series.roi import Payback, payback
 from guap_pipeline.value_matrix import QUADRANTS
@@ -35,15 +45,25 @@ CHARTS = (
 COLORS = {"tp": "#2b8a3e", "fp": "#e67700", "fn": "#c92a2a", "tn": "#868e96"}
 
 
-def _axes(height: float) -> tuple[Figure, Axes]:
-    """A fresh figure (no pyplot state: safe in threads and servers) and its axes."""
-    figure = Figure(figsize=(9, height))
-    return figure, figure.subplots()
+def _axes(height: float, *, dates: bool = True, currency: str = "") -> tuple[Figure, Axes]:
+    """A fresh figure (no pyplot state: safe in threads and servers) and its axes, wide
+    enough for the page's full width; money on the y axis as people read it (``1.2M``),
+    dates on the x axis as short, non-overlapping labels."""
+    figure = Figure(figsize=(12, height))
+    axis = figure.subplots()
+    axis.yaxis.set_major_formatter(FuncFormatter(lambda v, _: money(v, compact=True)))
+    axis.set_ylabel(currency or "money")
+    if dates:
+        locator = mdates.AutoDateLocator(maxticks=12)
+        axis.xaxis.set_major_locator(locator)
+        axis.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+    axis.grid(axis="y", color="#eee")
+    return figure, axis
 
 
 def _png(figure: Figure) -> bytes:
     buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=90, bbox_inches="tight")
+    figure.savefig(buffer, format="png", dpi=100, bbox_inches="tight")
     return buffer.getvalue()
 
 
@@ -51,9 +71,12 @@ def _dates(frame: pd.DataFrame) -> pd.Series:
     return pd.to_datetime(frame["date"])
 
 
-def profit_series_chart(daily: pd.DataFrame, flags: pd.DataFrame) -> bytes:
+FLAG_LABELS = {"decline": "decline", "plateau": "plateau", "diminishing_returns": "slowing"}
+
+
+def profit_series_chart(daily: pd.DataFrame, flags: pd.DataFrame, currency: str = "") -> bytes:
     """Uplift per day per version; mature days solid, immature hollow; flags as lines."""
-    figure, axis = _axes(3.6)
+    figure, axis = _axes(4.0, currency=f"uplift per day ({currency})" if currency else "")
     for version, rows in daily.groupby("model_version", sort=True):
         rows = rows.sort_values("date")
         mature = rows["mature"].astype(bool)
@@ -63,18 +86,21 @@ def profit_series_chart(daily: pd.DataFrame, flags: pd.DataFrame) -> bytes:
     for flag in flags.itertuples():
         if pd.notna(flag.start_date):
             axis.axvline(pd.Timestamp(flag.start_date), color="#c92a2a", ls="--", lw=1)
-            axis.annotate(flag.flag, (pd.Timestamp(flag.start_date), axis.get_ylim()[1]),
-                          fontsize=8, color="#c92a2a", va="top")  # fmt: skip
+            label = f"{flag.model_version} {FLAG_LABELS.get(flag.flag, flag.flag)}"
+            axis.annotate(label, (pd.Timestamp(flag.start_date), axis.get_ylim()[1]),
+                          fontsize=8, color="#c92a2a", va="top", rotation=90)  # fmt: skip
     axis.axhline(0, color="black", lw=0.5)
-    axis.set_title("Uplift per day (hollow: not yet mature; dashed: flags)")
-    axis.legend(fontsize=8)
+    axis.set_title(
+        "Uplift per day, per model version (hollow: labels still arriving; dashed: flags)"
+    )
+    axis.legend(fontsize=8, loc="upper left")
     return _png(figure)
 
 
-def estimate_chart(series: pd.DataFrame) -> bytes:
+def estimate_chart(series: pd.DataFrame, currency: str = "") -> bytes:
     """Profit per day (all versions): realized, and for days whose labels are still
     arriving the estimate from the scores with its interval, marked as estimated."""
-    figure, axis = _axes(3.2)
+    figure, axis = _axes(3.4, currency=f"profit per day ({currency})" if currency else "")
     when = _dates(series)
     axis.plot(when, series["profit"], lw=1, color="#1c7ed6", label="realized (labeled rows)")
     if "estimated_profit" in series.columns:
@@ -85,28 +111,31 @@ def estimate_chart(series: pd.DataFrame) -> bytes:
                           series.loc[open_days, "estimated_profit_high"], color="#e67700",
                           alpha=0.2, label=f"{LEVEL:.0%} interval")  # fmt: skip
     axis.axhline(0, color="black", lw=0.5)
-    axis.set_title("Profit per day — newest days estimated from the scores (dashed)")
-    axis.legend(fontsize=8)
+    axis.set_title("Profit per day, all versions: newest days estimated from the scores (dashed)")
+    axis.legend(fontsize=8, loc="upper left")
     return _png(figure)
 
 
-def cumulative_chart(series: pd.DataFrame, investment: float, result: Payback) -> bytes:
+def cumulative_chart(
+    series: pd.DataFrame, investment: float, result: Payback, currency: str = ""
+) -> bytes:
     """Cumulative net profit (all versions) against the one-time investment."""
-    figure, axis = _axes(3.2)
+    figure, axis = _axes(3.4, currency=f"cumulative ({currency})" if currency else "")
     axis.plot(_dates(series), series["cumulative_net_profit"], lw=1.5, label="cumulative net")
     if investment > 0:
         axis.axhline(investment, color="#e67700", ls="--", lw=1, label="investment")
-    when = result.reached_on or result.projected_on
-    if when is not None and result.reached_on:
-        axis.axvline(pd.Timestamp(when), color="#2b8a3e", lw=1, label=f"payback {when}")
-    axis.set_title(f"Cumulative net profit — payback: {result.describe()}")
-    axis.legend(fontsize=8)
+    if result.reached_on:
+        axis.axvline(pd.Timestamp(result.reached_on), color="#2b8a3e", lw=1,
+                     label=f"payback {day(result.reached_on)}")  # fmt: skip
+    newest = pd.Timestamp(series["date"].max()).date()
+    axis.set_title(f"Cumulative net profit, all versions — {result.describe(today=newest)}")
+    axis.legend(fontsize=8, loc="upper left")
     return _png(figure)
 
 
-def quadrant_chart(series: pd.DataFrame, names: dict[str, str]) -> bytes:
+def quadrant_chart(series: pd.DataFrame, names: dict[str, str], currency: str = "") -> bytes:
     """Daily value of each quadrant (all versions), stacked: gains up, costs down."""
-    figure, axis = _axes(3.2)
+    figure, axis = _axes(3.4, currency=f"value per day ({currency})" if currency else "")
     when = _dates(series)
     up = pd.Series(0.0, index=series.index)
     down = pd.Series(0.0, index=series.index)
@@ -115,14 +144,16 @@ def quadrant_chart(series: pd.DataFrame, names: dict[str, str]) -> bytes:
         base = up.where(values >= 0, down)
         axis.bar(when, values, bottom=base, width=0.9, color=COLORS[q], label=names[q])
         up, down = up + values.clip(lower=0), down + values.clip(upper=0)
-    axis.set_title("Value per quadrant per day")
-    axis.legend(fontsize=8, ncols=4)
+    axis.set_title("Value per quadrant per day, all versions (gains up, costs down)")
+    axis.legend(fontsize=8, ncols=4, loc="upper left")
     return _png(figure)
 
 
-def threshold_chart(curves: pd.DataFrame, thresholds: dict[str, float]) -> bytes:
+def threshold_chart(
+    curves: pd.DataFrame, thresholds: dict[str, float], currency: str = ""
+) -> bytes:
     """Profit over the last 28 days had each threshold been used, per model version."""
-    figure, axis = _axes(3.2)
+    figure, axis = _axes(3.4, dates=False, currency=f"profit ({currency})" if currency else "")
     if curves.empty:
         axis.text(0.5, 0.5, "no scored, labeled rows yet", ha="center", transform=axis.transAxes)
         return _png(figure)
@@ -135,7 +166,7 @@ def threshold_chart(curves: pd.DataFrame, thresholds: dict[str, float]) -> bytes
     for label, value in thresholds.items():
         axis.axvline(value, color="black", ls=":", lw=1, label=label)
     axis.set_xlabel("threshold")
-    axis.set_title("Threshold hindsight (last 28 labeled days)")
+    axis.set_title("Threshold hindsight: profit of the last 28 labeled days at each threshold")
     axis.legend(fontsize=8)
     return _png(figure)
 
@@ -145,14 +176,94 @@ def charts(
 ) -> dict[str, bytes]:
     """Every chart of the report as PNG bytes, keyed by ``CHARTS`` names."""
     series = overall(daily).sort_values("date")
-    result = payback(series, config.operating_cost.investment)
+    investment, currency = config.operating_cost.investment, config.currency
+    result = payback(series, investment)
     return {
-        "profit_series": profit_series_chart(daily, flags),
-        "profit_estimate": estimate_chart(series),
-        "cumulative_net_profit": cumulative_chart(series, config.operating_cost.investment, result),
-        "quadrant_values": quadrant_chart(series, dict(config.quadrants)),
-        "threshold_curve": threshold_chart(curves, {"configured": config.threshold}),
+        "profit_series": profit_series_chart(daily, flags, currency),
+        "profit_estimate": estimate_chart(series, currency),
+        "cumulative_net_profit": cumulative_chart(series, investment, result, currency),
+        "quadrant_values": quadrant_chart(series, dict(config.quadrants), currency),
+        "threshold_curve": threshold_chart(curves, {"configured": config.threshold}, currency),
     }
+
+
+STYLE = """
+body { font-family: system-ui, sans-serif; margin: 0 auto; padding: 1.5em 2em;
+       max-width: 78em; color: #222; line-height: 1.4; }
+h1 { margin-bottom: 0.1em; } .sub { color: #555; margin-top: 0; }
+.cards { display: grid; grid-template-columns: repeat(auto-fit, minmax(13em, 1fr));
+         gap: 1em; margin: 1.2em 0; }
+.card { border: 1px solid #ddd; border-left: 6px solid #2b8a3e; border-radius: 6px;
+        padding: 0.8em 1em; }
+.card.decline { border-left-color: #c92a2a; }
+.card.plateau, .card.diminishing_returns { border-left-color: #e67700; }
+.card.young { border-left-color: #adb5bd; }
+.card h3 { margin: 0 0 0.3em; } .card .trend { font-weight: 600; margin: 0.3em 0; }
+.card dl { display: grid; grid-template-columns: auto 1fr; gap: 0.1em 0.8em; margin: 0.4em 0; }
+.card dt { color: #555; } .card dd { margin: 0; font-variant-numeric: tabular-nums; }
+.card .basis { color: #777; font-size: 0.85em; margin: 0.3em 0 0; }
+.attention li { margin-bottom: 0.8em; } .attention .where { color: #444; }
+details { color: #555; font-size: 0.9em; } summary { cursor: pointer; }
+figure { margin: 1.2em 0; }
+img { width: 100%; height: auto; }
+table { border-collapse: collapse; font-size: 0.85em; width: 100%; }
+td, th { border-bottom: 1px solid #ddd; padding: 0.3em 0.5em; text-align: right; }
+th { vertical-align: bottom; } td:first-child, th:first-child { text-align: left; }
+td { font-variant-numeric: tabular-nums; }
+"""
+
+
+def _card_html(card: Card) -> str:
+    """One headline card: the version, its trend in words, its figures."""
+    figures = card.figures()
+    trend = figures.pop("trend")
+    kind = card.flag or ("young" if trend.startswith(("too young", "no predictions")) else "")
+    rows = "".join(
+        f"<dt>{html.escape(name)}</dt><dd>{html.escape(value)}</dd>"
+        for name, value in figures.items()
+    )
+    return (
+        f'<div class="card {kind}"><h3>{html.escape(card.title)}</h3>'
+        f'<p class="trend">{html.escape(trend)}</p><dl>{rows}</dl>'
+        f'<p class="basis">{html.escape(card.basis())}</p></div>'
+    )
+
+
+def _attention_html(
+    daily: pd.DataFrame, flags: pd.DataFrame, config: GuapConfig, today: dt.date
+) -> str:
+    """Each active flag in the alert's words; its statistics folded in ``<details>``."""
+    if flags.empty:
+        return "<p>No flag is active: no decline, plateau or slowing growth.</p>"
+    items = []
+    for _, flag in flags.iterrows():
+        context = flag_context(daily, config, flag, today=today)
+        lines = message("opened", flag, context, currency=config.currency, today=today)
+        head, *rest = lines.split("\n")
+        evidence = [r.removeprefix(EVIDENCE_PREFIX) for r in rest if r.startswith(EVIDENCE_PREFIX)]
+        where = [r for r in rest if not r.startswith(EVIDENCE_PREFIX)]
+        items.append(
+            f"<li><strong>{html.escape(head)}</strong>"
+            + "".join(f'<div class="where">{html.escape(w)}</div>' for w in where)
+            + "".join(
+                f"<details><summary>Evidence</summary>{html.escape(e)}</details>" for e in evidence
+            )
+            + "</li>"
+        )
+    return f'<ul class="attention">{"".join(items)}</ul>'
+
+
+def _acceptance_html(daily: pd.DataFrame, config: GuapConfig, today: dt.date) -> str:
+    """The targets agreed with the business, met or not; nothing when none is set."""
+    verdicts = acceptance(daily, config, today)
+    if not verdicts:
+        return ""
+    rows = "".join(
+        f"<li>{'met' if v.met else '<strong>not met</strong>'}: "
+        f"{html.escape(v.name.replace('_', ' '))} — {html.escape(v.detail)}</li>"
+        for v in verdicts
+    )
+    return f"<h2>Acceptance targets</h2><ul>{rows}</ul>"
 
 
 def render_html(
@@ -165,34 +276,26 @@ def render_html(
 ) -> str:
     """The whole report page; every chart an ``<img>`` with a data URI."""
     images = charts(daily, flags, curves, config)
-    result = payback(overall(daily).sort_values("date"), config.operating_cost.investment)
+    found = cards(daily, flags, config, today=generated)
     table = readable_version_table(daily, config.currency)
-    flag_rows = (
-        flags[
-            ["series", "model_version", "flag", "start_date", "money_at_stake", "evidence"]
-        ].to_html(index=False)
-        if len(flags)
-        else "<p>No active flags.</p>"
-    )
     figures = "\n".join(
-        f'<figure id="chart-{name}"><img alt="{name}" src="data:image/png;base64,'
-        f'{base64.b64encode(png).decode()}"></figure>'
+        f'<figure id="chart-{name}"><img alt="{name}" '
+        f'src="data:image/png;base64,{base64.b64encode(png).decode()}"></figure>'
         for name, png in images.items()
     )
+    first, last = (day(daily["date"].min()), day(daily["date"].max()))
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
 <title>guap-pipeline report</title>
-<style>
-body {{ font-family: system-ui, sans-serif; margin: 2em auto; max-width: 60em; color: #222; }}
-table {{ border-collapse: collapse; font-size: 0.85em; }}
-td, th {{ border-bottom: 1px solid #ddd; padding: 0.25em 0.6em; text-align: right; }}
-figure {{ margin: 1em 0; }} img {{ max-width: 100%; }}
-</style></head><body>
+<style>{STYLE}</style></head><body>
 <h1>Is the model making money?</h1>
-<p>{html.escape(str(daily["date"].min()))} .. {html.escape(str(daily["date"].max()))},
-generated {generated.isoformat()}. Payback: {html.escape(result.describe())}.</p>
-<h2>Flags</h2>
-{flag_rows}
+<p class="sub">{first} – {last}, {daily["date"].nunique():,} days; generated {day(generated)}.
+Per day = the mean over the last mature days (labels in).</p>
+<section class="cards">{"".join(_card_html(c) for c in found[-1:] + found[:-1])}</section>
+<h2>What needs attention</h2>
+{_attention_html(daily, flags, config, generated)}
+{_acceptance_html(daily, config, generated)}
 <h2>Charts</h2>
 {figures}
 <h2>Summary</h2>

@@ -7,24 +7,16 @@ import pandas as pd
 from guap_pipeline.config import GuapConfig
 from guap_pipeline.estimate import ESTIMATED_PROFIT, LEVEL, estimate_kinds
 from guap_pipeline.formatting import money as _money
+from guap_pipeline.formatting import per_unit, percent
 from guap_pipeline.ingest.label_feed import LabelFeed
 from guap_pipeline.ingest.staging import FileOutcome, StageReport
 from guap_pipeline.ingest.validation import BEFORE_START
 from guap_pipeline.series.daily_table import overall
 from guap_pipeline.series.early_warning import early_declines
+from guap_pipeline.series.recent import RECENT_DAYS, recent_mature
 from guap_pipeline.series.roi import payback
 
-RECENT_DAYS = 28
 TOP_REASONS = 5  # (file, reason) groups of quarantined rows listed after a run
-
-
-def _per_prediction(value: float) -> str:
-    return "n/a" if pd.isna(value) else f"{value:,.3f}"
-
-
-def _share(value: float) -> str:
-    """A ratio as a percentage; ``n/a`` when undefined (nothing labeled), never ``nan%``."""
-    return "n/a" if pd.isna(value) else f"{value:.1%}"
 
 
 def _count(n: int, noun: str) -> str:
@@ -37,7 +29,7 @@ def version_table(daily: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for version, rows_v in frames.groupby("model_version", sort=True):
         mature = rows_v[rows_v["mature"].astype(bool)].sort_values("date")
-        recent = mature.tail(RECENT_DAYS)
+        recent = recent_mature(mature)
         n_lab = recent["n_labeled"].sum()
         headroom = (recent["oracle_profit"] - recent["baseline_profit"]).sum()
         rows.append(
@@ -75,8 +67,8 @@ def readable_version_table(daily: pd.DataFrame, currency: str = "") -> pd.DataFr
         "profit": (f"profit{money}", _money),
         "uplift": (f"uplift{money}", _money),
         "uplift_per_day_recent": (f"uplift per day, recent{money}", _money),
-        "uplift_per_prediction_recent": ("uplift per prediction, recent", _per_prediction),
-        "value_capture_recent": ("value capture, recent", _share),
+        "uplift_per_prediction_recent": ("uplift per prediction, recent", per_unit),
+        "value_capture_recent": ("value capture, recent", percent),
     }
     return pd.DataFrame(
         {header: table[column].map(format_) for column, (header, format_) in formats.items()}

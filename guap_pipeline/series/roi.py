@@ -30,6 +30,7 @@ import pandas as pd
 from scipy import stats
 
 from guap_pipeline.config import OperatingCost
+from guap_pipeline.formatting import day, money
 from guap_pipeline.series.recent import recent_mature
 
 ROI_COLUMNS = ("operating_cost", "net_profit", "cumulative_net_profit", "roi")
@@ -73,18 +74,24 @@ class Payback:
     projected_latest: dt.date | None = None
     pace_per_day: float | None = None
 
-    def describe(self) -> str:
+    def describe(self, *, today: dt.date | None = None, currency: str = "") -> str:
+        """In words; dates as ISO, or as people write them (``12 Aug``) given ``today``."""
+
+        def when(value: dt.date) -> str:
+            return value.isoformat() if today is None else day(value, today=today)
+
         if self.investment <= 0:
             return "no investment configured"
         if self.reached_on:
-            return f"paid back on {self.reached_on.isoformat()}"
+            return f"paid back on {when(self.reached_on)}"
         if self.projected_on is None:
             return "not at the current rate (recent net profit per day is not positive)"
-        latest = self.projected_latest.isoformat() if self.projected_latest else "never"
+        latest = when(self.projected_latest) if self.projected_latest else "never"
+        pace = f"{self.pace_per_day:,.0f}" if today is None else money(self.pace_per_day, currency)
         return (
-            f"projected {self.projected_on.isoformat()} "
-            f"(90% range {self.projected_earliest.isoformat()} .. {latest}) "
-            f"at {self.pace_per_day:,.0f}/day"
+            f"projected {when(self.projected_on)} "
+            f"(90% range {when(self.projected_earliest)} .. {latest}) "
+            f"at {pace}/day"
         )
 
 
