@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import pandas as pd
 
-    from assets_defs.runner import RunSummary
+    from assets_defs.cli.runner import RunSummary
     from guap_pipeline.config import GuapConfig
 
 AS_OF_HELP = (
@@ -45,9 +45,11 @@ def _progress(message: str) -> None:
 def _run_pipeline(config_path: Path, as_of: str | None) -> tuple[GuapConfig, RunSummary]:
     """Execute every missing or stale step through Dagster, in-process."""
     os.environ["GUAP_CONFIG"] = str(config_path.resolve())
-    from assets_defs.definitions import defs  # reads GUAP_CONFIG: partitions follow it
+    # First: it reads GUAP_CONFIG (partitions follow it) and hides Dagster's maturity
+    # warnings before any asset is defined.
+    from assets_defs.definitions import defs  # isort: split
+    from assets_defs.cli.runner import persistent_instance, run_monitoring
     from assets_defs.resources import GuapResource
-    from assets_defs.runner import persistent_instance, run_monitoring
     from guap_pipeline.config import load_config
 
     config = load_config(config_path)
