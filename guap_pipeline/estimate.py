@@ -68,9 +68,7 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 from numpy.typing import ArrayLike, NDArray
-from scipy.optimize import isotonic_regression
-from scipy.special import expit, logit
-from scipy.stats import chi2
+from scipy.special import chdtrc, expit, gammaincinv, logit
 
 from guap_pipeline.config import GuapConfig
 from guap_pipeline.storage import Store
@@ -102,7 +100,9 @@ RIDGE = 1.0  # penalty keeping the recalibration near the identity when labels a
 BALANCE_BINS = 10  # score bins (reference quantiles) of the class-balance fit test
 MIN_EXPECTED = 5.0  # rows expected in every bin, at least, for that test to speak
 _EPS = 1e-6
-_CHI2 = {df: float(chi2.ppf(1 - TEST_LEVEL, df)) for df in (1, 2)}  # LR test thresholds
+# LR test thresholds: chi2.ppf(1 - TEST_LEVEL, df), as scipy.stats computes it (that module
+# takes seconds to import; the special functions do not)
+_CHI2 = {df: float(2 * gammaincinv(df / 2, 1 - TEST_LEVEL)) for df in (1, 2)}
 
 Adapt = Literal["auto", "always", "never"]
 ESTIMATE_COLUMNS: tuple[str, ...] = (
@@ -156,6 +156,8 @@ def _isotonic(num: NDArray[np.float64], den: NDArray[np.float64], pseudo: float)
     keep = den > 0
     if not keep.any():
         return np.full(len(den), 0.5)
+    from scipy.optimize import isotonic_regression  # scipy.optimize: seconds, when needed
+
     base = num.sum() / den.sum()
     fit = isotonic_regression(num[keep] / den[keep], weights=den[keep])
     blocks = np.asarray(fit.blocks)
@@ -409,7 +411,7 @@ def class_balance_fit(
     gap = np.divide((observed - expected) ** 2, expected, out=np.zeros_like(expected))
     statistic = n_eff * gap.sum(axis=1) / (1 + n_eff / len(ref_s))
     enough = n_eff * expected.min(axis=1) >= MIN_EXPECTED
-    return np.where(enough, chi2.sf(statistic, n_b - 2), 1.0)
+    return np.where(enough, chdtrc(n_b - 2, statistic), 1.0)  # chi2.sf(statistic, n_b - 2)
 
 
 # --------------------------------------------------------------------------- recalibration
