@@ -2,6 +2,8 @@
 
 A ``run`` with nothing missing or stale ends before Dagster is imported; it must retry
 the pending alerts, print the summary and exit as a run through the asset graph does.
+Reading a partitioned table skips the empty partitions from their footers; the overall
+estimate is summed per date without a Python function per group.
 """
 
 import re
@@ -10,11 +12,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from assets_defs.cli import main, summary
 from guap_pipeline.alerts import ALERT_COLUMNS
+from guap_pipeline.estimate import ESTIMATED_PROFIT, overall_estimate
 from guap_pipeline.storage import Store
 from tests.pipeline_data import AS_OF, labels_for, predictions_for, write_config
 
@@ -124,3 +128,65 @@ print(status, sorted(m for m in sys.modules if m.split(".")[0] in ("dagster", "r
     )
     assert done.stdout.splitlines()[-1] == "0 []"
     assert "nothing new" in done.stderr
+
+
+def test_partitions_without_rows_are_skipped_as_reading_each_would(tmp_path: Path) -> None:
+    store = Store(tmp_path)
+    empty = pd.DataFrame(
+        {"reason": pd.Series([], dtype="string"), "row": pd.Series([], dtype="int64")}
+    )
+    store.write("q", empty, "2026-10-01")
+    store.write(
+        "q",
+        pd.DataFrame({"reason": ["dup"], "row": [7]}).astype({"reason": "string"}),
+        "2026-10-02",
+    )
+    store.write("q", empty, "2026-10-03")
+    store.write("q", pd.DataFrame({"reason": ["orphan", "dup"], "row": [1, 2]}), "2026-10-04")
+
+    each = [store.read("q", key) for key in store.partitions("q")]
+    general = pd.concat([f for f in each if len(f)], ignore_index=True)
+
+    pd.testing.assert_frame_equal(store.read_partitions("q"), general)
+    assert store.read_partitions("q", ["2026-10-01", "2026-10-03"]).empty
+    assert store.read("q", "2026-10-01", with_rows=True) is None
+
+
+def overall_by_hand(daily: pd.DataFrame) -> pd.DataFrame:
+    """The overall estimate date by date: the sum over versions (NaN if any version has
+    none), half-widths added in quadrature; ``none`` if any version's kind is, else
+    ``realized`` if all are, else ``estimated``."""
+    rows = []
+    for date, day in daily.groupby("date", sort=True):
+        point = day["estimated_profit"].sum() if day["estimated_profit"].notna().all() else np.nan
+        below = ((day["estimated_profit"] - day["estimated_profit_low"]) ** 2).sum()
+        above = ((day["estimated_profit_high"] - day["estimated_profit"]) ** 2).sum()
+        kinds = list(day["estimate_kind"])
+        kind = (
+            "none" if "none" in kinds else "realized" if set(kinds) == {"realized"} else "estimated"
+        )
+        rows.append((date, point, point - below**0.5, point + above**0.5, kind))
+    return pd.DataFrame(rows, columns=["date", *ESTIMATED_PROFIT, "estimate_kind"])
+
+
+def test_the_overall_estimate_is_the_sum_over_versions_date_by_date() -> None:
+    rng = np.random.default_rng(5)
+    n = 60
+    point = rng.normal(1000, 300, n)
+    point[rng.random(n) < 0.15] = np.nan
+    daily = pd.DataFrame(
+        {
+            "date": np.repeat(pd.date_range("2026-10-01", periods=20).strftime("%F"), 3),
+            "model_version": np.tile(["v1", "v2", "v3"], 20),
+            "estimated_profit": point,
+            "estimated_profit_low": point - rng.uniform(0, 100, n),
+            "estimated_profit_high": point + rng.uniform(0, 100, n),
+            "estimate_kind": rng.choice(["realized", "estimated", "none"], n, p=[0.6, 0.3, 0.1]),
+        }
+    )
+    daily.loc[:8, "estimate_kind"] = "realized"  # three dates realized by every version
+
+    out = overall_estimate(daily)
+
+    pd.testing.assert_frame_equal(out, overall_by_hand(daily))
+    assert set(out["estimate_kind"]) == {"none", "realized", "estimated"}
