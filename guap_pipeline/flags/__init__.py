@@ -41,23 +41,11 @@ if TYPE_CHECKING:
         flags_frame,
     )
 
+
 # The detectors pull in SciPy's statistics and ruptures (seconds to import): loaded on
 # first use, so that reading a config (which holds FlagSettings) stays quick.
-DETECT = frozenset(
-    [
-        "FlagReport",
-        "assess",
-        "assess_by",
-        "detect_flags",
-        "detect_flags_by",
-        "explain",
-        "flags_frame",
-    ]
-)
-
-
 def __getattr__(name: str) -> object:
-    if name in DETECT:
+    if name in __all__:  # a name of the detectors': the others are imported above
         return getattr(importlib.import_module("guap_pipeline.flags.detect"), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
