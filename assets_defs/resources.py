@@ -5,7 +5,12 @@ import datetime as dt
 import dagster as dg
 
 from assets_defs.settings import today
-from guap_pipeline.alerts.incidents import WEBHOOK_ENV, LogNotifier, Notifier, WebhookNotifier
+from guap_pipeline.alerts.incidents import (
+    WEBHOOK_ENV,
+    Notifier,
+    WebhookNotifier,
+    notifiers,
+)
 from guap_pipeline.config import GuapConfig, load_config
 from guap_pipeline.store.store import Store
 
@@ -38,7 +43,6 @@ class AlertsResource(dg.ConfigurableResource):
     timeout_seconds: float = 5.0
 
     def notifiers(self) -> list[Notifier]:
-        webhook = WebhookNotifier(
-            env_var=self.webhook_url_env, timeout_seconds=self.timeout_seconds
+        return notifiers(
+            WebhookNotifier(env_var=self.webhook_url_env, timeout_seconds=self.timeout_seconds)
         )
-        return [LogNotifier(), webhook] if webhook.configured else [LogNotifier()]

@@ -9,10 +9,10 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
+from assets_defs.cli.runner import run_monitoring
 from assets_defs.definitions import defs
 from assets_defs.factory import build_definitions
 from assets_defs.resources import AlertsResource, GuapResource
-from assets_defs.runner import run_monitoring
 from assets_defs.sensors import landing_folder_sensor, run_failure_alert_sensor, stale_days_sensor
 from tests.pipeline_data import AS_OF, labels_for, predictions_for, write_config
 

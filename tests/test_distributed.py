@@ -10,9 +10,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from assets_defs.cli.runner import run_monitoring
 from assets_defs.definitions import defs
 from assets_defs.resources import GuapResource
-from assets_defs.runner import run_monitoring
 from guap_pipeline import load_config
 from guap_pipeline.engines import dask_engine as distributed
 from guap_pipeline.ingest.staging import stage_landing

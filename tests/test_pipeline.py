@@ -9,9 +9,9 @@ import pytest
 import sqlalchemy
 
 from assets_defs.cli import main
+from assets_defs.cli.runner import persistent_instance, quick_sqlite_commits, run_monitoring
 from assets_defs.definitions import defs
 from assets_defs.resources import GuapResource
-from assets_defs.runner import persistent_instance, quick_sqlite_commits, run_monitoring
 from guap_pipeline import account, load_config
 from guap_pipeline.series.daily_table import DAILY_COLUMNS
 from guap_pipeline.store.store import Store

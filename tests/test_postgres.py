@@ -18,9 +18,9 @@ import pandas as pd
 import pytest
 import yaml
 
+from assets_defs.cli.runner import QUIET_LOGS
 from assets_defs.definitions import defs
 from assets_defs.resources import AlertsResource, GuapResource
-from assets_defs.runner import QUIET_LOGS
 from assets_defs.sensors import (
     landing_folder_sensor,
     range_tags,

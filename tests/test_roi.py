@@ -86,6 +86,15 @@ def test_payback_projection_has_an_uncertainty_range() -> None:
     assert result.projected_earliest < result.projected_on < result.projected_latest
 
 
+def test_the_payback_range_is_the_90_percent_t_interval_of_the_pace() -> None:
+    """Last 28 days: 5, 15, ... (mean 10, sd √(28·25/27) = 5.09175, sem 0.962250); the
+    t quantile t(0.95, 27) = 1.703288 (tables): pace 10 ± 1.638967; 10,000 to earn."""
+    result = payback(series([5.0, 15.0] * 15), 10_300)
+    last = dt.date(2026, 1, 30)
+    assert result.projected_earliest == last + dt.timedelta(days=860)  # 10,000 / 11.639 = 859.2
+    assert result.projected_latest == last + dt.timedelta(days=1197)  # 10,000 / 8.361 = 1196.0
+
+
 def test_no_payback_at_a_losing_pace() -> None:
     result = payback(series([-5.0] * 30), 1000)
     assert result.projected_on is None

@@ -420,6 +420,11 @@ class WebhookNotifier:
             ) from None
 
 
+def notifiers(webhook: WebhookNotifier) -> list[Notifier]:
+    """Where alerts go: the log always, and ``webhook`` when its variable holds a URL."""
+    return [LogNotifier(), webhook] if webhook.configured else [LogNotifier()]
+
+
 def _webhook_url(url: str) -> str:
     """The URL if it is http(s); urllib would also open ``file:`` and ``ftp:`` URLs."""
     if urllib.parse.urlsplit(url).scheme.lower() not in ("http", "https"):

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from guap_pipeline import flags as trend_flags
 from guap_pipeline.alerts.incidents import (
     ALERT_COLUMNS,
     INCIDENT_COLUMNS,
@@ -27,7 +28,7 @@ from guap_pipeline.alerts.incidents import (
 )
 from guap_pipeline.config import GuapConfig
 from guap_pipeline.errors import LockTimeoutError
-from guap_pipeline.flags import FLAG_COLUMNS, assess
+from guap_pipeline.flags import FLAG_COLUMNS
 from guap_pipeline.formatting import day
 from guap_pipeline.series.attribution import around, attribute, describe
 from guap_pipeline.series.recent import RECENT_DAYS
@@ -51,7 +52,7 @@ def build_flags(store: Store, config: GuapConfig) -> FlagResult:
         flags = pd.DataFrame(columns=list(FLAG_COLUMNS))
         notes: tuple[str, ...] = ("no daily summary yet",)
     else:
-        report = assess(daily, config.flags)
+        report = trend_flags.assess(daily, config.flags)  # the detectors load on first use
         flags, notes = report.flags, report.notes
     store.write(
         "flags", flags.astype({"series": "string", "model_version": "string", "flag": "string"})

@@ -7,7 +7,6 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy.optimize import isotonic_regression
 
 MAX_BINS = 1000  # score bins of the calibration fit (quantiles of the reference scores)
 PRIOR_WEIGHT = 1.0  # pseudo-rows at the base rate added to each isotonic block
@@ -50,6 +49,8 @@ def _isotonic(num: NDArray[np.float64], den: NDArray[np.float64], pseudo: float)
     keep = den > 0
     if not keep.any():
         return np.full(len(den), 0.5)
+    from scipy.optimize import isotonic_regression  # scipy.optimize: seconds, when needed
+
     base = num.sum() / den.sum()
     fit = isotonic_regression(num[keep] / den[keep], weights=den[keep])
     blocks = np.asarray(fit.blocks)

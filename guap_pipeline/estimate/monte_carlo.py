@@ -65,8 +65,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
-from scipy.special import expit, logit
-from scipy.stats import chi2
+from scipy.special import expit, gammaincinv, logit
 
 from guap_pipeline.estimate.calibration import _EPS, MAX_BINS, PRIOR_WEIGHT, _bin_index, _isotonic
 from guap_pipeline.estimate.delays import _delay_terms, fit_label_delays
@@ -82,7 +81,9 @@ STREAMS = 2  # the draws run in this many threads, each with its own random stre
 # spread around it is simulated on the sample (its cost is per row and replicate).
 MAX_SIMULATED_ROWS = 200_000
 TEST_LEVEL = 0.01  # adapt="auto": adapt when the likelihood-ratio test rejects at this level
-_CHI2 = {df: float(chi2.ppf(1 - TEST_LEVEL, df)) for df in (1, 2)}  # LR test thresholds
+# LR test thresholds: chi2.ppf(1 - TEST_LEVEL, df), as scipy.stats computes it (that module
+# takes seconds to import; the special functions do not)
+_CHI2 = {df: float(2 * gammaincinv(df / 2, 1 - TEST_LEVEL)) for df in (1, 2)}
 Adapt = Literal["auto", "always", "never"]
 
 

@@ -226,17 +226,25 @@ def overall_estimate(daily: pd.DataFrame) -> pd.DataFrame:
     estimate; kind ``realized`` only when every version's is.
     """
     columns = list(ESTIMATED_PROFIT)
-    frame = daily[["date", *columns]].assign(estimate_kind=estimate_kinds(daily))
-    frame["below"] = (frame[columns[0]] - frame[columns[1]]) ** 2
-    frame["above"] = (frame[columns[2]] - frame[columns[0]]) ** 2
+    kinds = estimate_kinds(daily)
+    frame = daily[["date", *columns]].assign(
+        below=(daily[columns[0]] - daily[columns[1]]) ** 2,
+        above=(daily[columns[2]] - daily[columns[0]]) ** 2,
+        missing=daily[columns[0]].isna(),
+        none=kinds.eq("none"),
+        realized=kinds.eq("realized"),
+    )
     grouped = frame.groupby("date", sort=True)
-    point = grouped[columns[0]].sum(min_count=1).where(~grouped[columns[0]].apply(_any_nan))
+    point = grouped[columns[0]].sum(min_count=1).where(~grouped["missing"].any())
+    kind = np.where(
+        grouped["none"].any(), "none", np.where(grouped["realized"].all(), "realized", "estimated")
+    )
     out = pd.DataFrame(
         {
             "estimated_profit": point,
             "estimated_profit_low": point - np.sqrt(grouped["below"].sum()),
             "estimated_profit_high": point + np.sqrt(grouped["above"].sum()),
-            "estimate_kind": grouped["estimate_kind"].agg(_overall_kind),
+            "estimate_kind": pd.Series(kind, index=point.index),
         }
     )
     return out.reset_index()
@@ -251,13 +259,3 @@ def estimate_kinds(daily: pd.DataFrame) -> pd.Series:
     low, high = daily["estimated_profit_low"], daily["estimated_profit_high"]
     kinds = np.where(low.eq(high), "realized", "estimated")
     return pd.Series(np.where(daily["estimated_profit"].isna(), "none", kinds), index=daily.index)
-
-
-def _any_nan(values: pd.Series) -> bool:
-    return bool(values.isna().any())
-
-
-def _overall_kind(kinds: pd.Series) -> str:
-    if (kinds == "none").any():
-        return "none"
-    return "realized" if (kinds == "realized").all() else "estimated"

@@ -23,18 +23,34 @@ True
 "decline: model version 'v1' has 6 mature days, needs 29 (28 to set its reference, then 1 to test)"
 """
 
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
 from guap_pipeline.errors import FlagError, FlagInputError, FlagSettingsError
-from guap_pipeline.flags.detect import (
-    FlagReport,
-    assess,
-    assess_by,
-    detect_flags,
-    detect_flags_by,
-    explain,
-    flags_frame,
-)
 from guap_pipeline.flags.settings import FlagSettings
 from guap_pipeline.flags.verdict import EVIDENCE_COLUMNS, FLAG_COLUMNS, FLAG_NAMES
+
+if TYPE_CHECKING:
+    from guap_pipeline.flags.detect import (
+        FlagReport,
+        assess,
+        assess_by,
+        detect_flags,
+        detect_flags_by,
+        explain,
+        flags_frame,
+    )
+
+
+# The detectors pull in SciPy's statistics and ruptures (seconds to import): loaded on
+# first use, so that reading a config (which holds FlagSettings) stays quick.
+def __getattr__(name: str) -> object:
+    if name in __all__:  # a name of the detectors': the others are imported above
+        return getattr(importlib.import_module("guap_pipeline.flags.detect"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "EVIDENCE_COLUMNS",

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy.special import stdtrit
 
 from guap_pipeline.config import OperatingCost
 from guap_pipeline.formatting import day, money
@@ -111,7 +111,10 @@ def payback(overall: pd.DataFrame, investment: float, *, confidence: float = 0.9
     if len(recent) < 2 or recent.mean() <= 0:
         return Payback(investment, total)
     mean = float(recent.mean())
-    half = float(stats.t.ppf(0.5 + confidence / 2, len(recent) - 1) * stats.sem(recent))
+    # stats.t.ppf(q, n - 1) * stats.sem(recent), as scipy.stats computes them (that module
+    # takes seconds to import)
+    sem = recent.std(ddof=1) / len(recent) ** 0.5
+    half = float(stdtrit(len(recent) - 1, 0.5 + confidence / 2) * sem)
     last = _as_date(series["date"].iloc[-1])
     remaining = investment - total
 

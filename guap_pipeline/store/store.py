@@ -299,9 +299,15 @@ class Store:
         return target
 
     def read(
-        self, table: str, partition: str | None = None, *, columns: list[str] | None = None
+        self,
+        table: str,
+        partition: str | None = None,
+        *,
+        columns: list[str] | None = None,
+        with_rows: bool = False,
     ) -> pd.DataFrame | None:
-        """The stored frame, or ``None`` if it was never written.
+        """The stored frame, or ``None`` if it was never written (``with_rows``: or has no
+        rows, known from the file's footer before pandas spends any time on it).
 
         The file is opened once and read through that handle: a writer renaming a new
         version into place meanwhile cannot mix its size or bytes into this read.
@@ -311,6 +317,8 @@ class Store:
         except FileNotFoundError:
             return None
         with source:
+            if with_rows and pq.ParquetFile(source).metadata.num_rows == 0:
+                return None
             return pq.read_table(source, columns=columns).to_pandas()
 
     def partitions(self, table: str) -> list[str]:
@@ -323,7 +331,8 @@ class Store:
     def read_partitions(self, table: str, partitions: list[str] | None = None) -> pd.DataFrame:
         """Concatenate the given (default: all) partitions of a table; empty frame if none."""
         keys = self.partitions(table) if partitions is None else partitions
-        frames = [f for f in (self.read(table, key) for key in keys) if f is not None and len(f)]
+        frames = [self.read(table, key, with_rows=True) for key in keys]
+        frames = [f for f in frames if f is not None]
         return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
     def delete(self, table: str, partition: str | None = None) -> None:

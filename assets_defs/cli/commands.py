@@ -1,9 +1,9 @@
-"""``guap-pipeline``: run the monitoring pipeline through Dagster, export its tables.
+"""``guap-pipeline``: run the monitoring pipeline, export its tables, write the report.
 
-This module lives in the Dagster layer because ``demo`` and ``run`` execute the asset
-graph; ``export`` and ``report`` only read the store through the core, ``flags`` reads
-a CSV. Each command imports what it needs when it runs: ``--help`` imports neither
-Dagster nor pandas, and only ``demo`` and ``run`` import Dagster.
+Each command imports what it needs when it runs: ``--help`` imports neither Dagster nor
+pandas; ``export``, ``report`` and ``flags`` read through the core; ``demo`` and ``run``
+import Dagster only when the plan finds something missing or stale
+(:mod:`assets_defs.cli.summary`).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import pandas as pd
 
-    from assets_defs.runner import RunSummary
+    from assets_defs.cli.summary import RunSummary
     from guap_pipeline.config import GuapConfig
 
 AS_OF_HELP = (
@@ -43,18 +43,18 @@ def _progress(message: str) -> None:
 
 
 def _run_pipeline(config_path: Path, as_of: str | None) -> tuple[GuapConfig, RunSummary]:
-    """Execute every missing or stale step through Dagster, in-process."""
-    from assets_defs.factory import build_definitions
-    from assets_defs.resources import GuapResource
-    from assets_defs.runner import persistent_instance, run_monitoring
+    """Execute every missing or stale step through Dagster, in-process; without Dagster
+    when nothing is missing or stale."""
+    from assets_defs.cli.summary import run_if_current
+    from guap_pipeline.alerts.incidents import WebhookNotifier, notifiers
     from guap_pipeline.config import load_config
 
     config = load_config(config_path)
-    defs = build_definitions(config_path.resolve())  # partitions follow the config
-    guap = GuapResource(config_path=str(config_path.resolve()), as_of=as_of or "")
     started = time.perf_counter()
-    with persistent_instance(config.storage) as instance:
-        summary = run_monitoring(defs, guap, instance, progress=_progress)
+    day = dt.date.fromisoformat(as_of) if as_of else None
+    summary = run_if_current(config, day, notifiers(WebhookNotifier()), progress=_progress)
+    if summary is None:
+        summary = _run_graph(config, config_path, as_of)
     if summary.did_nothing:
         _progress("nothing new: every day is current")
     else:
@@ -66,6 +66,19 @@ def _run_pipeline(config_path: Path, as_of: str | None) -> tuple[GuapConfig, Run
             f"({summary.out_of_range_days[0]} ..): check start_date and time zones"
         )
     return config, summary
+
+
+def _run_graph(config: GuapConfig, config_path: Path, as_of: str | None) -> RunSummary:
+    """The asset graph's run: whatever is missing or stale, through Dagster."""
+    # First: it hides Dagster's maturity warnings before any asset is defined.
+    from assets_defs.factory import build_definitions  # isort: split
+    from assets_defs.cli.runner import persistent_instance, run_monitoring
+    from assets_defs.resources import GuapResource
+
+    defs = build_definitions(config_path.resolve())  # partitions follow the config
+    guap = GuapResource(config_path=str(config_path.resolve()), as_of=as_of or "")
+    with persistent_instance(config.storage) as instance:
+        return run_monitoring(defs, guap, instance, progress=_progress)
 
 
 def _print_summary(config: GuapConfig, summary: RunSummary, config_path: Path) -> int:
@@ -121,16 +134,18 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def _exported(config: GuapConfig, table: str) -> pd.DataFrame | None:
     """A stored table as users see it; ``None`` before the first run (the caller says so)."""
-    from guap_pipeline.series.daily_table import DAILY_COLUMNS
-    from guap_pipeline.steps import quarantine
     from guap_pipeline.store.store import Store
 
     store = Store(config.storage)
     if table == "daily":
+        from guap_pipeline.series.daily_table import DAILY_COLUMNS
+
         frame = store.read("daily_summary")
         return None if frame is None else frame[list(DAILY_COLUMNS)]
     if table == "cells":
         return store.read_partitions("daily_cells") if store.partitions("daily_cells") else None
+    from guap_pipeline.steps import quarantine
+
     return quarantine(store)
 
 

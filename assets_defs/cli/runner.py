@@ -11,18 +11,17 @@ import sqlite3
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import dagster as dg
 import sqlalchemy
 
 from assets_defs.assets import STAGE_REPORT, staged_landing_files
+from assets_defs.cli.summary import RunSummary, retry_pending_alerts
 from assets_defs.jobs import daily_profit_job, ingest_landing_job, profit_timeseries_job
 from assets_defs.partitions import daily_partitions
 from assets_defs.resources import AlertsResource, GuapResource
 from assets_defs.sensors import range_tags
-from guap_pipeline.alerts.store_runs import deliver_pending
 from guap_pipeline.errors import GuapError
 from guap_pipeline.ingest.staging import StageReport
 from guap_pipeline.steps import day_quarantine, plan
@@ -88,32 +87,6 @@ def quick_sqlite_commits() -> Iterator[None]:
                 keeper.close()
 
 
-@dataclass
-class RunSummary:
-    """What one monitoring run executed; ``staging`` says what it did with the input."""
-
-    staged: bool = False
-    staging: StageReport | None = None
-    day_ranges: list[tuple[str, str]] = field(default_factory=list)
-    timeseries: bool = False
-    out_of_range_days: list[str] = field(default_factory=list)
-
-    @property
-    def did_nothing(self) -> bool:
-        return not (self.staged or self.day_ranges or self.timeseries)
-
-    @property
-    def days_built(self) -> list[str]:
-        first_last = [
-            (dt.date.fromisoformat(a), dt.date.fromisoformat(b)) for a, b in self.day_ranges
-        ]
-        return [
-            (first + dt.timedelta(days=i)).isoformat()
-            for first, last in first_last
-            for i in range((last - first).days + 1)
-        ]
-
-
 def run_monitoring(
     defs: dg.Definitions,
     guap: GuapResource,
@@ -161,9 +134,8 @@ def run_monitoring(
     if todo.timeseries:
         execute(profit_timeseries_job.name, "stitching the daily summary and profit series")
         summary.timeseries = True
-    else:  # profit_alerts did not run: retry what an earlier run left pending
-        if delivery := deliver_pending(store, AlertsResource().notifiers()).describe():
-            progress(delivery)
+    else:  # profit_alerts did not run
+        retry_pending_alerts(store, AlertsResource().notifiers(), progress)
     if summary.staging is not None:  # duplicates are found when a day is built
         touched = sorted(summary.staging.dirty_days.intersection(summary.days_built))
         summary.staging.add_day_quarantine(day_quarantine(store, touched))
