@@ -22,7 +22,8 @@ How each unlabeled row is valued, per model version (binary problems only):
    still unlabeled at age *a* has posterior odds ``odds(p) × u₁(a) / u₀(a)``, where
    ``u_c(a)`` is the chance that a class-*c* label is still missing at that age. The
    estimate targets what the day will *realize* once its labels are in, so each row is
-   also weighted by the chance that its label arrives at all.
+   also weighted by the chance that its label arrives at all. Ages count up to the
+   latest label seen: a label feed that stalled has said nothing since.
 3. **Fresh labels.** The labels that have already landed on the days inside the label
    window are the newest evidence of how scores relate to outcomes. A logistic
    recalibration ``logit p' = α + β·logit p`` is fitted to them by maximum likelihood,
@@ -1206,14 +1207,16 @@ def _read_bounded(
 
 
 def _censoring_instant(rows: pd.DataFrame) -> float:
-    """The latest label (or prediction) seen: 'now' for the label feed, in epoch days."""
-    instants = []
+    """'Now' for the label feed, in epoch days: the latest label seen (the latest
+    prediction when no label carries a time). A row's age — how long its label has had to
+    arrive — counts up to it: a feed that stopped a month ago has shown nothing since, and
+    ageing the rows to the newest prediction read their missing labels as never coming."""
     for column in ("labeled_at", "predicted_at"):
         if column in rows.columns and len(rows):
             values = _days(rows[column])
             if np.isfinite(values).any():
-                instants.append(float(np.nanmax(values)))
-    return max(instants) if instants else np.nan
+                return float(np.nanmax(values))
+    return np.nan
 
 
 def _positive(frame: pd.DataFrame, config: GuapConfig) -> NDArray[np.float64]:
