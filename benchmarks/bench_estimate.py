@@ -47,7 +47,7 @@ driven through :mod:`cbpe_runner` with Parquet files; see ``benchmarks/README.md
 
     python3 -m venv benchmarks/.venv-nannyml
     benchmarks/.venv-nannyml/bin/pip install nannyml==0.13.1 statsmodels pyarrow
-    .venv/bin/python benchmarks/bench_estimate.py            # 12 seeds, a few minutes
+    .venv/bin/python benchmarks/bench_estimate.py            # 12 seeds, see the README
     .venv/bin/python benchmarks/bench_estimate.py --quick    # 6 seeds
     .venv/bin/python benchmarks/bench_estimate.py --no-cbpe  # ours only
 """
