@@ -16,6 +16,12 @@ profit once every label is in. Scenarios (``SCENARIOS``):
   customers (the latent signal's distribution tilted by ``exp(λ·latent)``, λ = 0.4:
   fraud ×3.3, every score higher) while P(y | latent, amount) stays the same: the
   scores stay calibrated, CBPE's assumptions hold, and there is nothing to correct.
+- ``covariate_no_labels`` — the issue-15 data set: ``PRE_DAYS`` days labeled as usual, then
+  no label at all for ``DARK_DAYS`` days (labels stop arriving when they start) while the
+  traffic drifts towards riskier customers (tilt λ rising linearly from 0 to 0.4, as in
+  ``covariate_shift``). The days past their window whose labels stopped are marked stalled
+  as the pipeline's label feed marks them (:mod:`guap_pipeline.ingest.label_feed`), so every day
+  since the labels stopped is estimated; the clock stops at the end of the last day.
 
 Two value matrices: ``constant`` (TN 0, FP −10, FN −170, TP 145: what CBPE supports)
 and ``amount`` (the demo's example-dependent values: FN −amount, TP 0.9 × amount − 5);
@@ -41,7 +47,7 @@ driven through :mod:`cbpe_runner` with Parquet files; see ``benchmarks/README.md
 
     python3 -m venv benchmarks/.venv-nannyml
     benchmarks/.venv-nannyml/bin/pip install nannyml==0.13.1 statsmodels pyarrow
-    .venv/bin/python benchmarks/bench_estimate.py            # 12 seeds, a few minutes
+    .venv/bin/python benchmarks/bench_estimate.py            # 12 seeds, see the README
     .venv/bin/python benchmarks/bench_estimate.py --quick    # 6 seeds
     .venv/bin/python benchmarks/bench_estimate.py --no-cbpe  # ours only
 """
@@ -65,7 +71,8 @@ import pandas as pd
 from scipy import stats
 
 from guap_pipeline.config import parse_config
-from guap_pipeline.estimate import estimate_frame
+from guap_pipeline.estimate import estimate_frame, fit_calibration
+from guap_pipeline.ingest import label_feed
 from guap_pipeline.money.accounting import account
 from guap_pipeline.money.one_day import day_profit
 from guap_pipeline.series.daily_table import daily_summary
@@ -83,7 +90,15 @@ SEPARATION = 3.0  # latent N(0, 1) vs N(d, 1)
 SHIFT_DAY = DAYS - WINDOW // 2  # prevalence_shift: doubles from here
 DEGRADE_FROM, DEGRADED = DAYS - 42, 1.5  # degrading: separation 3.0 -> 1.5 linearly
 COVARIATE_FROM, TILT = DAYS - WINDOW, 0.4  # covariate_shift: latent density × exp(0.4·x)
-SCENARIOS = ("stable", "miscalibrated", "prevalence_shift", "degrading", "covariate_shift")
+PRE_DAYS, DARK_DAYS = 56, 300  # covariate_no_labels: labeled days, then days with no label
+SCENARIOS = (
+    "stable",
+    "miscalibrated",
+    "prevalence_shift",
+    "degrading",
+    "covariate_shift",
+    "covariate_no_labels",
+)
 MATRICES = {
     "constant": {"tp": 145, "fp": -10, "fn": -170, "tn": 0},
     "amount": {"tp": {"amount": 0.9, "constant": -5}, "fp": -10, "fn": {"amount": -1.0}, "tn": 0},
@@ -95,7 +110,7 @@ LEVEL = 0.9
 Z = float(stats.norm.ppf(0.5 + LEVEL / 2))
 ORACLE = ("oracle", "oracle_low", "oracle_high")
 DECIDED = 0.9  # a day whose unlabeled outcomes are this likely all at their mode is "decided"
-AGES = {"age<=1": (0, 1), "age 2-6": (2, 6), "age>=7": (7, DAYS)}  # days since the day ended
+AGES = {"age<=1": (0, 1), "age 2-6": (2, 6), "age>=7": (7, PRE_DAYS + DARK_DAYS)}  # since the day
 
 
 def config_for(matrix: str):
@@ -109,11 +124,22 @@ def config_for(matrix: str):
     )
 
 
+def n_days(scenario: str) -> int:
+    return PRE_DAYS + DARK_DAYS if scenario == "covariate_no_labels" else DAYS
+
+
+def label_stop(scenario: str) -> pd.Timestamp:
+    """When the labels stop arriving: the end of the last day, or for
+    ``covariate_no_labels`` the start of its first day without labels."""
+    days = PRE_DAYS if scenario == "covariate_no_labels" else n_days(scenario)
+    return pd.Timestamp(START + dt.timedelta(days=days), tz="UTC")
+
+
 def simulate(scenario: str, seed: int) -> pd.DataFrame:
     """One run's rows with their final outcome (``y_true``) and label time."""
     rng = np.random.default_rng(seed)
     frames = []
-    for i in range(DAYS):
+    for i in range(n_days(scenario)):
         day = START + dt.timedelta(days=i)
         n = int(rng.poisson(ROWS_PER_DAY))
         prevalence = PREVALENCE * (2.0 if scenario == "prevalence_shift" and i >= SHIFT_DAY else 1)
@@ -121,6 +147,8 @@ def simulate(scenario: str, seed: int) -> pd.DataFrame:
         if scenario == "degrading" and i >= DEGRADE_FROM:
             separation -= (SEPARATION - DEGRADED) * (i - DEGRADE_FROM) / (DAYS - 1 - DEGRADE_FROM)
         tilt = TILT if scenario == "covariate_shift" and i >= COVARIATE_FROM else 0.0
+        if scenario == "covariate_no_labels" and i >= PRE_DAYS:
+            tilt = TILT * (i - PRE_DAYS) / (DARK_DAYS - 1)
         # a density tilted by exp(tilt·x) moves each class's N(μ, 1) to N(μ + tilt, 1) and
         # its odds by exp(tilt·separation): P(y | latent) is unchanged
         odds = prevalence / (1 - prevalence) * np.exp(tilt * separation)
@@ -229,11 +257,12 @@ def run_ours(run: Run) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """(our estimates joined with the truth, CBPE reference rows, CBPE analysis rows)."""
     config = config_for(run.matrix)
     rows = simulate(run.scenario, run.seed)
-    now = pd.Timestamp(START + dt.timedelta(days=DAYS), tz="UTC")
-    as_of = START + dt.timedelta(days=DAYS)
-    seen = as_seen(rows, now)
+    stop = label_stop(run.scenario)
+    as_of = START + dt.timedelta(days=n_days(run.scenario))
+    seen = as_seen(rows, stop)
     summary = day_profit(seen, config).summary
-    daily = daily_summary(summary, config, as_of)
+    stalled = stalled_dates(seen, summary, config, as_of)
+    daily = daily_summary(summary, config, as_of, stalled=stalled)
     estimated = estimate_frame(seen, daily, config, as_of=as_of, adapt=run.adapt)
     truth = (
         account(rows, config.value_matrix, by=["date", "model_version"], positive_class=1)
@@ -241,16 +270,18 @@ def run_ours(run: Run) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
         .rename(columns={"profit": "truth"})
     )
     out = estimated.merge(truth, on=["date", "model_version"]).merge(
-        oracle(rows, now, run.matrix), on="date"
+        oracle(rows, stop, run.matrix), on="date"
     )
     out = out[out["estimate_kind"] == "estimated"].copy()
     out["age"] = (as_of - pd.to_datetime(out["date"]).dt.date).map(lambda d: d.days - 1)
     out["scenario"], out["matrix"], out["seed"] = run.scenario, run.matrix, run.seed
+    out["stalled"] = out["date"].isin(stalled)
 
     # CBPE: reference = the mature days that calibrate ours; analysis = the estimated days
     estimated_days = set(out["date"])
     reference_days = sorted(set(daily["date"]) - estimated_days)[-WINDOW:]
     ref = rows[rows["date"].isin(reference_days)]
+    out = out.merge(isotonic(ref, seen[seen["date"].isin(estimated_days)], run.matrix), on="date")
     ana = rows[rows["date"].isin(estimated_days)]
     matrix = cbpe_matrix(run.matrix, ref)
     keep = ["predicted_at", "date", "score", "y_pred", "y_true"]
@@ -259,6 +290,40 @@ def run_ours(run: Run) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
         **tag, tn=matrix[0][0], fp=matrix[0][1], fn=matrix[1][0], tp=matrix[1][1]
     )
     return out, ref_out, ana[keep].assign(**tag)
+
+
+def stalled_dates(
+    seen: pd.DataFrame, summary: pd.DataFrame, config, as_of: dt.date
+) -> frozenset[str]:
+    """The days the pipeline's label feed holds back as stalled (past their window, far
+    below the usual coverage for their age), learned from the labels seen."""
+    labeled = seen[seen["y_true"].notna()]
+    start = pd.to_datetime(labeled["date"]).dt.tz_localize("UTC")
+    age = ((labeled["labeled_at"] - start) // pd.Timedelta(days=1)).to_numpy()
+    counts = {}
+    for day in summary["date"].astype(str).unique():
+        size = (as_of - dt.date.fromisoformat(day)).days + 1
+        mine = age[(labeled["date"] == day).to_numpy()]
+        counts[day] = np.bincount(np.clip(mine, 0, size - 1), minlength=size)
+    ages = label_feed.LabelAges(counts, dict.fromkeys(counts, 0), labeled["labeled_at"].max())
+    days = label_feed.day_coverage(summary, as_of)
+    samples = label_feed.samples_from_label_ages(ages, days["n_predictions"], config, as_of)
+    usual = label_feed.usual_coverage(samples, basis=label_feed.BASIS_LABELED_AT)
+    stalled = label_feed.stalled_days(days, usual, config.label_window_days)
+    return frozenset(stalled.index.astype(str))
+
+
+def isotonic(reference: pd.DataFrame, days: pd.DataFrame, matrix: str) -> pd.DataFrame:
+    """Per date, the plain isotonic expected value: the labeled rows' realized value plus
+    Σ P(fraud | score) × value over the unlabeled ones, P from the reference rows alone (no
+    label delays, recalibration or prior shift: the yardstick those must not lose to)."""
+    p = fit_calibration(reference["score"], reference["y_true"]).predict(days["score"])
+    y_pred, amount = days["y_pred"].to_numpy(), days["amount"].to_numpy()
+    v1, v0 = row_values(matrix, 1, y_pred, amount), row_values(matrix, 0, y_pred, amount)
+    y = days["y_true"].to_numpy(dtype=float, na_value=np.nan)
+    value = np.where(np.isnan(y), p * v1 + (1 - p) * v0, np.where(y == 1, v1, v0))
+    per_day = pd.DataFrame({"date": days["date"], "isotonic": value}).groupby("date").sum()
+    return per_day.reset_index()
 
 
 def cbpe_matrix(matrix: str, reference: pd.DataFrame) -> list[list[float]]:
@@ -326,14 +391,27 @@ def summarise(results: pd.DataFrame, cbpe: pd.DataFrame | None) -> pd.DataFrame:
         rows.append({**key, "method": "oracle", **metrics(group, *ORACLE)})
         young = group[group["age"] <= 1]
         rows.append({**key, "method": "oracle, age<=1", **metrics(young, *ORACLE)})
+        iso = ["isotonic"] * 3  # a point value: its "coverage" says nothing
+        rows.append({**key, "method": "isotonic", **metrics(group, *iso)})
+        rows.append({**key, "method": "isotonic, age<=1", **metrics(young, *iso)})
+        dark = group["n_labeled"] == 0  # like for like: no method has a label of these
+        if dark.any() and not dark.all():
+            rows.append({**key, "method": "ours, no label", **metrics(group[dark], *est)})
+            rows.append({**key, "method": "isotonic, no label", **metrics(group[dark], *iso)})
+        if group["stalled"].any():
+            stalled = group[group["stalled"]]
+            rows.append({**key, "method": "ours, stalled days", **metrics(stalled, *est)})
         realized = group.assign(lo=group["profit"], hi=group["profit"])
         rows.append({**key, "method": "realized so far", **metrics(realized, "profit", "lo", "hi")})
         if cbpe is not None:
             mine = cbpe[(cbpe["scenario"] == scenario) & (cbpe["matrix"] == matrix)]
             joined = mine.merge(
-                group[["seed", "date", "truth", "age", "decided"]], on=["seed", "date"]
+                group[["seed", "date", "truth", "age", "decided", "n_labeled"]], on=["seed", "date"]
             )
             rows.append({**key, "method": "CBPE", **metrics(joined, *cb)})
+            if dark.any() and not dark.all():
+                unlabeled = joined[joined["n_labeled"] == 0]
+                rows.append({**key, "method": "CBPE, no label", **metrics(unlabeled, *cb)})
             young = joined[joined["age"] <= 1]
             rows.append({**key, "method": "CBPE, age<=1", **metrics(young, *cb)})
     return pd.DataFrame(rows)

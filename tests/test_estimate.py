@@ -244,6 +244,22 @@ def test_a_covariate_shift_is_left_uncorrected():
     assert abs(forced_error.mean()) > 3 * abs(error.mean())  # what a prior shift would cost
 
 
+def test_a_covariate_drift_too_slight_to_show_in_one_day_is_left_uncorrected():
+    # Positives 10 % -> 13.9 %: each day's prevalence test often rejects "same", while
+    # one day's 500 scores are too few to show they are not a mixture of the classes;
+    # the window's 20,000 are not.
+    rng = np.random.default_rng(14)
+    day, _ = tilted_days(rng, 40, 500, tilt=0.15)
+    ref = reference(rng)
+    by_day = class_balance_fit(ref.score, ref.positive, day.score, groups=day.group)
+    assert (by_day >= 0.01).mean() > 0.5  # most days alone: no evidence against
+    auto = estimate_unlabeled(ref, day, n_replicates=0)
+    plain = estimate_unlabeled(ref, day, n_replicates=0, adapt="never")
+    assert auto["covariate_shift"].all() and not auto["prior_adapted"].any()
+    # nothing to correct: the calibrated expected value, as where nothing is adapted
+    np.testing.assert_array_equal(auto["expected"], plain["expected"])
+
+
 def test_class_balance_fit_tells_a_prior_shift_from_a_covariate_shift():
     rng = np.random.default_rng(13)
     ref = reference(rng)

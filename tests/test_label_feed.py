@@ -265,6 +265,15 @@ def run(config: Path, capsys: pytest.CaptureFixture[str]) -> tuple[str, pd.DataF
     return capsys.readouterr().out, store.read("flags")
 
 
+def final_profit(predictions: pd.DataFrame, labels: pd.DataFrame) -> pd.Series:
+    """Per ISO date (UTC), the profit once every label is in, written out from the rows and
+    the config's matrix: TP 0.9 × amount − 5, FP −10, FN −amount, TN 0."""
+    rows = predictions.merge(labels[["prediction_id", "y_true"]], on="prediction_id")
+    fraud, caught, amount = rows["y_true"] == 1, rows["y_pred"] == 1, rows["amount"]
+    value = np.where(fraud, np.where(caught, 0.9 * amount - 5, -amount), np.where(caught, -10, 0))
+    return pd.Series(value).groupby(rows["predicted_at"].dt.strftime("%Y-%m-%d")).sum()
+
+
 def check_result(config: Path):
     """The ``label_feed`` asset check, evaluated on the store the run left."""
     from assets_defs.checks import label_feed
@@ -292,6 +301,15 @@ def test_a_month_long_label_outage_raises_no_decline_and_flags_return_when_label
     assert len(short) >= 25
     assert (short["label_coverage"] < 0.995).all()
     assert short["date"].astype(str).min() <= (stopped.date() - dt.timedelta(days=20)).isoformat()
+    # Not mature, so estimated: from the labels that did land, their rows' scores, and how
+    # long those rows' labels had to arrive before the feed stopped. The 90 % intervals
+    # cover what each day realizes once its labels land (26 of 28 days when written).
+    final = final_profit(predictions, labels)
+    truth = short["date"].astype(str).map(final)
+    covered = (short["estimated_profit_low"] <= truth + 1e-6) & (
+        truth <= short["estimated_profit_high"] + 1e-6
+    )
+    assert covered.mean() >= 0.85, short.assign(final=truth)[~covered].to_string()
     result = check_result(config)
     assert not result.passed
     assert result.severity.value == "WARN"
@@ -304,6 +322,10 @@ def test_a_month_long_label_outage_raises_no_decline_and_flags_return_when_label
     assert "decline" not in set(flags["flag"])
     daily = Store(tmp_path / "store").read("daily_summary")
     assert daily.loc[past_window, "mature"].all()  # every day past its window counts again
+    # the final profit the estimate was held to is what the pipeline realizes now
+    realized = daily.loc[past_window, ["date", "profit"]]
+    expected = realized["date"].astype(str).map(final).to_numpy()
+    assert realized["profit"].to_numpy() == pytest.approx(expected, rel=1e-9, abs=1e-6)
     assert check_result(config).passed
 
 

@@ -22,22 +22,26 @@ How each unlabeled row is valued, per model version (binary problems only):
    still unlabeled at age *a* has posterior odds ``odds(p) × u₁(a) / u₀(a)``, where
    ``u_c(a)`` is the chance that a class-*c* label is still missing at that age. The
    estimate targets what the day will *realize* once its labels are in, so each row is
-   also weighted by the chance that its label arrives at all.
+   also weighted by the chance that its label arrives at all. Ages count up to the
+   latest label seen: a label feed that stalled has said nothing since.
 3. **Fresh labels.** The labels that have already landed on the days inside the label
    window are the newest evidence of how scores relate to outcomes. A logistic
    recalibration ``logit p' = α + β·logit p`` is fitted to them by maximum likelihood,
    correcting for which labels are still missing (step 2), and used when a
    likelihood-ratio test says it differs from the reference (a model that degrades or
-   improves, a change of prevalence).
+   improves, a change of prevalence). The reference calibration is a sample as well, so
+   the statistic is deflated by ``1 + n_window / n_reference`` (labeled rows).
 4. **Prior shift, day by day.** A day's class balance can move before any of its labels
    arrive. Its prevalence is re-estimated from its own scores and labels so far by
    maximum likelihood (the fixed point of Saerens et al.'s EM, solved by safeguarded
    Newton steps) and used when a likelihood-ratio test rejects "same prevalence" — and
    only when a change of class balance explains the day's scores: a goodness-of-fit
    test (:func:`class_balance_fit`) compares the day's score histogram with the
-   reference classes' histograms mixed at the fitted prevalence. Traffic that moved
-   otherwise (covariate shift: other customers, the same P(y | score)) leaves the
-   calibration right as it is, and "adapting" it would add a bias.
+   reference classes' histograms mixed at the fitted prevalence, and the window's days
+   pooled with them mixed at the window's (days that are each a mixture pool into
+   one). Traffic that moved otherwise (covariate shift: other customers, the same
+   P(y | score)) leaves the calibration right as it is, and "adapting" it would add a
+   bias; a drift too slight to show in one day's scores shows in the window's.
 5. **Interval.** A Monte Carlo of ``n_replicates`` draws: each refits steps 1-4 on a
    (Bayesian) bootstrap of the reference rows and of the window's rows (the calibration's
    own error, the prevalence estimate's error), then draws every unlabeled row's
@@ -58,6 +62,7 @@ reads the store).
 
 from __future__ import annotations
 
+import functools
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Literal
@@ -302,18 +307,14 @@ class _Engine:
         self.g_lab, self.y_lab = rows.group[lab], rows.positive[lab]
         self.y_lab_w = self.y_lab * self.base[lab]
         self.n_per_group = np.bincount(rows.group, weights=self.base, minlength=rows.n_groups)
-        # step 4's premise, per day: a new class balance explains its scores (fixed for
-        # every replicate: a test of the day's data, not of the bootstrap's)
-        self.balance_explains = (
-            class_balance_fit(
-                reference.score,
-                reference.positive,
-                rows.score,
-                groups=rows.group,
-                n_groups=rows.n_groups,
-                weights=self.base,
-            )
-            >= TEST_LEVEL
+        # step 4's premise: a new class balance explains the day's scores, and the window's
+        # days together (still a mixture of the classes if each day is one; a covariate
+        # shift too slight to show in one day shows in all of them). Fixed for every
+        # replicate: a test of the data, not of the bootstrap's.
+        balance = functools.partial(class_balance_fit, reference.score, reference.positive)
+        by_day = balance(rows.score, groups=rows.group, n_groups=rows.n_groups, weights=self.base)
+        self.balance_explains = (by_day >= TEST_LEVEL) & (
+            balance(rows.score, weights=self.base)[0] >= TEST_LEVEL
         )
 
     def replicate(
@@ -368,7 +369,9 @@ class _Engine:
                 weights=np.r_[counts, ww_unl[moving]],
                 start=start,
             )
-            if self.adapt == "always" or fit.lr_statistic > _CHI2[2]:
+            # the reference calibration is a sample too: deflate the test by its noise
+            statistic = fit.lr_statistic / (1 + ww_lab.sum() / max(wr.sum(), 1.0))
+            if self.adapt == "always" or statistic > _CHI2[2]:
                 recal = fit
         window_prior = prior
         if recal != Recalibration():

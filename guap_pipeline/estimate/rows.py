@@ -127,14 +127,16 @@ def _days(values: pd.Series) -> NDArray[np.float64]:
 
 
 def _censoring_instant(rows: pd.DataFrame) -> float:
-    """The latest label (or prediction) seen: 'now' for the label feed, in epoch days."""
-    instants = []
+    """'Now' for the label feed, in epoch days: the latest label seen (the latest
+    prediction when no label carries a time). A row's age — how long its label has had to
+    arrive — counts up to it: a feed that stopped a month ago has shown nothing since, and
+    ageing the rows to the newest prediction read their missing labels as never coming."""
     for column in ("labeled_at", "predicted_at"):
         if column in rows.columns and len(rows):
             values = _days(rows[column])
             if np.isfinite(values).any():
-                instants.append(float(np.nanmax(values)))
-    return max(instants) if instants else np.nan
+                return float(np.nanmax(values))
+    return np.nan
 
 
 def _positive(frame: pd.DataFrame, config: GuapConfig) -> NDArray[np.float64]:
