@@ -14,14 +14,13 @@ import dagster as dg
 import pandas as pd
 
 from assets_defs.partitions import daily_partitions
-from assets_defs.resources import AlertsResource, GuapResource
+from assets_defs.resources import AlertsResource, GuapResource, SourceResource
 from guap_pipeline import pipeline
 from guap_pipeline.acceptance import acceptance
 from guap_pipeline.config import GuapConfig
 from guap_pipeline.early_warning import early_declines
 from guap_pipeline.estimate import estimate_kinds
 from guap_pipeline.html_report import charts
-from guap_pipeline.landing import stage_landing
 from guap_pipeline.monitoring import build_alerts, build_flags
 from guap_pipeline.storage import Store
 from guap_pipeline.timeseries import DAILY_COLUMNS
@@ -65,11 +64,13 @@ STAGE_REPORT = "stage_report"
 
 
 @dg.asset(group_name="landing", kinds={"parquet"})
-def staged_landing_files(guap: GuapResource) -> dg.MaterializeResult:
-    """New and changed landing files, validated and split by prediction day."""
-    report = stage_landing(guap.config(), guap.store())
+def staged_landing_files(guap: GuapResource, source: SourceResource) -> dg.MaterializeResult:
+    """New and changed landing files (or new database rows), validated and split by
+    prediction day."""
+    report = source.stage(guap.config(), guap.store())
     return dg.MaterializeResult(
         metadata={
+            **{f"rows_read_from_database_{kind}": n for kind, n in report.pulled.items()},
             "files_added": len(report.added),
             "files_changed": len(report.changed),
             "files_removed": len(report.removed),

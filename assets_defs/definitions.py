@@ -16,7 +16,7 @@ from assets_defs.jobs import (  # noqa: E402
     ingest_landing_job,
     profit_timeseries_job,
 )
-from assets_defs.resources import AlertsResource, GuapResource  # noqa: E402
+from assets_defs.resources import AlertsResource, GuapResource, SourceResource  # noqa: E402
 from assets_defs.schedules import daily_monitoring_schedule  # noqa: E402
 from assets_defs.sensors import (  # noqa: E402
     landing_folder_sensor,
@@ -43,5 +43,9 @@ defs = dg.Definitions(
         run_failure_alert_sensor,
         freshness_sensor,
     ],
-    resources={"guap": GuapResource(config_path=config_path()), "alerts": AlertsResource()},
+    resources={
+        "guap": GuapResource(config_path=config_path()),
+        "source": SourceResource(),
+        "alerts": AlertsResource(),
+    },
 )

@@ -1,4 +1,5 @@
-"""The one resource the assets need: the validated config and the store it names."""
+"""Resources: the validated config and the store it names, where the input comes from,
+where alerts go."""
 
 import datetime as dt
 
@@ -7,6 +8,8 @@ import dagster as dg
 from assets_defs.settings import today
 from guap_pipeline.alerts import WEBHOOK_ENV, LogNotifier, Notifier, WebhookNotifier
 from guap_pipeline.config import GuapConfig, load_config
+from guap_pipeline.db_source import stage_input
+from guap_pipeline.landing import StageReport
 from guap_pipeline.storage import Store
 
 
@@ -27,6 +30,16 @@ class GuapResource(dg.ConfigurableResource):
 
     def today(self) -> dt.date:
         return dt.date.fromisoformat(self.as_of) if self.as_of else today(self.config().timezone)
+
+
+class SourceResource(dg.ConfigurableResource):
+    """Where predictions and labels come from, as guap.yaml's ``source:`` says: the
+    landing folder (default) or a database read incrementally. Another source (an object
+    store) plugs in here, with a ``stage`` that returns the same report."""
+
+    def stage(self, config: GuapConfig, store: Store) -> StageReport:
+        """Validate and stage what is new at the source; say what was read."""
+        return stage_input(config, store)
 
 
 class AlertsResource(dg.ConfigurableResource):

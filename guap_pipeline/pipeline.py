@@ -33,11 +33,11 @@ from guap_pipeline.daily import (
     join_labels,
     latest_labels,
 )
+from guap_pipeline.db_source import input_changes
 from guap_pipeline.estimate import estimate_days
 from guap_pipeline.landing import (
     SLICE_ROWS,
     has_staged_rows,
-    pending_changes,
     read_staged,
     staged_days,
     staged_matches,
@@ -281,10 +281,11 @@ class Plan:
 def plan(
     config: GuapConfig, store: Store, *, as_of: dt.date, last_partition: str, staged: bool = False
 ) -> Plan:
-    """Decide the work: stage if files changed (unless ``staged``), rebuild dirty days up to
+    """Decide the work: stage if files changed or the database source has new rows (unless
+    ``staged``), rebuild dirty days up to
     ``last_partition``, restitch when any day or the as-of date changed; list the days
     with staged rows outside the partitions."""
-    stage = not staged and any(pending_changes(config, store).values())
+    stage = not staged and any(input_changes(config, store).values())
     days = dirty_days(store)
     in_range = [d for d in days if config.start_date.isoformat() <= d <= last_partition]
     out = [d for d in days if d not in in_range and has_staged_rows(store, d)]
