@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.csv as pcsv
 import pyarrow.parquet as pq
 import sqlalchemy as sa
 
@@ -41,6 +42,9 @@ from guap_pipeline.storage import Store
 STATE = "database_source"  # per kind: what was read, the watermark reached, the last extract
 EXTRACTS = "source"  # <storage>/source/<kind>/<extract>-<part>.parquet
 CONNECT_TIMEOUT_SECONDS = 10
+# COPY's text parsed (and written as one Parquet row group) at a time: ~200,000 rows of
+# a typical predictions table, as big as staging's batches read well, little memory.
+CSV_BLOCK_BYTES = 16 << 20
 
 
 def stage_input(config: GuapConfig, store: Store) -> StageReport:
@@ -203,10 +207,11 @@ def _scrub(text: str, secrets: Sequence[str]) -> str:
     return text
 
 
-def _driver_message(exc: sa.exc.DBAPIError, secrets: Sequence[str]) -> str:
+def _driver_message(exc: BaseException, secrets: Sequence[str]) -> str:
     """The first line of what the database driver said, without the password."""
-    lines = [line.strip() for line in str(exc.orig or exc).strip().splitlines() if line.strip()]
-    return _scrub(lines[0] if lines else type(exc.orig or exc).__name__, secrets)
+    said = getattr(exc, "orig", None) or exc
+    lines = [line.strip() for line in str(said).strip().splitlines() if line.strip()]
+    return _scrub(lines[0] if lines else type(said).__name__, secrets)
 
 
 # ---------------------------------------------------------------------------------------
@@ -253,11 +258,12 @@ def _write_extract(
     folder: Path,
     extract: int,
 ) -> int:
-    """Stream the rows with ``last < watermark <= upper`` into extract files; rows written.
+    """Read the rows with ``last < watermark <= upper`` into extract files; rows read.
 
-    Slices go to one Parquet file while their column types agree (a column all null in
-    a slice takes the file's type); a column whose type changes starts the next part.
-    Parts are written under hidden names and renamed only once all are complete.
+    PostgreSQL through psycopg2: one ``COPY ... TO STDOUT`` (CSV, into a temporary file)
+    parsed by Arrow with the column types the server reports; elsewhere, or if Arrow
+    cannot parse a value, a server-side cursor in slices (:func:`_cursor_parts`). Parts
+    are written under hidden names and renamed only once all are complete.
     """
     last, upper = bounds
     folder.mkdir(parents=True, exist_ok=True)
@@ -267,17 +273,108 @@ def _write_extract(
     watermark = selectable.c[read.watermark]
     bounded = watermark <= upper if last is None else sa.and_(watermark > last, watermark <= upper)
     query = sa.select(sa.literal_column("*")).select_from(selectable).where(bounded)
+    part = _part(folder, extract, 0)
+    parts: list[Path] = []
+    try:
+        rows = None
+        if connection.dialect.driver == "psycopg2":
+            rows = _copy_part(connection, read, query, part)
+            parts = [part] if rows else []
+        if rows is None:
+            rows, parts = _cursor_parts(connection, source, read, query, (folder, extract))
+    except (sa.exc.DBAPIError, connection.dialect.loaded_dbapi.Error) as exc:
+        for path in [part, *parts]:
+            path.unlink(missing_ok=True)
+        raise GuapError(
+            f"cannot read {read.definition} (source.{read.kind}) from the database in "
+            f"{source.url_env}: {_driver_message(exc, _secrets(os.environ[source.url_env]))}"
+        ) from None
+    for path in parts:
+        path.replace(path.with_name(path.name[1:]))
+    return rows
+
+
+# Arrow types of the PostgreSQL types COPY writes as text (pg_type OIDs); others: text.
+_PG_TYPES = {
+    16: pa.bool_(),
+    20: pa.int64(),
+    21: pa.int64(),
+    23: pa.int64(),
+    700: pa.float64(),
+    701: pa.float64(),
+    1700: pa.float64(),  # numeric: amounts, as float like the cursor path
+    1082: pa.date32(),
+    1114: pa.timestamp("us"),
+    1184: pa.timestamp("us", tz="UTC"),
+}
+
+
+def _copy_part(
+    connection: sa.Connection, read: TableRead, query: sa.Select, part: Path
+) -> int | None:
+    """The rows of ``query`` into one Parquet file through ``COPY ... TO STDOUT``; rows
+    read, or ``None`` (nothing written) when Arrow cannot parse a value of the CSV."""
+    compiled = query.compile(dialect=connection.dialect)
+    raw = connection.connection.dbapi_connection
+    csv_path = part.with_suffix(".csv")
+    with raw.cursor() as cursor:
+        select = cursor.mogrify(str(compiled), compiled.params).decode()
+        cursor.execute(f"SELECT * FROM ({select}) AS guap_rows LIMIT 0")
+        names = [column.name for column in cursor.description]
+        _refuse_twice(names, read)
+        types = {c.name: _PG_TYPES.get(c.type_code, pa.string()) for c in cursor.description}
+        try:
+            with csv_path.open("wb") as sink:
+                cursor.copy_expert(f"COPY ({select}) TO STDOUT WITH (FORMAT csv)", sink)
+            return _csv_to_parquet(csv_path, names, types, part)
+        except pa.ArrowInvalid:
+            part.unlink(missing_ok=True)
+            return None
+        finally:
+            csv_path.unlink(missing_ok=True)
+
+
+def _csv_to_parquet(csv_path: Path, names: list[str], types: dict, part: Path) -> int:
+    """COPY's CSV (NULL unquoted and empty, booleans t/f) streamed into Parquet."""
+    reader = pcsv.open_csv(
+        csv_path,
+        read_options=pcsv.ReadOptions(column_names=names, block_size=CSV_BLOCK_BYTES),
+        parse_options=pcsv.ParseOptions(newlines_in_values=True),
+        convert_options=pcsv.ConvertOptions(
+            column_types=types,
+            true_values=["t"],
+            false_values=["f"],
+            strings_can_be_null=True,
+            quoted_strings_can_be_null=False,
+        ),
+    )
+    rows = 0
+    with pq.ParquetWriter(part, reader.schema) as writer:
+        for batch in reader:
+            writer.write_batch(batch)
+            rows += batch.num_rows
+    if not rows:
+        part.unlink()
+    return rows
+
+
+def _cursor_parts(
+    connection: sa.Connection,
+    source: DatabaseSource,
+    read: TableRead,
+    query: sa.Select,
+    extract: tuple[Path, int],
+) -> tuple[int, list[Path]]:
+    """The rows of ``query`` through a server-side cursor, ``slice_rows`` at a time, into
+    Parquet: one file while the column types agree (a column all null in a slice takes
+    the file's type), the next part when a type changes. Rows read, and the parts."""
     parts: list[Path] = []
     writer: pq.ParquetWriter | None = None
     rows, complete = 0, False
     try:
         result = connection.execute(query.execution_options(yield_per=source.slice_rows))
         names = list(result.keys())
-        twice = sorted({n for n in names if names.count(n) > 1})
-        if twice:
-            raise GuapError(
-                f"{read.definition} (source.{read.kind}) returns column(s) {twice} twice"
-            )
+        _refuse_twice(names, read)
         for slice_rows in result.partitions():
             table = _arrow_slice(names, slice_rows)
             rows += table.num_rows
@@ -289,27 +386,29 @@ def _write_extract(
                 else:
                     table = fitted
             if writer is None:
-                parts.append(folder / f".{extract:06d}-{len(parts):03d}.parquet")
+                parts.append(_part(*extract, len(parts)))
                 writer = pq.ParquetWriter(parts[-1], table.schema)
             writer.write_table(table)
-        if writer is not None:
-            writer.close()
-            writer = None
         complete = True
-    except sa.exc.DBAPIError as exc:
-        raise GuapError(
-            f"cannot read {read.definition} (source.{read.kind}) from the database in "
-            f"{source.url_env}: {_driver_message(exc, _secrets(os.environ[source.url_env]))}"
-        ) from None
     finally:
         if writer is not None:
             writer.close()
         if not complete:
             for part in parts:
                 part.unlink(missing_ok=True)
-    for part in parts:
-        part.replace(part.with_name(part.name[1:]))
-    return rows
+    return rows, parts
+
+
+def _part(folder: Path, extract: int, index: int) -> Path:
+    """Where part ``index`` of an extract is written (hidden until it is complete)."""
+    return folder / f".{extract:06d}-{index:03d}.parquet"
+
+
+def _refuse_twice(names: list[str], read: TableRead) -> None:
+    """Two columns of one name cannot both be kept: say which, rather than drop one."""
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise GuapError(f"{read.definition} (source.{read.kind}) returns column(s) {twice} twice")
 
 
 def _arrow_slice(names: list[str], rows: Sequence[Sequence[Any]]) -> pa.Table:

@@ -12,12 +12,16 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 import sqlalchemy as sa
 
 from assets_defs.cli import main
+from guap_pipeline import db_source
 from guap_pipeline.config import parse_config
 from guap_pipeline.errors import ConfigError
+from guap_pipeline.source_config import DatabaseSource
+from guap_pipeline.storage import Store
 from tests.pg_support import fresh_database, require_postgres
 from tests.pipeline_data import AS_OF, CONFIG, days, labels_for, predictions_for, write_config
 
@@ -31,6 +35,7 @@ source:
   labels: {{table: scoring.labels, watermark: updated_at}}
 """
 DAYS = days("2026-10-01", 3)
+VALUES = {"tp": 1, "fp": -1, "fn": -1, "tn": 0}
 
 
 def url(database: str, *, password: str | None = None) -> str:
@@ -279,7 +284,7 @@ def test_a_wrong_password_or_a_missing_table_is_one_clear_error(
 )
 def test_a_wrong_source_section_names_its_field(source: dict, field: str) -> None:
     with pytest.raises(ConfigError) as error:
-        parse_config({"value_matrix": {"tp": 1, "fp": -1, "fn": -1, "tn": 0}, "source": source})
+        parse_config({"value_matrix": VALUES, "source": source})
     assert error.value.field == field
 
 
@@ -292,6 +297,87 @@ def test_a_url_pasted_into_guap_yaml_is_refused_without_echoing_it() -> None:
         "labels": {"table": "l", "watermark": "t"},
     }
     with pytest.raises(ConfigError) as error:
-        parse_config({"value_matrix": {"tp": 1, "fp": -1, "fn": -1, "tn": 0}, "source": source})
+        parse_config({"value_matrix": VALUES, "source": source})
     assert error.value.field == "source.url_env"
     assert "s3cret" not in str(error.value)
+
+
+def database_source(predictions: dict, labels: dict, **settings: object) -> DatabaseSource:
+    """The validated ``source:`` of a database at the URL in ``URL_ENV``."""
+    raw = {"kind": "database", "url_env": URL_ENV, "predictions": predictions, "labels": labels}
+    config = parse_config({"value_matrix": VALUES, "source": {**raw, **settings}})
+    assert config.source is not None
+    return config.source
+
+
+def test_copy_and_the_cursor_read_the_same_rows(
+    tmp_path: Path, database: sa.Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PostgreSQL is read with COPY (fast); other databases with a cursor: same table."""
+    with database.begin() as connection:
+        connection.exec_driver_sql(
+            "CREATE TABLE scoring.mixed (id bigint, note text, flag boolean, amount numeric(8, 2),"
+            " day date, local timestamp, at timestamptz, seq integer)"
+        )
+        connection.exec_driver_sql(
+            "INSERT INTO scoring.mixed VALUES"
+            " (1, 'plain', true, 12.34, '2026-10-01', '2026-10-01 08:00', "
+            "  '2026-10-01 08:00:00.5+02', 1),"
+            " (9007199254740993, 'a, \"quoted\"\nline', false, NULL, NULL, NULL, NULL, 2),"
+            " (NULL, '', NULL, -0.01, '2026-10-02', '2026-10-02 00:00:01', "
+            "  '2026-10-02 23:59:59+00', 3),"
+            " (4, NULL, true, 0, '2026-10-03', '2026-10-03 12:00', '2026-10-03 12:00-05', 4)"
+        )
+    source = database_source(
+        {"table": "scoring.mixed", "watermark": "seq"},
+        {"query": "SELECT * FROM scoring.mixed WHERE seq > 2", "watermark": "seq"},
+    )
+    assert db_source.pull(source, Store(tmp_path / "copy")) == {"predictions": 4, "labels": 2}
+    monkeypatch.setattr(db_source, "_copy_part", lambda *_: None)
+    assert db_source.pull(source, Store(tmp_path / "cursor")) == {"predictions": 4, "labels": 2}
+
+    for kind in ("predictions", "labels"):
+        [copied] = (tmp_path / "copy" / "source" / kind).glob("*.parquet")
+        [fetched] = (tmp_path / "cursor" / "source" / kind).glob("*.parquet")
+        assert copied.name == fetched.name == "000001-000.parquet"
+        copied, fetched = pq.read_table(copied), pq.read_table(fetched)
+        assert copied.equals(fetched), (copied.to_pylist(), fetched.to_pylist())
+    rows = pq.read_table(tmp_path / "copy" / "source" / "predictions" / "000001-000.parquet")
+    assert rows["id"].to_pylist() == [1, 9007199254740993, None, 4]  # exact, not a float
+    assert rows["note"].to_pylist() == ["plain", 'a, "quoted"\nline', "", None]
+    assert rows["amount"].to_pylist() == [12.34, None, -0.01, 0.0]
+    assert [t.isoformat() if t else None for t in rows["at"].to_pylist()] == [
+        "2026-10-01T06:00:00.500000+00:00",
+        None,
+        "2026-10-02T23:59:59+00:00",
+        "2026-10-03T17:00:00+00:00",
+    ]
+
+
+def test_each_pull_reads_only_rows_above_the_watermark_sqlite(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The cursor path and the watermark, on SQLite (no server needed): an integer
+    ingestion column; rows at or below the last watermark are never read again."""
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'scores.db'}")
+    monkeypatch.setenv(URL_ENV, str(engine.url))
+    with engine.begin() as connection:
+        connection.exec_driver_sql("CREATE TABLE p (seq integer, prediction_id text)")
+        connection.exec_driver_sql("CREATE TABLE l (seq integer, prediction_id text)")
+        connection.exec_driver_sql("INSERT INTO p VALUES (1, 'a'), (2, 'b'), (2, 'c')")
+    source = database_source(
+        {"table": "p", "watermark": "seq"}, {"table": "l", "watermark": "seq"}, slice_rows=2
+    )
+    store = Store(tmp_path / "store")
+
+    assert db_source.pull(source, store) == {"predictions": 3, "labels": 0}
+    assert db_source.pull(source, store) == {"predictions": 0, "labels": 0}
+    with engine.begin() as connection:
+        connection.exec_driver_sql("INSERT INTO p VALUES (3, 'd'), (NULL, 'never')")
+        connection.exec_driver_sql("INSERT INTO l VALUES (7, 'a')")
+    assert db_source.pull(source, store) == {"predictions": 1, "labels": 1}
+
+    extracts = sorted((store.root / "source" / "predictions").glob("*.parquet"))
+    assert [e.name for e in extracts] == ["000001-000.parquet", "000002-000.parquet"]
+    ids = [pq.read_table(e)["prediction_id"].to_pylist() for e in extracts]
+    assert ids == [["a", "b", "c"], ["d"]]  # two slices of 2 rows, one file
