@@ -72,6 +72,9 @@ def input_changes(config: GuapConfig, store: Store) -> dict[str, list[str]]:
             last = _last_watermark(state, read)
             upper = _upper_bound(connection, config.source, read, last)
             if upper is not None:
+                _encode(upper, read)  # refused here, before a run: one line, no traceback
+                names = connection.execute(_bounded_rows(connection, read, last, upper).limit(0))
+                _refuse_twice(list(names.keys()), read)
                 new.append(f"{read.kind} up to {upper}")
     return {**changes, "database": new}
 
@@ -250,6 +253,14 @@ def _upper_bound(
         ) from None
 
 
+def _bounded_rows(connection: sa.Connection, read: TableRead, last: Any, upper: Any) -> sa.Select:
+    """Every column of the rows with ``last < watermark <= upper``."""
+    selectable = _selectable(connection, read)
+    watermark = selectable.c[read.watermark]
+    bounded = watermark <= upper if last is None else sa.and_(watermark > last, watermark <= upper)
+    return sa.select(sa.literal_column("*")).select_from(selectable).where(bounded)
+
+
 def _write_extract(
     connection: sa.Connection,
     source: DatabaseSource,
@@ -269,10 +280,7 @@ def _write_extract(
     folder.mkdir(parents=True, exist_ok=True)
     for leftover in [*folder.glob(f"{extract:06d}-*"), *folder.glob(f".{extract:06d}-*")]:
         leftover.unlink()  # a crashed attempt at this extract
-    selectable = _selectable(connection, read)
-    watermark = selectable.c[read.watermark]
-    bounded = watermark <= upper if last is None else sa.and_(watermark > last, watermark <= upper)
-    query = sa.select(sa.literal_column("*")).select_from(selectable).where(bounded)
+    query = _bounded_rows(connection, read, last, upper)
     part = _part(folder, extract, 0)
     parts: list[Path] = []
     try:

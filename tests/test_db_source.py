@@ -250,6 +250,38 @@ def test_a_wrong_password_or_a_missing_table_is_one_clear_error(
     assert "table scoring.outcomes (source.labels.table) not found in the database" in done.stderr
 
 
+def test_an_unreachable_server_an_unset_variable_a_missing_column_are_one_line_each(
+    tmp_path: Path,
+    database: sa.Engine,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    config = write_database_config(tmp_path)
+    cases = {
+        "postgresql+psycopg2://reader:pw-1234@127.0.0.1:1/prod": (
+            f"cannot connect to the database in {URL_ENV}: connection to server at "
+            '"127.0.0.1", port 1 failed: Connection refused'
+        ),
+        "": f"environment variable {URL_ENV} is not set",
+        "not a url pw-1234": f"the value of {URL_ENV} is not a database URL",
+    }
+    for value, expected in cases.items():
+        monkeypatch.setenv(URL_ENV, value)
+        status, out, err = run(config, capsys)
+        assert status == 1
+        [line] = err.splitlines()
+        assert line.startswith(f"guap-pipeline: error: {expected}"), line
+        assert "pw-1234" not in out + err
+
+    monkeypatch.setenv(URL_ENV, str(database.url.render_as_string(hide_password=False)))
+    config.write_text(config.read_text().replace("watermark: updated_at", "watermark: updated"))
+    status, out, err = run(config, capsys)
+    assert status == 1
+    [line] = err.splitlines()
+    assert "cannot read table scoring.labels (source.labels) from the database in" in line
+    assert line.endswith("column labels.updated does not exist")
+
+
 @pytest.mark.parametrize(
     ("source", "field"),
     [
