@@ -42,9 +42,9 @@ from guap_pipeline.storage import Store
 STATE = "database_source"  # per kind: what was read, the watermark reached, the last extract
 EXTRACTS = "source"  # <storage>/source/<kind>/<extract>-<part>.parquet
 CONNECT_TIMEOUT_SECONDS = 10
-# COPY's text parsed (and written as one Parquet row group) at a time: ~200,000 rows of
-# a typical predictions table, as big as staging's batches read well, little memory.
-CSV_BLOCK_BYTES = 16 << 20
+# COPY's text parsed (and written as one Parquet row group) at a time: ~50,000 rows of
+# a typical predictions table; Arrow reads a few blocks ahead, so this bounds memory.
+CSV_BLOCK_BYTES = 4 << 20
 
 
 def stage_input(config: GuapConfig, store: Store) -> StageReport:
