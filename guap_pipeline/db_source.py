@@ -42,9 +42,6 @@ from guap_pipeline.storage import Store
 STATE = "database_source"  # per kind: what was read, the watermark reached, the last extract
 EXTRACTS = "source"  # <storage>/source/<kind>/<extract>-<part>.parquet
 CONNECT_TIMEOUT_SECONDS = 10
-# COPY's text parsed (and written as one Parquet row group) at a time: ~50,000 rows of
-# a typical predictions table; Arrow reads a few blocks ahead, so this bounds memory.
-CSV_BLOCK_BYTES = 4 << 20
 
 
 def stage_input(config: GuapConfig, store: Store) -> StageReport:
@@ -286,7 +283,7 @@ def _write_extract(
     try:
         rows = None
         if connection.dialect.driver == "psycopg2":
-            rows = _copy_part(connection, read, query, part)
+            rows = _copy_part(connection, source, read, query, part)
             parts = [part] if rows else []
         if rows is None:
             rows, parts = _cursor_parts(connection, source, read, query, (folder, extract))
@@ -318,10 +315,11 @@ _PG_TYPES = {
 
 
 def _copy_part(
-    connection: sa.Connection, read: TableRead, query: sa.Select, part: Path
+    connection: sa.Connection, source: DatabaseSource, read: TableRead, query: sa.Select, part: Path
 ) -> int | None:
-    """The rows of ``query`` into one Parquet file through ``COPY ... TO STDOUT``; rows
-    read, or ``None`` (nothing written) when Arrow cannot parse a value of the CSV."""
+    """The rows of ``query`` into one Parquet file through ``COPY ... TO STDOUT``, in row
+    groups of ``slice_rows``; rows read, or ``None`` (nothing written) when Arrow cannot
+    parse a value of the CSV."""
     compiled = query.compile(dialect=connection.dialect)
     raw = connection.connection.dbapi_connection
     csv_path = part.with_suffix(".csv")
@@ -334,7 +332,7 @@ def _copy_part(
         try:
             with csv_path.open("wb") as sink:
                 cursor.copy_expert(f"COPY ({select}) TO STDOUT WITH (FORMAT csv)", sink)
-            return _csv_to_parquet(csv_path, names, types, part)
+            return _csv_to_parquet(csv_path, names, types, part, group_rows=source.slice_rows)
         except pa.ArrowInvalid:
             part.unlink(missing_ok=True)
             return None
@@ -342,11 +340,18 @@ def _copy_part(
             csv_path.unlink(missing_ok=True)
 
 
-def _csv_to_parquet(csv_path: Path, names: list[str], types: dict, part: Path) -> int:
-    """COPY's CSV (NULL unquoted and empty, booleans t/f) streamed into Parquet."""
+def _csv_to_parquet(
+    csv_path: Path, names: list[str], types: dict, part: Path, *, group_rows: int
+) -> int:
+    """COPY's CSV (NULL unquoted and empty, booleans t/f) streamed into Parquet, in row
+    groups of about ``group_rows``.
+
+    Arrow's reader keeps its default 1 MiB blocks (~14,000 rows): with 4 MiB blocks the
+    peak memory grew with the file (benchmarks/README.md), with 1 MiB it does not.
+    """
     reader = pcsv.open_csv(
         csv_path,
-        read_options=pcsv.ReadOptions(column_names=names, block_size=CSV_BLOCK_BYTES),
+        read_options=pcsv.ReadOptions(column_names=names),
         parse_options=pcsv.ParseOptions(newlines_in_values=True),
         convert_options=pcsv.ConvertOptions(
             column_types=types,
@@ -356,11 +361,16 @@ def _csv_to_parquet(csv_path: Path, names: list[str], types: dict, part: Path) -
             quoted_strings_can_be_null=False,
         ),
     )
-    rows = 0
+    rows, group = 0, []
     with pq.ParquetWriter(part, reader.schema) as writer:
         for batch in reader:
-            writer.write_batch(batch)
+            group.append(batch)
             rows += batch.num_rows
+            if sum(b.num_rows for b in group) >= group_rows:
+                writer.write_table(pa.Table.from_batches(group))
+                group = []
+        if group:
+            writer.write_table(pa.Table.from_batches(group))
     if not rows:
         part.unlink()
     return rows
