@@ -14,10 +14,9 @@ from typing import Any
 import dagster as dg
 
 from assets_defs.metadata import day_metadata, flags_metadata, series_metadata
-from assets_defs.resources import AlertsResource, GuapResource
+from assets_defs.resources import AlertsResource, GuapResource, SourceResource
 from guap_pipeline import steps as pipeline
 from guap_pipeline.alerts.store_runs import build_alerts, build_flags
-from guap_pipeline.ingest.staging import stage_landing
 from guap_pipeline.store.store import Store
 
 
@@ -51,11 +50,13 @@ STAGE_REPORT = "stage_report"
 
 
 @dg.asset(group_name="landing", kinds={"parquet"})
-def staged_landing_files(guap: GuapResource) -> dg.MaterializeResult:
-    """New and changed landing files, validated and split by prediction day."""
-    report = stage_landing(guap.config(), guap.store())
+def staged_landing_files(guap: GuapResource, source: SourceResource) -> dg.MaterializeResult:
+    """New and changed landing files (or new database rows), validated and split by
+    prediction day."""
+    report = source.stage(guap.config(), guap.store())
     return dg.MaterializeResult(
         metadata={
+            **{f"rows_read_from_database_{kind}": n for kind, n in report.pulled.items()},
             "files_added": len(report.added),
             "files_changed": len(report.changed),
             "files_removed": len(report.removed),

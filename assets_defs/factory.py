@@ -24,7 +24,7 @@ from assets_defs.jobs import (  # noqa: E402
     profit_timeseries_job,
 )
 from assets_defs.partitions import daily_partitions  # noqa: E402
-from assets_defs.resources import AlertsResource, GuapResource  # noqa: E402
+from assets_defs.resources import AlertsResource, GuapResource, SourceResource  # noqa: E402
 from assets_defs.schedules import daily_monitoring_schedule  # noqa: E402
 from assets_defs.sensors import (  # noqa: E402
     freshness_sensor,
@@ -56,6 +56,7 @@ def build_definitions(config_path: str | Path) -> dg.Definitions:
         ],
         resources={
             "guap": GuapResource(config_path=str(config_path)),
+            "source": SourceResource(),
             "alerts": AlertsResource(),
         },
     )

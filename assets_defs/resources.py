@@ -1,4 +1,5 @@
-"""The one resource the assets need: the validated config and the store it names."""
+"""Resources: the validated config and the store it names, where the input comes from,
+where alerts go."""
 
 import datetime as dt
 
@@ -12,6 +13,8 @@ from guap_pipeline.alerts.incidents import (
     notifiers,
 )
 from guap_pipeline.config import GuapConfig, load_config
+from guap_pipeline.ingest.database import stage_input
+from guap_pipeline.ingest.staging import StageReport
 from guap_pipeline.store.store import Store
 
 
@@ -32,6 +35,16 @@ class GuapResource(dg.ConfigurableResource):
 
     def today(self) -> dt.date:
         return dt.date.fromisoformat(self.as_of) if self.as_of else today(self.config().timezone)
+
+
+class SourceResource(dg.ConfigurableResource):
+    """Where predictions and labels come from, as guap.yaml's ``source:`` says: the
+    landing folder (default) or a database read incrementally. Another source (an object
+    store) plugs in here, with a ``stage`` that returns the same report."""
+
+    def stage(self, config: GuapConfig, store: Store) -> StageReport:
+        """Validate and stage what is new at the source; say what was read."""
+        return stage_input(config, store)
 
 
 class AlertsResource(dg.ConfigurableResource):

@@ -18,8 +18,8 @@ from assets_defs.jobs import daily_profit_job, ingest_landing_job, profit_timese
 from assets_defs.partitions import daily_partitions
 from assets_defs.resources import AlertsResource, GuapResource
 from guap_pipeline.alerts.incidents import deliver, run_failure_alert
+from guap_pipeline.ingest.database import input_changes
 from guap_pipeline.ingest.staged import staged_days, staged_signature
-from guap_pipeline.ingest.staging import pending_changes
 from guap_pipeline.steps import BUILT, plan, series_state
 
 
@@ -39,12 +39,13 @@ def range_tags(first: str, last: str) -> dict[str, str]:
     job=ingest_landing_job,
     minimum_interval_seconds=60,
     default_status=dg.DefaultSensorStatus.RUNNING,
-    description="Stages the landing folder when a file is added, changed or removed.",
+    description="Stages the landing folder when a file is added, changed or removed (or a "
+    "database source when it has rows above its watermark).",
 )
 def landing_folder_sensor(
     context: dg.SensorEvaluationContext, guap: GuapResource
 ) -> dg.SensorResult:
-    changes = pending_changes(guap.config(), guap.store())
+    changes = input_changes(guap.config(), guap.store())
     if not any(changes.values()):
         return dg.SensorResult(skip_reason="landing folder unchanged", cursor=context.cursor)
     key = _digest(changes)

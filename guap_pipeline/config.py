@@ -20,6 +20,7 @@ import yaml
 
 from guap_pipeline.errors import ConfigError, FlagSettingsError
 from guap_pipeline.flags.settings import FlagSettings
+from guap_pipeline.source_config import DatabaseSource, parse_source
 from guap_pipeline.value_matrix import QUADRANTS, ValueMatrix
 
 Baseline = Literal["all_negative", "all_positive", "baseline_pred"]
@@ -102,6 +103,7 @@ class GuapConfig:
     quarantine_tolerance: float = 0.01
     columns: Mapping[str, str] = field(default_factory=dict)
     class_values: Mapping[Hashable, Hashable] = field(default_factory=dict)
+    source: DatabaseSource | None = None  # None: the landing folder
 
     def file_column(self, name: str) -> str:
         """The name this tool's column ``name`` has in the user's files."""
@@ -153,6 +155,7 @@ _KEYS = {
     "quarantine_tolerance",
     "columns",
     "class_values",
+    "source",
 }
 
 
@@ -266,6 +269,7 @@ def parse_config(raw: object, *, base_dir: str | Path = ".") -> GuapConfig:
         ),
         columns=_columns(raw.get("columns", {}), (*INPUT_COLUMNS, *segments, *matrix.columns)),
         class_values=_class_values(raw.get("class_values", {}), classes),
+        source=parse_source(raw.get("source")),
     )
 
 

@@ -117,7 +117,8 @@ def run_monitoring(
         return result
 
     if plan(config, store, as_of=as_of, last_partition=last).stage:
-        staged = execute(ingest_landing_job.name, "staging new landing files")
+        what = "reading new database rows" if config.source else "staging new landing files"
+        staged = execute(ingest_landing_job.name, what)
         summary.staged, summary.staging = True, stage_report(staged)
     todo = plan(config, store, as_of=as_of, last_partition=last, staged=True)
     summary.out_of_range_days = todo.out_of_range_days

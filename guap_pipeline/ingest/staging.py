@@ -86,6 +86,7 @@ class StageReport:
     files: list[FileOutcome] = field(default_factory=list)
     labels_waiting: int = 0
     dirty_days: set[str] = field(default_factory=set)
+    pulled: dict[str, int] = field(default_factory=dict)  # rows read from a database, per kind
 
     @property
     def touched(self) -> bool:

@@ -226,16 +226,28 @@ def input_problems(report: StageReport | None, config: GuapConfig) -> list[str]:
     return problems
 
 
+def database_line(report: StageReport | None, config: GuapConfig) -> str | None:
+    """Rows this run read from the database source, per kind; ``None`` for a landing
+    folder. The files listed after it are the extracts those rows were written to."""
+    if config.source is None:
+        return None
+    pulled = report.pulled if report is not None else {}
+    counts = ", ".join(f"{pulled.get(read.kind, 0):,} {read.kind}" for read in config.source.reads)
+    return f"database: {_count(sum(pulled.values()), 'new row')} read ({counts})"
+
+
 def input_lines(report: StageReport | None, config: GuapConfig) -> list[str]:
     """What the run did with the landing files: files read, rows accepted, rows
     quarantined by reason (largest first, with their file), labels still waiting, and a
     hint for each file that one reason rejects whole."""
+    database = database_line(report, config)
     if report is None or not (report.files or report.removed):
-        return [f"input: no new files in {config.landing}"]
+        return [database or f"input: no new files in {config.landing}"]
     read, quarantined = report.rows_read, report.quarantined_rows
     kinds = pd.Series([f.kind for f in report.files], dtype="object").value_counts()
     what = ", ".join(f"{n} {kind}" for kind, n in kinds.sort_index().items())
-    lines = [
+    lines = [database] if database else []
+    lines += [
         f"input: {_count(len(report.files), 'file')} read ({what or 'none'})"
         + (f", {len(report.removed)} removed" if report.removed else "")
         + f": {_count(read, 'row')}, {report.rows_accepted:,} accepted, "

@@ -14,8 +14,8 @@ import json
 from dataclasses import dataclass, field
 
 from guap_pipeline.config import GuapConfig
+from guap_pipeline.ingest.database import input_changes
 from guap_pipeline.ingest.staged import has_staged_rows, staged_days, staged_signature
-from guap_pipeline.ingest.staging import pending_changes
 from guap_pipeline.series.daily_table import DAILY_COLUMNS
 from guap_pipeline.store.store import Store
 
@@ -103,10 +103,10 @@ class Plan:
 def plan(
     config: GuapConfig, store: Store, *, as_of: dt.date, last_partition: str, staged: bool = False
 ) -> Plan:
-    """Decide the work: stage if files changed (unless ``staged``), rebuild dirty days up to
-    ``last_partition``, restitch when any day or the as-of date changed; list the days
-    with staged rows outside the partitions."""
-    stage = not staged and any(pending_changes(config, store).values())
+    """Decide the work: stage if files changed or the database source has new rows (unless
+    ``staged``), rebuild dirty days up to ``last_partition``, restitch when any day or the
+    as-of date changed; list the days with staged rows outside the partitions."""
+    stage = not staged and any(input_changes(config, store).values())
     days = dirty_days(store)
     in_range = [d for d in days if config.start_date.isoformat() <= d <= last_partition]
     out = [d for d in days if d not in in_range and has_staged_rows(store, d)]
