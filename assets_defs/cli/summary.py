@@ -10,8 +10,8 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from zoneinfo import ZoneInfo
 
+from assets_defs.settings import today as local_date
 from guap_pipeline.alerts.incidents import Notifier
 from guap_pipeline.alerts.store_runs import deliver_pending
 from guap_pipeline.config import GuapConfig
@@ -46,12 +46,6 @@ class RunSummary:
         ]
 
 
-def local_today(config: GuapConfig) -> dt.date:
-    """Today in the config's time zone: the newest daily partition (``end_offset=1`` in
-    ``assets_defs.partitions``) and the default as-of date."""
-    return dt.datetime.now(ZoneInfo(config.timezone)).date()
-
-
 def retry_pending_alerts(
     store: Store, notifiers: list[Notifier], progress: Callable[[str], None]
 ) -> None:
@@ -68,8 +62,9 @@ def run_if_current(
     progress: Callable[[str], None] = lambda _: None,
 ) -> RunSummary | None:
     """The run when nothing is missing or stale (pending alerts retried); ``None`` when
-    there is work, for the asset graph to do. ``as_of`` defaults to :func:`local_today`."""
-    store, today = Store(config.storage), local_today(config)
+    there is work, for the asset graph to do. ``as_of`` defaults to today in the config's
+    time zone (the newest partition)."""
+    store, today = Store(config.storage), local_date(config.timezone)
     todo = plan(config, store, as_of=as_of or today, last_partition=today.isoformat())
     if not todo.empty:
         return None
