@@ -10,6 +10,7 @@ import pytest
 
 from assets_defs.cli import main
 from assets_defs.factory import build_definitions
+from assets_defs.resources import GuapResource
 from benchmarks.compare_stores import compare, tables
 from guap_pipeline.errors import ConfigError
 from guap_pipeline.models_config import load_deployment
@@ -214,6 +215,28 @@ def test_two_models_together_give_the_tables_each_gives_alone(
     args = ["report", "--config", str(together), "--model", "fraud", "--output", str(report)]
     assert main(args) == 0
     assert (tmp_path / "r-fraud.html").exists() and not (tmp_path / "r-churn.html").exists()
+
+    # a late label of one model: that model's sensor sees it, its day alone is rebuilt
+    late = pd.DataFrame(
+        {
+            "prediction_id": ["2026-10-05-0"],
+            "y_true": [1],
+            "labeled_at": [pd.Timestamp("2026-10-15", tz="UTC")],
+        }
+    )
+    late.to_parquet(tmp_path / "fraud-landing" / "labels" / "late.parquet")
+    defs = build_definitions(together)
+    guap = GuapResource(config_path=str(together), as_of=AS_OF)
+    with dg.build_sensor_context(resources={"guap": guap}) as context:
+        assert defs.resolve_sensor_def("fraud__landing_folder_sensor")(context).run_requests
+    with dg.build_sensor_context(resources={"guap": guap}) as context:
+        assert not defs.resolve_sensor_def("churn__landing_folder_sensor")(context).run_requests
+    capsys.readouterr()
+    assert main(["run", "--config", str(together), "--as-of", AS_OF]) == 0
+    progress = capsys.readouterr().err
+    fraud, churn = progress.split("model churn")
+    assert "building day 2026-10-05" in fraud and fraud.count("building") == 1
+    assert "building" not in churn and "nothing new" in churn
 
 
 def test_model_option_names_the_models_when_wrong(
