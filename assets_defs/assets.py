@@ -5,7 +5,8 @@ Each asset is a few lines that call :mod:`guap_pipeline.steps` (and the monitori
 steps); the tables are written by the core to the store (Parquet), never pickled between
 steps, and what the UI shows is built in :mod:`assets_defs.metadata`. Daily assets take
 whole ranges in one run (``single_run``) and loop over ``context.partition_keys``; their
-partitions come from the config (:func:`daily_assets`).
+partitions come from the config (:func:`daily_assets`). :func:`model_assets` builds
+a model's assets, under its name when the config lists several.
 """
 
 from collections.abc import Callable, Iterator, Mapping
@@ -14,6 +15,7 @@ from typing import Any
 import dagster as dg
 
 from assets_defs.metadata import day_metadata, flags_metadata, series_metadata
+from assets_defs.models import ModelKeys
 from assets_defs.resources import AlertsResource, GuapResource, SourceResource
 from guap_pipeline import steps as pipeline
 from guap_pipeline.alerts.store_runs import build_alerts, build_flags
@@ -49,26 +51,42 @@ def row_step(
 STAGE_REPORT = "stage_report"
 
 
-@dg.asset(group_name="landing", kinds={"parquet"})
-def staged_landing_files(guap: GuapResource, source: SourceResource) -> dg.MaterializeResult:
-    """New and changed landing files (or new database rows), validated and split by
-    prediction day."""
-    report = source.stage(guap.config(), guap.store())
-    return dg.MaterializeResult(
-        metadata={
-            **{f"rows_read_from_database_{kind}": n for kind, n in report.pulled.items()},
-            "files_added": len(report.added),
-            "files_changed": len(report.changed),
-            "files_removed": len(report.removed),
-            "files_unchanged": report.unchanged,
-            "files_unreadable": dg.MetadataValue.json(report.unreadable),
-            "rows_read": report.rows_read,
-            "rows_quarantined": report.quarantined_rows,
-            "labels_waiting": report.labels_waiting,
-            "days_touched": len(report.dirty_days),
-            STAGE_REPORT: dg.MetadataValue.json(report.as_dict()),  # `run` reads it back
-        }
-    )
+def model_assets(
+    model: ModelKeys, partitions: dg.DailyPartitionsDefinition
+) -> list[dg.AssetsDefinition]:
+    """Every asset of one model, keyed under its name (:class:`ModelKeys`), its daily
+    assets on ``partitions`` (from its config)."""
+    staged = staged_landing_files(model)
+    daily = daily_assets(partitions, model, staged)
+    return [staged, *daily, profit_timeseries_and_flags(model), profit_alerts(model)]
+
+
+def staged_landing_files(model: ModelKeys) -> dg.AssetsDefinition:
+    """The model's staging asset."""
+
+    @dg.asset(key_prefix=model.prefix(), group_name=model.group("landing"), kinds={"parquet"})
+    def staged_landing_files(guap: GuapResource, source: SourceResource) -> dg.MaterializeResult:
+        """New and changed landing files (or new database rows), validated and split by
+        prediction day."""
+        guap = model.resource(guap)
+        report = source.stage(guap.config(), guap.store())
+        return dg.MaterializeResult(
+            metadata={
+                **{f"rows_read_from_database_{kind}": n for kind, n in report.pulled.items()},
+                "files_added": len(report.added),
+                "files_changed": len(report.changed),
+                "files_removed": len(report.removed),
+                "files_unchanged": report.unchanged,
+                "files_unreadable": dg.MetadataValue.json(report.unreadable),
+                "rows_read": report.rows_read,
+                "rows_quarantined": report.quarantined_rows,
+                "labels_waiting": report.labels_waiting,
+                "days_touched": len(report.dirty_days),
+                STAGE_REPORT: dg.MetadataValue.json(report.as_dict()),  # `run` reads it back
+            }
+        )
+
+    return staged_landing_files
 
 
 DAILY_ASSETS = (
@@ -79,42 +97,46 @@ DAILY_ASSETS = (
 )
 
 
-def daily_assets(partitions: dg.DailyPartitionsDefinition) -> list[dg.AssetsDefinition]:
+def daily_assets(
+    partitions: dg.DailyPartitionsDefinition, model: ModelKeys, staged: dg.AssetsDefinition
+) -> list[dg.AssetsDefinition]:
     """The assets built per prediction day, on the partitions the config sets: each
     takes a whole range in one run (``single_run``) and loops over its days."""
     daily: dict[str, Any] = {
         "partitions_def": partitions,
         "backfill_policy": dg.BackfillPolicy.single_run(),
-        "group_name": "daily",
+        "group_name": model.group("daily"),
         "kinds": {"parquet"},
+        "key_prefix": model.prefix(),
     }
 
-    @dg.asset(deps=[staged_landing_files], **daily)
+    @dg.asset(deps=[staged], **daily)
     def validated_predictions(
         context: dg.AssetExecutionContext, guap: GuapResource
     ) -> dg.MaterializeResult:
         """One row per prediction_id of the day; later duplicates go to quarantine."""
-        return row_step(context, guap, pipeline.build_predictions)
+        return row_step(context, model.resource(guap), pipeline.build_predictions)
 
-    @dg.asset(deps=[staged_landing_files], **daily)
+    @dg.asset(deps=[staged], **daily)
     def outcome_labels(
         context: dg.AssetExecutionContext, guap: GuapResource
     ) -> dg.MaterializeResult:
         """The latest outcome label of each of the day's predictions."""
-        return row_step(context, guap, pipeline.build_labels)
+        return row_step(context, model.resource(guap), pipeline.build_labels)
 
     @dg.asset(deps=[validated_predictions, outcome_labels], **daily)
     def labeled_predictions(
         context: dg.AssetExecutionContext, guap: GuapResource
     ) -> dg.MaterializeResult:
         """Predictions joined with their latest label (null where not labeled yet)."""
-        return row_step(context, guap, pipeline.build_labeled)
+        return row_step(context, model.resource(guap), pipeline.build_labeled)
 
     @dg.asset(deps=[labeled_predictions], **daily)
     def daily_quadrant_profit(
         context: dg.AssetExecutionContext, guap: GuapResource
     ) -> dg.MaterializeResult:
         """Realized profit per quadrant and model version: profit, uplift, oracle, coverage."""
+        guap = model.resource(guap)
         config, store, today = guap.config(), guap.store(), guap.today()
         return report_days(
             context,
@@ -126,56 +148,76 @@ def daily_assets(partitions: dg.DailyPartitionsDefinition) -> list[dg.AssetsDefi
     return [validated_predictions, outcome_labels, labeled_predictions, daily_quadrant_profit]
 
 
-@dg.multi_asset(
-    specs=[
-        dg.AssetSpec(
-            "profit_timeseries",
-            deps=["daily_quadrant_profit"],
-            description="The daily summary table, rolling and cumulative series, the charts.",
-            group_name="series",
-            kinds={"parquet"},
-        ),
-        dg.AssetSpec(
-            "profit_flags",
-            deps=["profit_timeseries"],
-            description="Trend flags (decline, plateau, diminishing returns) of the mature "
-            "days, with their evidence and the money at stake.",
-            group_name="series",
-            kinds={"parquet"},
-        ),
-    ]
-)
-def profit_timeseries_and_flags(guap: GuapResource) -> Iterator[dg.MaterializeResult]:
-    """The series, then its flags: one step, as the series' charts mark the flags."""
-    config, store, today = guap.config(), guap.store(), guap.today()
-    daily = pipeline.build_timeseries(store, config, today)
-    found = build_flags(store, config)
-    yield dg.MaterializeResult(
-        asset_key="profit_timeseries",
-        metadata=series_metadata(daily, found, store, config, today),
+def profit_timeseries_and_flags(model: ModelKeys) -> dg.AssetsDefinition:
+    """The model's series and flags step."""
+
+    @dg.multi_asset(
+        name=model.named("profit_timeseries_and_flags"),
+        specs=[
+            dg.AssetSpec(
+                model.key("profit_timeseries"),
+                deps=[model.key("daily_quadrant_profit")],
+                description="The daily summary table, rolling and cumulative series, the charts.",
+                group_name=model.group("series"),
+                kinds={"parquet"},
+            ),
+            dg.AssetSpec(
+                model.key("profit_flags"),
+                deps=[model.key("profit_timeseries")],
+                description="Trend flags (decline, plateau, diminishing returns) of the mature "
+                "days, with their evidence and the money at stake.",
+                group_name=model.group("series"),
+                kinds={"parquet"},
+            ),
+        ],
     )
-    yield dg.MaterializeResult(
-        asset_key="profit_flags", metadata=flags_metadata(found, store, config, today)
-    )
+    def profit_timeseries_and_flags(guap: GuapResource) -> Iterator[dg.MaterializeResult]:
+        """The series, then its flags: one step, as the series' charts mark the flags."""
+        guap = model.resource(guap)
+        config, store, today = guap.config(), guap.store(), guap.today()
+        daily = pipeline.build_timeseries(store, config, today)
+        found = build_flags(store, config)
+        yield dg.MaterializeResult(
+            asset_key=model.key("profit_timeseries"),
+            metadata=series_metadata(daily, found, store, config, today),
+        )
+        yield dg.MaterializeResult(
+            asset_key=model.key("profit_flags"),
+            metadata=flags_metadata(found, store, config, today),
+        )
+
+    return profit_timeseries_and_flags
 
 
-@dg.asset(deps=["profit_flags"], group_name="series", kinds={"python"})
-def profit_alerts(
-    context: dg.AssetExecutionContext, guap: GuapResource, alerts: AlertsResource
-) -> dg.MaterializeResult:
-    """Incidents (flag, model version, series) from the flags; each alerted once when it
-    opens, worsens or resolves (log, webhook if configured); undelivered ones stay pending."""
-    result = build_alerts(
-        guap.store(), guap.config(), today=guap.today(), notifiers=alerts.notifiers()
+def profit_alerts(model: ModelKeys) -> dg.AssetsDefinition:
+    """The model's alerting asset."""
+
+    @dg.asset(
+        key_prefix=model.prefix(),
+        deps=[model.key("profit_flags")],
+        group_name=model.group("series"),
+        kinds={"python"},
     )
-    if result.pending:
-        context.log.warning(f"{result.pending} alert(s) not delivered: retried by the next run")
-    open_incidents = result.incidents[result.incidents["status"] == "open"]
-    return dg.MaterializeResult(
-        metadata={
-            "open_incidents": len(open_incidents),
-            "alerts_new": result.new,
-            "alerts_pending_delivery": result.pending,
-            "channels": dg.MetadataValue.json([n.name for n in alerts.notifiers()]),
-        }
-    )
+    def profit_alerts(
+        context: dg.AssetExecutionContext, guap: GuapResource, alerts: AlertsResource
+    ) -> dg.MaterializeResult:
+        """Incidents (flag, model version, series) from the flags; each alerted once when it
+        opens, worsens or resolves (log, webhook if configured); undelivered ones stay
+        pending."""
+        guap = model.resource(guap)
+        result = build_alerts(
+            guap.store(), guap.config(), today=guap.today(), notifiers=alerts.notifiers()
+        )
+        if result.pending:
+            context.log.warning(f"{result.pending} alert(s) not delivered: retried by the next run")
+        open_incidents = result.incidents[result.incidents["status"] == "open"]
+        return dg.MaterializeResult(
+            metadata={
+                "open_incidents": len(open_incidents),
+                "alerts_new": result.new,
+                "alerts_pending_delivery": result.pending,
+                "channels": dg.MetadataValue.json([n.name for n in alerts.notifiers()]),
+            }
+        )
+
+    return profit_alerts

@@ -1,18 +1,19 @@
 """Every asset check: data quality of the landing files, label coverage, label feed,
 the trend flags, the early warning, the acceptance targets, freshness.
 
-Checks read what the assets wrote (the store); each failure carries its figures.
+Checks read what the assets wrote (the store); each failure carries its figures. The
+bodies take the model's resource; :func:`model_checks` declares them on a model's keys.
 """
 
 import datetime as dt
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import dagster as dg
 import pandas as pd
 
-from assets_defs.assets import staged_landing_files
+from assets_defs.models import ModelKeys
 from assets_defs.resources import GuapResource
 from guap_pipeline import steps as pipeline
 from guap_pipeline.alerts.incidents import Context, message
@@ -29,11 +30,6 @@ SERIES = dg.AssetKey("profit_timeseries")
 FLAGS = dg.AssetKey("profit_flags")
 
 
-@dg.asset_check(
-    asset=staged_landing_files,
-    description="No landing row was quarantined (WARN with the rows by reason otherwise; "
-    "`guap-pipeline export quarantine` lists each with its reason).",
-)
 def no_quarantined_rows(guap: GuapResource) -> dg.AssetCheckResult:
     """WARN with the counts by reason when any landing row had to be quarantined."""
     quarantined = pipeline.quarantine(guap.store())
@@ -57,10 +53,6 @@ def no_quarantined_rows(guap: GuapResource) -> dg.AssetCheckResult:
     )
 
 
-@dg.asset_check(
-    asset=SERIES,
-    description="Every day whose label window has passed reached the minimum label coverage.",
-)
 def label_coverage(guap: GuapResource) -> dg.AssetCheckResult:
     """WARN listing the old days that are still short of labels (a label feed problem)."""
     config = guap.config()
@@ -94,11 +86,6 @@ def label_coverage(guap: GuapResource) -> dg.AssetCheckResult:
     )
 
 
-@dg.asset_check(
-    asset=SERIES,
-    description="Labels keep arriving: no day past its label window is far below the "
-    "label coverage usual at its age.",
-)
 def label_feed(guap: GuapResource) -> dg.AssetCheckResult:
     """WARN in plain words when the label feed stalled; those days are kept out of the
     mature days (flags, final profit) until their labels land."""
@@ -124,14 +111,6 @@ def label_feed(guap: GuapResource) -> dg.AssetCheckResult:
                 else "none"
             ),
         },
-    )
-
-
-with warnings.catch_warnings():
-    # Superseded by FreshnessPolicy, but OSS can only alert on check evaluations.
-    warnings.simplefilter("ignore", dg.SupersessionWarning)
-    freshness_checks = dg.build_last_update_freshness_checks(
-        assets=[SERIES], lower_bound_delta=dt.timedelta(hours=26)
     )
 
 
@@ -164,6 +143,7 @@ def flag_check(
     daily: pd.DataFrame | None = None,
     config: GuapConfig | None = None,
     today: dt.date | None = None,
+    asset_key: dg.AssetKey = FLAGS,
 ) -> dg.AssetCheckResult:
     """One trend flag as a check: passed while inactive; else the alert's own message
     (money and cause first, statistics after) as its description, figures as metadata."""
@@ -182,7 +162,7 @@ def flag_check(
         metadata[f"since ({where})"] = day(row["start_date"], today=today)
         metadata[f"evidence ({where})"] = str(row["evidence"])
     return dg.AssetCheckResult(
-        asset_key=FLAGS,
+        asset_key=asset_key,
         check_name=name,
         passed=active.empty,
         severity=severity,
@@ -191,13 +171,7 @@ def flag_check(
     )
 
 
-@dg.multi_asset_check(
-    specs=[
-        dg.AssetCheckSpec(name, asset=FLAGS, description=description)
-        for name, _, description in FLAG_CHECKS.values()
-    ]
-)
-def trend_flag_checks(guap: GuapResource) -> Iterator[dg.AssetCheckResult]:
+def trend_flag_results(guap: GuapResource, asset_key: dg.AssetKey) -> Iterator[dg.AssetCheckResult]:
     """One check per trend flag, from the flags table ``profit_flags`` wrote."""
     store = guap.store()
     flags = store.read("flags")
@@ -205,10 +179,12 @@ def trend_flag_checks(guap: GuapResource) -> Iterator[dg.AssetCheckResult]:
         flags = pd.DataFrame(columns=list(FLAG_COLUMNS))
     daily = store.read("daily_summary")
     for flag in FLAG_CHECKS:
-        yield flag_check(flags, flag, daily, guap.config(), guap.today())
+        yield flag_check(flags, flag, daily, guap.config(), guap.today(), asset_key)
 
 
-def early_decline_check(daily: pd.DataFrame, currency: str = "") -> dg.AssetCheckResult:
+def early_decline_check(
+    daily: pd.DataFrame, currency: str = "", asset_key: dg.AssetKey = SERIES
+) -> dg.AssetCheckResult:
     """The estimate of the newest days below the realized pace: WARN, never ERROR (it is
     a forecast from the scores; realized profit raises the ERROR once labels land)."""
     found = early_declines(daily)
@@ -226,7 +202,7 @@ def early_decline_check(daily: pd.DataFrame, currency: str = "") -> dg.AssetChec
         )
         metadata[f"evidence ({item.model_version})"] = item.evidence()
     return dg.AssetCheckResult(
-        asset_key=SERIES,
+        asset_key=asset_key,
         check_name="no_early_decline_estimate",
         passed=not found,
         severity=dg.AssetCheckSeverity.WARN,
@@ -236,13 +212,13 @@ def early_decline_check(daily: pd.DataFrame, currency: str = "") -> dg.AssetChec
 
 
 def acceptance_check(
-    daily: pd.DataFrame, config: GuapConfig, today: dt.date
+    daily: pd.DataFrame, config: GuapConfig, today: dt.date, asset_key: dg.AssetKey = SERIES
 ) -> dg.AssetCheckResult:
     """The targets agreed with the business (config ``acceptance``), met or not, with figures."""
     verdicts = acceptance(daily, config, today)
     missed = [f"{v.name.replace('_', ' ')} not met: {v.detail}" for v in verdicts if not v.met]
     return dg.AssetCheckResult(
-        asset_key=SERIES,
+        asset_key=asset_key,
         check_name="acceptance_targets",
         passed=not missed,
         severity=dg.AssetCheckSeverity.WARN,
@@ -264,24 +240,81 @@ def stored_daily(guap: GuapResource) -> pd.DataFrame:
     return series[series["model_version"] != OVERALL].reset_index(drop=True)
 
 
-@dg.multi_asset_check(
-    specs=[
-        dg.AssetCheckSpec(
-            "no_early_decline_estimate",
-            asset=SERIES,
-            description="The newest days, estimated from the scores before their labels "
-            "land, are not below each version's realized pace. WARN only: it is a forecast.",
-        ),
-        dg.AssetCheckSpec(
-            "acceptance_targets",
-            asset=SERIES,
-            description="The targets agreed with the business (guap.yaml `acceptance`): "
-            "uplift per day, value capture, payback date. WARN when one is not met.",
-        ),
-    ]
-)
-def series_checks(guap: GuapResource) -> Iterator[dg.AssetCheckResult]:
-    """The early warning from the estimate, and the acceptance targets."""
-    daily, config = stored_daily(guap), guap.config()
-    yield early_decline_check(daily, config.currency)
-    yield acceptance_check(daily, config, guap.today())
+def model_checks(model: ModelKeys) -> list[dg.AssetChecksDefinition]:
+    """Every check of one model but freshness (:func:`freshness_checks`), on its keys."""
+    series, flags = model.key("profit_timeseries"), model.key("profit_flags")
+
+    def on_model(body: Callable[[GuapResource], dg.AssetCheckResult]) -> Callable[..., Any]:
+        def check(guap: GuapResource) -> dg.AssetCheckResult:
+            return body(model.resource(guap))
+
+        check.__doc__ = body.__doc__
+        return check
+
+    quarantine = dg.asset_check(
+        asset=model.key("staged_landing_files"),
+        name="no_quarantined_rows",
+        description="No landing row was quarantined (WARN with the rows by reason otherwise; "
+        "`guap-pipeline export quarantine` lists each with its reason).",
+    )(on_model(no_quarantined_rows))
+    coverage = dg.asset_check(
+        asset=series,
+        name="label_coverage",
+        description="Every day whose label window has passed reached the minimum label coverage.",
+    )(on_model(label_coverage))
+    feed = dg.asset_check(
+        asset=series,
+        name="label_feed",
+        description="Labels keep arriving: no day past its label window is far below the "
+        "label coverage usual at its age.",
+    )(on_model(label_feed))
+
+    @dg.multi_asset_check(
+        name=model.named("trend_flag_checks"),
+        specs=[
+            dg.AssetCheckSpec(name, asset=flags, description=description)
+            for name, _, description in FLAG_CHECKS.values()
+        ],
+    )
+    def trend_flag_checks(guap: GuapResource) -> Iterator[dg.AssetCheckResult]:
+        """One check per trend flag, from the flags table ``profit_flags`` wrote."""
+        yield from trend_flag_results(model.resource(guap), flags)
+
+    @dg.multi_asset_check(
+        name=model.named("series_checks"),
+        specs=[
+            dg.AssetCheckSpec(
+                "no_early_decline_estimate",
+                asset=series,
+                description="The newest days, estimated from the scores before their labels "
+                "land, are not below each version's realized pace. WARN only: it is a "
+                "forecast.",
+            ),
+            dg.AssetCheckSpec(
+                "acceptance_targets",
+                asset=series,
+                description="The targets agreed with the business (guap.yaml `acceptance`): "
+                "uplift per day, value capture, payback date. WARN when one is not met.",
+            ),
+        ],
+    )
+    def series_checks(guap: GuapResource) -> Iterator[dg.AssetCheckResult]:
+        """The early warning from the estimate, and the acceptance targets."""
+        guap = model.resource(guap)
+        daily, config = stored_daily(guap), guap.config()
+        yield early_decline_check(daily, config.currency, series)
+        yield acceptance_check(daily, config, guap.today(), series)
+
+    return [quarantine, coverage, feed, trend_flag_checks, series_checks]
+
+
+def freshness_checks(model: ModelKeys) -> list[dg.AssetChecksDefinition]:
+    """The series' last-update check: due every 26 hours (the freshness sensor runs it)."""
+    with warnings.catch_warnings():
+        # Superseded by FreshnessPolicy, but OSS can only alert on check evaluations.
+        warnings.simplefilter("ignore", dg.SupersessionWarning)
+        return list(
+            dg.build_last_update_freshness_checks(
+                assets=[model.key("profit_timeseries")], lower_bound_delta=dt.timedelta(hours=26)
+            )
+        )

@@ -17,43 +17,41 @@ import dagster as dg
 warnings.filterwarnings("ignore", category=dg.BetaWarning)
 warnings.filterwarnings("ignore", category=dg.PreviewWarning)
 
-from assets_defs import assets, checks  # noqa: E402
-from assets_defs.jobs import (  # noqa: E402
-    daily_profit_job,
-    ingest_landing_job,
-    profit_timeseries_job,
-)
+from assets_defs.assets import model_assets  # noqa: E402
+from assets_defs.checks import freshness_checks, model_checks  # noqa: E402
+from assets_defs.jobs import AssetJob, model_jobs  # noqa: E402
+from assets_defs.models import ModelKeys  # noqa: E402
 from assets_defs.partitions import daily_partitions  # noqa: E402
 from assets_defs.resources import AlertsResource, GuapResource, SourceResource  # noqa: E402
 from assets_defs.schedules import daily_monitoring_schedule  # noqa: E402
-from assets_defs.sensors import (  # noqa: E402
-    freshness_sensor,
-    landing_folder_sensor,
-    run_failure_alert_sensor,
-    stale_days_sensor,
-)
-from assets_defs.settings import load_config_if_present  # noqa: E402
+from assets_defs.sensors import model_sensors, run_failure_alert_sensor  # noqa: E402
+from assets_defs.settings import load_models_if_present  # noqa: E402
 
 
 def build_definitions(config_path: str | Path) -> dg.Definitions:
-    """Definitions for the config at ``config_path`` (defaults when it does not exist yet)."""
-    config = load_config_if_present(config_path)
+    """Definitions for the config at ``config_path`` (defaults when it does not exist yet):
+    each model's under its name when the config has a ``models:`` section."""
+    assets: list[dg.AssetsDefinition] = []
+    checks: list[dg.AssetChecksDefinition] = []
+    jobs: list[AssetJob] = []
+    schedules: list[dg.ScheduleDefinition] = []
+    sensors: list[dg.SensorDefinition] = []
+    for name, config in load_models_if_present(config_path).items():
+        model = ModelKeys(name)
+        freshness = freshness_checks(model)
+        own_jobs = model_jobs(model, freshness)
+        assets += model_assets(model, daily_partitions(config))
+        checks += [*model_checks(model), *freshness]
+        jobs += own_jobs
+        timezone = config.timezone if config else "UTC"
+        schedules.append(daily_monitoring_schedule(timezone, own_jobs.ingest_landing, model))
+        sensors += model_sensors(model, own_jobs, freshness)
     return dg.Definitions(
-        assets=[
-            assets.staged_landing_files,
-            *assets.daily_assets(daily_partitions(config)),
-            assets.profit_timeseries_and_flags,
-            assets.profit_alerts,
-        ],
-        asset_checks=dg.load_asset_checks_from_modules([checks]),
-        jobs=[ingest_landing_job, daily_profit_job, profit_timeseries_job],
-        schedules=[daily_monitoring_schedule(config.timezone if config else "UTC")],
-        sensors=[
-            landing_folder_sensor,
-            stale_days_sensor,
-            run_failure_alert_sensor,
-            freshness_sensor,
-        ],
+        assets=assets,
+        asset_checks=checks,
+        jobs=jobs,
+        schedules=schedules,
+        sensors=[*sensors, run_failure_alert_sensor],
         resources={
             "guap": GuapResource(config_path=str(config_path)),
             "source": SourceResource(),

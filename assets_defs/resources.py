@@ -15,6 +15,7 @@ from guap_pipeline.alerts.incidents import (
 from guap_pipeline.config import GuapConfig, load_config
 from guap_pipeline.ingest.database import stage_input
 from guap_pipeline.ingest.staging import StageReport
+from guap_pipeline.models_config import load_model_config
 from guap_pipeline.store.store import Store
 
 
@@ -22,12 +23,24 @@ class GuapResource(dg.ConfigurableResource):
     """Business config (``guap.yaml``) and the pipeline's table store.
 
     ``as_of`` pins "today" (ISO date) for reproducible runs; empty means the real date.
+    ``model`` names one model of a config with a ``models:`` section; empty means the
+    file's single model. One resource serves every model: each model's assets, checks
+    and sensors take their own with :meth:`of`.
     """
 
     config_path: str
     as_of: str = ""
+    model: str = ""
+
+    def of(self, model: str) -> "GuapResource":
+        """This resource for model ``model`` (itself for the single model ``""``)."""
+        if model == self.model:
+            return self
+        return GuapResource(config_path=self.config_path, as_of=self.as_of, model=model)
 
     def config(self) -> GuapConfig:
+        if self.model:
+            return load_model_config(self.config_path, self.model)
         return load_config(self.config_path)
 
     def store(self) -> Store:

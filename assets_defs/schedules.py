@@ -2,14 +2,17 @@
 
 import dagster as dg
 
-from assets_defs.jobs import ingest_landing_job
+from assets_defs.jobs import AssetJob
+from assets_defs.models import ModelKeys
 
 
-def daily_monitoring_schedule(timezone: str) -> dg.ScheduleDefinition:
-    """06:00 in the config's time zone."""
+def daily_monitoring_schedule(
+    timezone: str, job: AssetJob, model: ModelKeys
+) -> dg.ScheduleDefinition:
+    """06:00 in the model's time zone."""
     return dg.ScheduleDefinition(
-        name="daily_monitoring_schedule",
-        job=ingest_landing_job,
+        name=model.named("daily_monitoring_schedule"),
+        job=job,
         cron_schedule="0 6 * * *",
         execution_timezone=timezone,
         default_status=dg.DefaultScheduleStatus.RUNNING,

@@ -9,10 +9,12 @@ config (the command line, tests) calls :func:`assets_defs.factory.build_definiti
 
 import datetime as dt
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from guap_pipeline.config import GuapConfig, load_config
+from guap_pipeline.config import GuapConfig
+from guap_pipeline.models_config import load_deployment
 
 CONFIG_ENV = "GUAP_CONFIG"
 
@@ -21,9 +23,10 @@ def config_path() -> str:
     return os.environ.get(CONFIG_ENV, "guap.yaml")
 
 
-def load_config_if_present(path: str | Path) -> GuapConfig | None:
-    """The config at ``path``, or ``None`` when there is none yet."""
-    return load_config(path) if Path(path).exists() else None
+def load_models_if_present(path: str | Path) -> Mapping[str, GuapConfig | None]:
+    """The models of the config at ``path`` by name (``""``: a single-model file); one
+    unnamed model without a config when there is none yet."""
+    return load_deployment(path).models if Path(path).exists() else {"": None}
 
 
 def today(timezone: str) -> dt.date:

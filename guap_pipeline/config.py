@@ -201,6 +201,11 @@ _SafeLoader.add_implicit_resolver(
 def load_config(path: str | Path) -> GuapConfig:
     """Read and validate a ``guap.yaml`` file."""
     path = Path(path)
+    return parse_config(read_config_file(path), base_dir=path.resolve().parent)
+
+
+def read_config_file(path: Path) -> object:
+    """The YAML file's plain data, or a :class:`ConfigError` saying why it cannot be read."""
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
@@ -211,7 +216,7 @@ def load_config(path: str | Path) -> GuapConfig:
         raw = yaml.load(text, Loader=_SafeLoader)  # a SafeLoader: never builds objects
     except yaml.YAMLError as exc:
         raise ConfigError("<file>", f"{path} is not valid YAML: {exc}") from None
-    return parse_config(raw, base_dir=path.resolve().parent)
+    return raw
 
 
 def parse_config(raw: object, *, base_dir: str | Path = ".") -> GuapConfig:

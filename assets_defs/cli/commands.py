@@ -13,7 +13,7 @@ import datetime as dt
 import os
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -28,6 +28,8 @@ AS_OF_HELP = (
     "mature and which are estimated follow it; for reproducible runs and backfills"
 )
 OK, FAILED, INPUT_REJECTED = 0, 1, 3  # exit statuses (SPEC "Command line")
+WORST = (OK, INPUT_REJECTED, FAILED)  # several models: the command exits with the worst
+MODEL_HELP = "with a models: section in the config, only this model (default: every model in turn)"
 EXIT_STATUSES = """\
 exit status of run and demo:
   0  all went well
@@ -42,19 +44,54 @@ def _progress(message: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
-def _run_pipeline(config_path: Path, as_of: str | None) -> tuple[GuapConfig, RunSummary]:
-    """Execute every missing or stale step through Dagster, in-process; without Dagster
-    when nothing is missing or stale."""
+def _models(config_path: str | Path, model: str | None) -> dict[str, GuapConfig]:
+    """The config's models by name, or only ``model`` (``""``: a single-model file)."""
+    from guap_pipeline.models_config import load_deployment
+
+    return dict(load_deployment(config_path).select(model).models)
+
+
+def _model_output(output: str, model: str) -> Path:
+    """Where one model's file goes: ``output`` itself for a single model, else the model's
+    name before the suffix (``daily.csv`` → ``daily-fraud.csv``)."""
+    path = Path(output)
+    return path if not model else path.with_name(f"{path.stem}-{model}{path.suffix}")
+
+
+def _each_model(
+    config_path: str | Path, model: str | None, command: Callable[[str, GuapConfig], int]
+) -> int:
+    """``command`` for every selected model in turn; the worst exit status. A model's
+    error is printed naming it, and the others still run."""
+    from guap_pipeline.errors import GuapError
+
+    models = _models(config_path, model)
+    if "" in models:
+        return command("", models[""])
+    statuses = []
+    for name, config in models.items():
+        _progress(f"model {name}")
+        try:
+            statuses.append(command(name, config))
+        except GuapError as exc:
+            print(f"guap-pipeline: error: model {name}: {exc}", file=sys.stderr)
+            statuses.append(FAILED)
+    return max(statuses, key=WORST.index)
+
+
+def _run_pipeline(
+    config_path: Path, as_of: str | None, config: GuapConfig, model: str = ""
+) -> RunSummary:
+    """Execute every missing or stale step of ``model`` through Dagster, in-process;
+    without Dagster when nothing is missing or stale."""
     from assets_defs.cli.summary import run_if_current
     from guap_pipeline.alerts.incidents import WebhookNotifier, notifiers
-    from guap_pipeline.config import load_config
 
-    config = load_config(config_path)
     started = time.perf_counter()
     day = dt.date.fromisoformat(as_of) if as_of else None
     summary = run_if_current(config, day, notifiers(WebhookNotifier()), progress=_progress)
     if summary is None:
-        summary = _run_graph(config, config_path, as_of)
+        summary = _run_graph(config, config_path, as_of, model)
     if summary.did_nothing:
         _progress("nothing new: every day is current")
     else:
@@ -65,23 +102,26 @@ def _run_pipeline(config_path: Path, as_of: str | None) -> tuple[GuapConfig, Run
             f"warning: {len(summary.out_of_range_days)} day(s) outside the partitions "
             f"({summary.out_of_range_days[0]} ..): check start_date and time zones"
         )
-    return config, summary
+    return summary
 
 
-def _run_graph(config: GuapConfig, config_path: Path, as_of: str | None) -> RunSummary:
+def _run_graph(config: GuapConfig, config_path: Path, as_of: str | None, model: str) -> RunSummary:
     """The asset graph's run: whatever is missing or stale, through Dagster."""
     # First: it hides Dagster's maturity warnings before any asset is defined.
     from assets_defs.factory import build_definitions  # isort: split
     from assets_defs.cli.runner import persistent_instance, run_monitoring
+    from assets_defs.models import ModelKeys
     from assets_defs.resources import GuapResource
 
     defs = build_definitions(config_path.resolve())  # partitions follow the config
     guap = GuapResource(config_path=str(config_path.resolve()), as_of=as_of or "")
     with persistent_instance(config.storage) as instance:
-        return run_monitoring(defs, guap, instance, progress=_progress)
+        return run_monitoring(defs, guap, instance, model=ModelKeys(model), progress=_progress)
 
 
-def _print_summary(config: GuapConfig, summary: RunSummary, config_path: Path) -> int:
+def _print_summary(
+    config: GuapConfig, summary: RunSummary, config_path: Path, model: str = ""
+) -> int:
     """The money summary, then what the run did with the input; returns the exit status."""
     from guap_pipeline.ingest import label_feed
     from guap_pipeline.report.text import input_lines, input_problems, summary_text
@@ -89,21 +129,23 @@ def _print_summary(config: GuapConfig, summary: RunSummary, config_path: Path) -
 
     store = Store(config.storage)
     feed = label_feed.stored(store)
+    if model:
+        print(f"== model {model} ==")
     print(summary_text(store.read("daily_summary"), config, store.read("flags"), feed))
     print()
     print("\n".join(input_lines(summary.staging, config)))
     if summary.staging is not None and summary.staging.quarantined_rows:
         print(
             "  every quarantined row, with its reason: guap-pipeline export quarantine "
-            f"--config {config_path} --output quarantine.csv"
+            f"--config {config_path}{f' --model {model}' if model else ''} "
+            "--output quarantine.csv"
         )
     problems = input_problems(summary.staging, config)
     if not problems:
         return OK
     print(
-        "guap-pipeline: the tables were built from the good rows, but "
-        + "; ".join(problems)
-        + f" (exit status {INPUT_REJECTED})",
+        f"guap-pipeline: {f'model {model}: ' if model else ''}the tables were built from "
+        "the good rows, but " + "; ".join(problems) + f" (exit status {INPUT_REJECTED})",
         file=sys.stderr,
     )
     return INPUT_REJECTED
@@ -116,7 +158,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     days = args.days or DAYS
     _progress(f"writing {days} days of demo traffic to {directory}/")
     config_path = write_demo(directory, days=days)
-    config, summary = _run_pipeline(config_path, args.as_of)
+    config = _models(config_path, None)[""]
+    summary = _run_pipeline(config_path, args.as_of, config)
     status = _print_summary(config, summary, config_path)
     home = os.environ.get("DAGSTER_HOME") or config.storage / "dagster_home"
     print(
@@ -128,8 +171,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     config_path = Path(args.config)
-    config, summary = _run_pipeline(config_path, args.as_of)
-    return _print_summary(config, summary, config_path)
+
+    def run(model: str, config: GuapConfig) -> int:
+        summary = _run_pipeline(config_path, args.as_of, config, model)
+        return _print_summary(config, summary, config_path, model)
+
+    return _each_model(config_path, args.model, run)
 
 
 def _exported(config: GuapConfig, table: str) -> pd.DataFrame | None:
@@ -157,42 +204,50 @@ EXPORTS = {
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from guap_pipeline.config import load_config
     from guap_pipeline.errors import GuapError
 
-    config = load_config(args.config)
-    frame = _exported(config, args.table)
-    if frame is None:
-        raise GuapError(f"no {args.table} table in {config.storage} yet: run `guap-pipeline run`")
-    frame.to_csv(args.output, index=False)
-    _progress(f"wrote {len(frame)} rows to {args.output}")
-    return OK
+    def export(model: str, config: GuapConfig) -> int:
+        frame = _exported(config, args.table)
+        if frame is None:
+            raise GuapError(
+                f"no {args.table} table in {config.storage} yet: run `guap-pipeline run`"
+            )
+        output = _model_output(args.output, model)
+        frame.to_csv(output, index=False)
+        _progress(f"wrote {len(frame)} rows to {output}")
+        return OK
+
+    return _each_model(args.config, args.model, export)
 
 
 def cmd_report(args: argparse.Namespace) -> int:
     import pandas as pd
 
-    from guap_pipeline.config import load_config
     from guap_pipeline.errors import GuapError
     from guap_pipeline.report.html import render_html
     from guap_pipeline.store.store import Store
 
-    config = load_config(args.config)
-    store = Store(config.storage)
-    daily = store.read("daily_summary")
-    if daily is None or daily.empty:
-        raise GuapError(f"no daily summary in {config.storage} yet: run `guap-pipeline run` first")
-    flags = store.read("flags")
-    page = render_html(
-        daily,
-        flags if flags is not None else pd.DataFrame(columns=["series", "flag", "start_date"]),
-        store.read_partitions("threshold_curve"),
-        config,
-        generated=dt.date.today(),
-    )
-    Path(args.output).write_text(page, encoding="utf-8")
-    _progress(f"wrote {args.output} ({len(page) // 1024} KiB, self-contained)")
-    return OK
+    def report(model: str, config: GuapConfig) -> int:
+        store = Store(config.storage)
+        daily = store.read("daily_summary")
+        if daily is None or daily.empty:
+            raise GuapError(
+                f"no daily summary in {config.storage} yet: run `guap-pipeline run` first"
+            )
+        flags = store.read("flags")
+        page = render_html(
+            daily,
+            flags if flags is not None else pd.DataFrame(columns=["series", "flag", "start_date"]),
+            store.read_partitions("threshold_curve"),
+            config,
+            generated=dt.date.today(),
+        )
+        output = _model_output(args.output, model)
+        output.write_text(page, encoding="utf-8")
+        _progress(f"wrote {output} ({len(page) // 1024} KiB, self-contained)")
+        return OK
+
+    return _each_model(args.config, args.model, report)
 
 
 FLAGS_INPUT = ("date", "n_predictions", "n_labeled", "tp", "fp", "fn", "tn")
@@ -201,12 +256,16 @@ FLAGS_INPUT = ("date", "n_predictions", "n_labeled", "tp", "fp", "fn", "tn")
 def cmd_flags(args: argparse.Namespace) -> int:
     import pandas as pd
 
-    from guap_pipeline.config import load_config
     from guap_pipeline.errors import GuapError
     from guap_pipeline.flags import FLAG_COLUMNS, detect_flags_by, explain
     from guap_pipeline.money.accounting import summary_from_counts
 
-    config = load_config(args.config)
+    models = _models(args.config, args.model)
+    if len(models) > 1:  # one daily table is one model's: whose values apply is not a guess
+        raise GuapError(
+            f"{args.daily} is one model's daily table: name it with --model (one of {list(models)})"
+        )
+    [config] = models.values()
     try:
         daily = pd.read_csv(args.daily)
     except (OSError, ValueError) as exc:
@@ -262,6 +321,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--config", required=True, help="path to guap.yaml")
     run.add_argument("--as-of", help=AS_OF_HELP)
+    run.add_argument("--model", help=MODEL_HELP)
     run.set_defaults(func=cmd_run)
 
     export = commands.add_parser("export", help="write a pipeline table to a file")
@@ -269,7 +329,10 @@ def build_parser() -> argparse.ArgumentParser:
     for table, what in EXPORTS.items():
         sub = tables.add_parser(table, help=f"{what}, as CSV")
         sub.add_argument("--config", required=True, help="path to guap.yaml")
-        sub.add_argument("--output", required=True, help="CSV file to write")
+        sub.add_argument(
+            "--output", required=True, help="CSV file to write (one per model: daily-NAME.csv)"
+        )
+        sub.add_argument("--model", help=MODEL_HELP)
         sub.set_defaults(func=cmd_export, table=table)
 
     flags = commands.add_parser(
@@ -279,11 +342,17 @@ def build_parser() -> argparse.ArgumentParser:
     flags.add_argument("--config", required=True, help="path to guap.yaml (values, settings)")
     flags.add_argument("--by", help="column to split series on (segment, model_version, ...)")
     flags.add_argument("--output", required=True, help="flags CSV to write")
+    flags.add_argument(
+        "--model", help="with a models: section: the model whose values and settings apply"
+    )
     flags.set_defaults(func=cmd_flags)
 
     report = commands.add_parser("report", help="write the self-contained HTML report")
     report.add_argument("--config", required=True, help="path to guap.yaml")
-    report.add_argument("--output", required=True, help="HTML file to write")
+    report.add_argument(
+        "--output", required=True, help="HTML file to write (one per model: report-NAME.html)"
+    )
+    report.add_argument("--model", help=MODEL_HELP)
     report.set_defaults(func=cmd_report)
     return parser
 

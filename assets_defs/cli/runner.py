@@ -16,9 +16,10 @@ from pathlib import Path
 import dagster as dg
 import sqlalchemy
 
-from assets_defs.assets import STAGE_REPORT, staged_landing_files
+from assets_defs.assets import STAGE_REPORT
 from assets_defs.cli.summary import RunSummary, retry_pending_alerts
-from assets_defs.jobs import daily_profit_job, ingest_landing_job, profit_timeseries_job
+from assets_defs.jobs import DAILY_PROFIT_JOB, INGEST_LANDING_JOB, PROFIT_TIMESERIES_JOB
+from assets_defs.models import SINGLE, ModelKeys
 from assets_defs.partitions import daily_partitions
 from assets_defs.resources import AlertsResource, GuapResource
 from assets_defs.sensors import range_tags
@@ -92,11 +93,14 @@ def run_monitoring(
     guap: GuapResource,
     instance: dg.DagsterInstance,
     *,
+    model: ModelKeys = SINGLE,
     progress: Callable[[str], None] = lambda _: None,
 ) -> RunSummary:
-    """Materialize whatever is missing or stale; raise GuapError naming a failed step."""
-    config, store = guap.config(), guap.store()
-    as_of: dt.date = guap.today()
+    """Materialize whatever of ``model`` is missing or stale; raise GuapError naming a
+    failed step. ``guap`` is the deployment's resource, as the definitions bind it."""
+    mine = model.resource(guap)
+    config, store = mine.config(), mine.store()
+    as_of: dt.date = mine.today()
     last = daily_partitions(config).get_last_partition_key()
     summary = RunSummary()
 
@@ -118,22 +122,22 @@ def run_monitoring(
 
     if plan(config, store, as_of=as_of, last_partition=last).stage:
         what = "reading new database rows" if config.source else "staging new landing files"
-        staged = execute(ingest_landing_job.name, what)
-        summary.staged, summary.staging = True, stage_report(staged)
+        staged = execute(model.named(INGEST_LANDING_JOB), what)
+        summary.staged, summary.staging = True, stage_report(staged, model)
     todo = plan(config, store, as_of=as_of, last_partition=last, staged=True)
     summary.out_of_range_days = todo.out_of_range_days
     for first, last_day in todo.day_ranges:
         if first == last_day:
-            execute(daily_profit_job.name, f"building day {first}", partition_key=first)
+            execute(model.named(DAILY_PROFIT_JOB), f"building day {first}", partition_key=first)
         else:
             execute(
-                daily_profit_job.name,
+                model.named(DAILY_PROFIT_JOB),
                 f"building days {first} .. {last_day}",
                 tags=range_tags(first, last_day),
             )
         summary.day_ranges.append((first, last_day))
     if todo.timeseries:
-        execute(profit_timeseries_job.name, "stitching the daily summary and profit series")
+        execute(model.named(PROFIT_TIMESERIES_JOB), "stitching the daily summary and profit series")
         summary.timeseries = True
     else:  # profit_alerts did not run
         retry_pending_alerts(store, AlertsResource().notifiers(), progress)
@@ -143,9 +147,11 @@ def run_monitoring(
     return summary
 
 
-def stage_report(result: dg.ExecuteInProcessResult) -> StageReport | None:
+def stage_report(result: dg.ExecuteInProcessResult, model: ModelKeys) -> StageReport | None:
     """The staging pass's report, read back from its materialization's metadata."""
-    for materialization in result.asset_materializations_for_node(staged_landing_files.op.name):
+    for materialization in result.asset_materializations_for_node(
+        model.named("staged_landing_files")
+    ):
         if STAGE_REPORT in materialization.metadata:
             return StageReport.from_dict(materialization.metadata[STAGE_REPORT].value)
     return None
