@@ -17,9 +17,9 @@ import pytest
 import sqlalchemy as sa
 
 from assets_defs.cli import main
-from guap_pipeline.ingest import database as db_source
 from guap_pipeline.config import parse_config
 from guap_pipeline.errors import ConfigError
+from guap_pipeline.ingest import database as db_source
 from guap_pipeline.source_config import DatabaseSource
 from guap_pipeline.store.store import Store
 from tests.pg_support import fresh_database, require_postgres
