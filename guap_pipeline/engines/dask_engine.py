@@ -158,10 +158,8 @@ def build_day(store: Store, config: GuapConfig, day: str, *, client: Any = None)
 def _staged(store: Store, kind: str, day: str) -> list[tuple[Path, int, int]]:
     """The day's staged chunks in the embedded engine's order (by path): path, row
     groups, rows."""
-    folder = store.root / "staging" / kind / day
-    paths = sorted(folder.glob("*.parquet")) if folder.is_dir() else []
     found = []
-    for path in paths:
+    for path in store.staging.day_chunks(kind, day):
         meta = pq.ParquetFile(path).metadata
         found.append((path, meta.num_row_groups, meta.num_rows))
     return found

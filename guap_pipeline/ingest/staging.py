@@ -28,7 +28,7 @@ import pyarrow.parquet as pq
 from guap_pipeline.config import GuapConfig
 from guap_pipeline.errors import InputError
 from guap_pipeline.ingest.readers import iter_landing_file
-from guap_pipeline.ingest.routing import MATCHES, SLICE_ROWS, Route, match_labels, route_groups
+from guap_pipeline.ingest.routing import SLICE_ROWS, Route, match_labels, route_groups
 from guap_pipeline.ingest.scan import LandingFile, scan_landing
 from guap_pipeline.ingest.validation import (
     BEFORE_START,
@@ -37,6 +37,13 @@ from guap_pipeline.ingest.validation import (
     local_days,
     validate_labels,
     validate_predictions,
+)
+from guap_pipeline.store.layout import (
+    FILE_FOLDERS,
+    LABELS_RAW,
+    LABELS_UNMATCHED,
+    MATCHES,
+    QUARANTINE,
 )
 from guap_pipeline.store.store import ParquetParts, Store, release_memory
 
@@ -165,13 +172,10 @@ class _Stager:
     def __init__(self, config: GuapConfig, store: Store) -> None:
         self.config = config
         self.store = store
-        self.staging = store.root / "staging"
+        self.staging = store.staging
         self.manifest: dict[str, dict] = store.read_json(MANIFEST, {})
         self.report = StageReport()
         self.saved_at, self.unsaved = time.monotonic(), False
-
-    def chunk(self, kind: str, day: str, file_id: str) -> Path:
-        return self.staging / kind / day / f"{file_id}.parquet"
 
     def save_manifest(self, *, now: bool = False) -> None:
         """Write the manifest, at most once a second unless ``now`` (a big first staging
@@ -187,11 +191,11 @@ class _Stager:
         entry = self.manifest.pop(relative)
         file_id = entry["file_id"]
         for day in entry.get("days", {}):
-            self.chunk(entry["kind"], day, file_id).unlink(missing_ok=True)
-            self.chunk(MATCHES, day, file_id).unlink(missing_ok=True)
+            self.staging.chunk(entry["kind"], day, file_id).unlink(missing_ok=True)
+            self.staging.chunk(MATCHES, day, file_id).unlink(missing_ok=True)
             self.report.dirty_days.add(day)
-        for extra in ("labels_raw", "labels_unmatched", "quarantine"):
-            (self.staging / extra / f"{file_id}.parquet").unlink(missing_ok=True)
+        for folder in FILE_FOLDERS:
+            self.staging.file_part(folder, file_id).unlink(missing_ok=True)
         self.save_manifest()
 
     def write(self, path: Path, frame: pd.DataFrame) -> None:
@@ -208,7 +212,7 @@ class _Stager:
         predictions = landing_file.kind == "predictions"
         validate = validate_predictions if predictions else validate_labels
         stamp = self.config.file_column("predicted_at" if predictions else "labeled_at")
-        raw_path = self.staging / "labels_raw" / f"{landing_file.file_id}.parquet"
+        raw_path = self.staging.file_part(LABELS_RAW, landing_file.file_id)
         quarantines, empty = [], None
         batches = iter_landing_file(
             landing_file.path, batch_rows=SLICE_ROWS, timestamp=stamp, whole_if_gaps=not predictions
@@ -223,7 +227,9 @@ class _Stager:
                     if predictions:
                         outcome.first_day = _first_day(part, quarantine, self.config, outcome)
                         for day, rows in _by_day(good):
-                            parts.write(self.chunk("predictions", day, landing_file.file_id), rows)
+                            parts.write(
+                                self.staging.chunk("predictions", day, landing_file.file_id), rows
+                            )
                     elif len(good):
                         parts.write(raw_path, good)
                     else:
@@ -261,7 +267,7 @@ class _Stager:
         else:
             outcome.reasons = quarantine["reason"].value_counts(sort=False).to_dict()
         if len(quarantine):
-            self.write(self.staging / "quarantine" / f"{landing_file.file_id}.parquet", quarantine)
+            self.write(self.staging.file_part(QUARANTINE, landing_file.file_id), quarantine)
         entry["fingerprint"] = landing_file.fingerprint
         entry["reading"] = reading_signature(self.config)
         entry["quarantined"] = len(quarantine)
@@ -294,8 +300,8 @@ class _Stager:
         entries = [self.manifest[r] for r in relatives]
         if not entries:
             return
-        raw_paths = [self.staging / "labels_raw" / f"{e['file_id']}.parquet" for e in entries]
-        matches = match_labels(self.staging / "predictions", raw_paths)
+        raw_paths = [self.staging.file_part(LABELS_RAW, e["file_id"]) for e in entries]
+        matches = match_labels(self.staging.kind_folder("predictions"), raw_paths)
         routes = []
         for entry, raw_path, (rows, days, found) in zip(entries, raw_paths, matches, strict=True):
             file_id = entry["file_id"]
@@ -305,15 +311,26 @@ class _Stager:
             changed = {
                 d: index for d, index in groups.items() if entry["days"].get(d) != len(index)
             }
-            targets = {self.chunk("labels", day, file_id): index for day, index in changed.items()}
-            unmatched_path = self.staging / "labels_unmatched" / f"{file_id}.parquet"
+            targets = {
+                self.staging.chunk("labels", day, file_id): index for day, index in changed.items()
+            }
+            unmatched_path = self.staging.file_part(LABELS_UNMATCHED, file_id)
             if len(unmatched):
                 targets[unmatched_path] = unmatched
             kept = {day: matched[day] for day in changed} if matched is not None else {}
             for day in changed:  # a day's old matches go with its old chunk
-                self.chunk(MATCHES, day, file_id).unlink(missing_ok=True)
+                self.staging.chunk(MATCHES, day, file_id).unlink(missing_ok=True)
             routes.append(
-                Route(entry, raw_path, groups, set(changed), unmatched_path, targets, kept)
+                Route(
+                    self.staging,
+                    entry,
+                    raw_path,
+                    groups,
+                    set(changed),
+                    unmatched_path,
+                    targets,
+                    kept,
+                )
             )
         small = [r for r in routes if r.raw_path.stat().st_size <= PARALLEL_BYTES]
         workers = min(STAGING_THREADS, os.cpu_count() or 1)

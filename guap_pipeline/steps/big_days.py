@@ -72,8 +72,7 @@ def _staged_chunks(
     """The day's non-empty chunks if they share one schema, each holds one source file's
     rows in row order; else ``None``. With ``load``, a small day's chunks are read whole
     (those columns) in the same pass."""
-    folder = store.root / "staging" / kind / day
-    paths = sorted(folder.glob("*.parquet")) if folder.is_dir() else []
+    paths = store.staging.day_chunks(kind, day)
     readers = [pq.ParquetFile(path, read_dictionary=[SOURCE]) for path in paths]
     if load and sum(r.metadata.num_rows for r in readers) >= SHARED_DUCKDB_ROWS:
         load = None  # a big day: each step streams what it needs
@@ -280,8 +279,7 @@ def fast_labeled(store: Store, day: str) -> dict[str, int] | None:
     # Labels built from the staged rows (one row per id, with its number of versions)
     # and all joined: no staged label is an orphan. Otherwise look them up.
     staged_rows = sum(
-        pq.ParquetFile(p).metadata.num_rows
-        for p in sorted((store.root / "staging" / "labels" / day).glob("*.parquet"))
+        pq.ParquetFile(p).metadata.num_rows for p in store.staging.day_chunks("labels", day)
     )
     versions = (
         pq.read_table(labels_path, columns=["n_label_versions"], use_threads=False)[0]
@@ -419,8 +417,9 @@ def _cast(table: pa.Table, schema: pa.Schema) -> pa.Table:
 
 def _orphan_labels(store: Store, day: str, predictions_path: Path) -> pd.DataFrame:
     """Staged labels of the day whose prediction_id is not among its predictions."""
-    folder = store.root / "staging" / "labels" / day
-    sizes = {p: pq.ParquetFile(p).metadata.num_rows for p in sorted(folder.glob("*.parquet"))}
+    sizes = {
+        p: pq.ParquetFile(p).metadata.num_rows for p in store.staging.day_chunks("labels", day)
+    }
     paths = [p for p, n in sizes.items() if n]
     if not paths:
         return pd.DataFrame(columns=list(QUARANTINE_COLUMNS))
