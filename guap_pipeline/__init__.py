@@ -24,7 +24,7 @@ from guap_pipeline.value_matrix import CellValue, ValueMatrix
 LAYERS: tuple[frozenset[str], ...] = tuple(
     frozenset(names.split())
     for names in (
-        "errors formatting",
+        "errors formatting numeric",
         "datasets",
         "flags",
         "value_matrix",

@@ -24,6 +24,7 @@ import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 
 from guap_pipeline.errors import InputError
+from guap_pipeline.numeric import as_floats
 from guap_pipeline.value_matrix import QUADRANTS, ValueMatrix, integer_codes
 
 Normalize = Literal["total", "per_row", "per_predicted_class"]
@@ -294,7 +295,7 @@ def account(
 
     lab = slice(None) if labeled.all() else np.flatnonzero(labeled)  # no copy when all are
     t, p, g = true[lab], pred[lab], gid[lab]
-    columns = {c: _numeric(frame, c, lab) for c in matrix.columns}
+    columns = {c: _finite_column(frame, c, lab) for c in matrix.columns}
     row_cell = g * k
     row_cell += t  # in place: each temporary of a big day costs fresh pages
     counts, values = _cell_money(row_cell, p, n_groups * k, matrix, columns)
@@ -345,14 +346,13 @@ def _cell_money(
     return counts, values
 
 
-def _numeric(
+def _finite_column(
     frame: pd.DataFrame, column: str, rows: NDArray[np.intp] | slice
 ) -> NDArray[np.float64]:
+    """A column the value matrix reads, on ``rows``: every value must be a finite number."""
     if column not in frame.columns:
         raise InputError(f"value matrix reads column '{column}', which the data lacks")
-    data = pd.to_numeric(frame[column].iloc[rows], errors="coerce").to_numpy(
-        dtype=np.float64, na_value=np.nan
-    )
+    data = as_floats(frame[column].iloc[rows], not_numeric="nan")
     if not np.isfinite(data).all():
         raise InputError(f"column '{column}' has missing or non-numeric values on labeled rows")
     return data
