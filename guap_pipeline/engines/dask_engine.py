@@ -36,8 +36,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from guap_pipeline.config import Engine, GuapConfig
+from guap_pipeline.ingest.columns import class_codes
 from guap_pipeline.ingest.readers import ROW
-from guap_pipeline.ingest.validation import QUARANTINE_COLUMNS, SOURCE, class_codes
+from guap_pipeline.ingest.validation import QUARANTINE_COLUMNS, SOURCE
 from guap_pipeline.money.accounting import Accounts
 from guap_pipeline.money.one_day import (
     CURVE_GRID,

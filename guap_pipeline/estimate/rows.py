@@ -12,7 +12,7 @@ from numpy.typing import NDArray
 
 from guap_pipeline.config import GuapConfig
 from guap_pipeline.estimate.delays import MIN_CLASS_ROWS
-from guap_pipeline.ingest.validation import class_codes
+from guap_pipeline.ingest.columns import class_codes
 from guap_pipeline.numeric import as_floats
 
 WEIGHT = "_weight"  # column of estimate_frame's input: rows a sampled row stands for

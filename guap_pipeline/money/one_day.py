@@ -14,8 +14,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from guap_pipeline.config import GuapConfig
+from guap_pipeline.ingest.columns import class_codes
 from guap_pipeline.ingest.readers import ROW
-from guap_pipeline.ingest.validation import QUARANTINE_COLUMNS, SOURCE, class_codes
+from guap_pipeline.ingest.validation import QUARANTINE_COLUMNS, SOURCE
 from guap_pipeline.money.accounting import SUMMARY_COLUMNS, Accounts, account, group_ids
 from guap_pipeline.money.threshold import Hindsight, hindsight, profit_curve
 
