@@ -6,12 +6,7 @@ import datetime as dt
 import dagster as dg
 
 from assets_defs.settings import today
-from guap_pipeline.alerts.incidents import (
-    WEBHOOK_ENV,
-    Notifier,
-    WebhookNotifier,
-    notifiers,
-)
+from guap_pipeline.alerts.delivery import WEBHOOK_ENV, Notifier, WebhookNotifier, notifiers
 from guap_pipeline.config import GuapConfig, load_config
 from guap_pipeline.ingest.database import stage_input
 from guap_pipeline.ingest.staging import StageReport

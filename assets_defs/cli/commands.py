@@ -46,7 +46,7 @@ def _run_pipeline(config_path: Path, as_of: str | None) -> tuple[GuapConfig, Run
     """Execute every missing or stale step through Dagster, in-process; without Dagster
     when nothing is missing or stale."""
     from assets_defs.cli.summary import run_if_current
-    from guap_pipeline.alerts.incidents import WebhookNotifier, notifiers
+    from guap_pipeline.alerts.delivery import WebhookNotifier, notifiers
     from guap_pipeline.config import load_config
 
     config = load_config(config_path)

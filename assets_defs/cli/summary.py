@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
-from guap_pipeline.alerts.incidents import Notifier
+from guap_pipeline.alerts.delivery import Notifier
 from guap_pipeline.alerts.store_runs import deliver_pending
 from guap_pipeline.config import GuapConfig
 from guap_pipeline.ingest.staging import StageReport
