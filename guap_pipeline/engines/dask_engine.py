@@ -38,7 +38,7 @@ import pyarrow.parquet as pq
 from guap_pipeline.config import Engine, GuapConfig
 from guap_pipeline.ingest.columns import class_codes
 from guap_pipeline.ingest.readers import ROW
-from guap_pipeline.ingest.validation import QUARANTINE_COLUMNS, SOURCE
+from guap_pipeline.ingest.validation import QUARANTINE_COLUMNS, SOURCE, empty_quarantine
 from guap_pipeline.money.accounting import Accounts
 from guap_pipeline.money.one_day import (
     CURVE_GRID,
@@ -381,6 +381,6 @@ def _ordered(frames: list[pd.DataFrame], order: list[str]) -> pd.DataFrame:
     """The buckets' quarantine rows in the embedded engine's order."""
     frames = [f for f in frames if len(f)]
     if not frames:
-        return pd.DataFrame({c: pd.Series([], dtype="string") for c in QUARANTINE_COLUMNS})
+        return empty_quarantine()
     rows = pd.concat(frames, ignore_index=True).sort_values(order, kind="stable")
     return rows[list(QUARANTINE_COLUMNS)].reset_index(drop=True)

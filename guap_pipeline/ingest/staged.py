@@ -9,7 +9,7 @@ import pandas as pd
 
 from guap_pipeline.ingest.routing import chunk_stamp, non_empty_chunks
 from guap_pipeline.ingest.scan import KINDS
-from guap_pipeline.ingest.validation import QUARANTINE_COLUMNS
+from guap_pipeline.ingest.validation import empty_quarantine
 from guap_pipeline.store.layout import LABELS_UNMATCHED, QUARANTINE
 from guap_pipeline.store.store import Store
 
@@ -68,5 +68,5 @@ def staged_quarantine(store: Store) -> pd.DataFrame:
         )
     frames = [f for f in frames if len(f)]
     if not frames:
-        return pd.DataFrame(columns=list(QUARANTINE_COLUMNS))
+        return empty_quarantine()
     return pd.concat(frames, ignore_index=True)

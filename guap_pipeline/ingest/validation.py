@@ -27,6 +27,8 @@ from guap_pipeline.ingest.columns import (
 from guap_pipeline.ingest.readers import BAD_CSV, BAD_LINES, ROW
 
 QUARANTINE_COLUMNS: tuple[str, ...] = ("source", "kind", "row", "prediction_id", "reason", "record")
+# The row number is an integer, every other column text.
+_QUARANTINE_DTYPES = {c: "int64" if c == "row" else "string" for c in QUARANTINE_COLUMNS}
 SOURCE = "_source"
 BEFORE_START = "predicted before start_date"  # the reason, followed by the date
 # Columns a reader adds to a landing file's rows: not the user's.
@@ -124,6 +126,12 @@ def _as_text(value: object) -> str:
         return str(value)
     except (ValueError, OverflowError, NotImplementedError):
         return f"<unprintable {type(value).__name__}>"
+
+
+def empty_quarantine() -> pd.DataFrame:
+    """A quarantine frame without rows, typed as one with rows (``row`` an integer, the
+    rest text), so that an empty quarantine table has the same Arrow types as a full one."""
+    return pd.DataFrame({c: pd.Series([], dtype=t) for c, t in _QUARANTINE_DTYPES.items()})
 
 
 def _quarantine(raw: pd.DataFrame, reasons: _Reasons, *, source: str, kind: str) -> pd.DataFrame:

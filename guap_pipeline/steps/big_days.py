@@ -21,7 +21,7 @@ import pyarrow.parquet as pq
 from guap_pipeline.ingest.readers import ROW
 from guap_pipeline.ingest.routing import SLICE_ROWS, staged_matches
 from guap_pipeline.ingest.staged import staged_signature
-from guap_pipeline.ingest.validation import QUARANTINE_COLUMNS, SOURCE
+from guap_pipeline.ingest.validation import SOURCE, empty_quarantine
 from guap_pipeline.money.one_day import dedupe_predictions, join_labels
 from guap_pipeline.money.ordering import stable_order
 from guap_pipeline.steps.freshness import INPUTS
@@ -147,7 +147,7 @@ def fast_predictions(store: Store, day: str) -> dict[str, int] | None:
     if chunks is None:
         return None
     n_duplicates = 0 if _each_labeled_once(store, day, chunks) else _n_duplicates(chunks)
-    duplicates = pd.DataFrame(columns=list(QUARANTINE_COLUMNS))
+    duplicates = empty_quarantine()
     drop: dict[int, np.ndarray] = {}
     if n_duplicates:
         with duckdb_connection(chunks.rows) as con:
@@ -288,7 +288,7 @@ def fast_labeled(store: Store, day: str) -> dict[str, int] | None:
     )
     n_versions = int(pc.sum(versions).as_py() or 0) if versions is not None else -1
     if n_labeled == len(labels) and n_versions == staged_rows:
-        orphans = pd.DataFrame(columns=list(QUARANTINE_COLUMNS))
+        orphans = empty_quarantine()
     else:
         orphans = _orphan_labels(store, day, predictions_path)
     store.write("quarantine_labels", as_quarantine(orphans), day)
@@ -422,7 +422,7 @@ def _orphan_labels(store: Store, day: str, predictions_path: Path) -> pd.DataFra
     }
     paths = [p for p, n in sizes.items() if n]
     if not paths:
-        return pd.DataFrame(columns=list(QUARANTINE_COLUMNS))
+        return empty_quarantine()
     rows = sum(sizes.values()) + pq.ParquetFile(predictions_path).metadata.num_rows
     union = _union_sql(paths, f"prediction_id, {SOURCE}, {ROW}", numbered=True)
     with duckdb_connection(rows) as con:
@@ -436,7 +436,7 @@ def _orphan_labels(store: Store, day: str, predictions_path: Path) -> pd.DataFra
             """
         ).df()
     if not len(orphans):
-        return pd.DataFrame(columns=list(QUARANTINE_COLUMNS))
+        return empty_quarantine()
     return join_labels(
         pd.DataFrame({"prediction_id": pd.Series([], dtype="string")}),
         pd.DataFrame(columns=["prediction_id", "y_true", "labeled_at"]),
