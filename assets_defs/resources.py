@@ -9,7 +9,7 @@ from assets_defs.settings import today
 from guap_pipeline.alerts.delivery import WEBHOOK_ENV, Notifier, WebhookNotifier, notifiers
 from guap_pipeline.config import GuapConfig, load_config
 from guap_pipeline.ingest.database import stage_input
-from guap_pipeline.ingest.staging import StageReport
+from guap_pipeline.ingest.stage_report import StageReport
 from guap_pipeline.store.store import Store
 
 

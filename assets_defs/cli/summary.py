@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 from guap_pipeline.alerts.delivery import Notifier
 from guap_pipeline.alerts.store_runs import deliver_pending
 from guap_pipeline.config import GuapConfig
-from guap_pipeline.ingest.staging import StageReport
+from guap_pipeline.ingest.stage_report import StageReport
 from guap_pipeline.steps import plan
 from guap_pipeline.store.store import Store
 
