@@ -204,7 +204,7 @@ def cmd_flags(args: argparse.Namespace) -> int:
     from guap_pipeline.config import load_config
     from guap_pipeline.errors import GuapError
     from guap_pipeline.flags import FLAG_COLUMNS, detect_flags_by, explain
-    from guap_pipeline.money.accounting import summary_from_counts
+    from guap_pipeline.money.summary import summary_from_counts
 
     config = load_config(args.config)
     try:
