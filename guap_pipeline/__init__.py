@@ -28,7 +28,7 @@ LAYERS: tuple[frozenset[str], ...] = tuple(
         "datasets",
         "flags",
         "value_matrix",
-        "config source_config",
+        "config source_config config_reading",
         "store",
         "ingest",
         "money",
