@@ -24,7 +24,7 @@ from typing import Protocol
 
 import pandas as pd
 
-from guap_pipeline.alerts.incidents import EVIDENCE_PREFIX, _missing
+from guap_pipeline.alerts.incidents import ALERT_COLUMNS, EVIDENCE_PREFIX, _missing
 from guap_pipeline.errors import DeliveryError
 from guap_pipeline.formatting import money
 
@@ -51,16 +51,10 @@ class LogNotifier:
         log.log(level, "guap alert (%s): %s", alert["severity"], alert["message"])
 
 
-PAYLOAD_FIELDS = (
-    "incident_id",
-    "kind",
-    "flag",
-    "model_version",
-    "series",
-    "severity",
-    "start_date",
-    "money_at_stake",
-)
+# The alert's fields a webhook gets under "guap" for machines: incident_id to money_at_stake.
+PAYLOAD_FIELDS = ALERT_COLUMNS[
+    ALERT_COLUMNS.index("incident_id") : ALERT_COLUMNS.index("money_at_stake") + 1
+]
 # Slack's limits on text: a header 150 characters, a section 3000, a context element 2000.
 HEADER_CHARS, SECTION_CHARS, CONTEXT_CHARS = 150, 3000, 2000
 
