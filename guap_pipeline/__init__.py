@@ -24,11 +24,11 @@ from guap_pipeline.value_matrix import CellValue, ValueMatrix
 LAYERS: tuple[frozenset[str], ...] = tuple(
     frozenset(names.split())
     for names in (
-        "errors formatting",
+        "errors formatting numeric",
         "datasets",
         "flags",
         "value_matrix",
-        "config source_config models_config",
+        "config source_config config_reading models_config",
         "store",
         "ingest",
         "money",

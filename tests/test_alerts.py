@@ -7,17 +7,14 @@ from collections.abc import Iterator
 import pandas as pd
 import pytest
 
-from guap_pipeline.alerts.incidents import (
-    INCIDENT_COLUMNS,
+from guap_pipeline.alerts.delivery import (
     WEBHOOK_ENV,
-    Context,
     LogNotifier,
     WebhookNotifier,
     deliver,
-    empty,
     payload,
-    update_incidents,
 )
+from guap_pipeline.alerts.incidents import INCIDENT_COLUMNS, Context, empty, update_incidents
 from tests.webhook import Hook, receiving
 
 DAY = dt.date(2026, 10, 20)

@@ -14,13 +14,8 @@ from guap_pipeline.flags.changepoint import (
     long_run_residual_scale,
     noise_scale,
 )
-from guap_pipeline.flags.decline import (
-    DeclineRule,
-    calibrate_threshold,
-    decline_path,
-    detect_decline,
-    siegmund_arl,
-)
+from guap_pipeline.flags.cusum import calibrate_threshold, siegmund_arl
+from guap_pipeline.flags.decline import DeclineRule, decline_path, detect_decline
 from guap_pipeline.flags.detect import decline_rule
 from guap_pipeline.flags.series import prepare_series
 

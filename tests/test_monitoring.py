@@ -15,7 +15,7 @@ from guap_pipeline import parse_config
 from guap_pipeline.alerts.store_runs import build_alerts, build_flags, deliver_pending, flag_context
 from guap_pipeline.datasets.flag_series import stable, step_decline
 from guap_pipeline.errors import InputError
-from guap_pipeline.money.accounting import summary_from_counts
+from guap_pipeline.money.summary import summary_from_counts
 from guap_pipeline.series.acceptance import acceptance
 from guap_pipeline.series.daily_table import DAILY_COLUMNS
 from guap_pipeline.store.store import Store

@@ -14,9 +14,10 @@ import pyarrow.parquet as pq
 import pytest
 
 from guap_pipeline import load_config
-from guap_pipeline.ingest import validation
+from guap_pipeline.ingest import columns
+from guap_pipeline.ingest.columns import constant_text, local_days
 from guap_pipeline.ingest.readers import iter_landing_file
-from guap_pipeline.ingest.validation import constant_text, local_days, validate_predictions
+from guap_pipeline.ingest.validation import validate_predictions
 from tests.pipeline_data import predictions_for, write_config
 
 TEXTS = {
@@ -40,8 +41,8 @@ def as_read(values: list[str | None]) -> pd.Series:
 def test_stripped_text_equals_a_strip_of_every_value(name: str) -> None:
     values = as_read(TEXTS[name])
     want = values.astype("string").str.strip()
-    pd.testing.assert_series_equal(validation._stripped(values), want)
-    pd.testing.assert_series_equal(validation._stripped(values.iloc[1:]), want.iloc[1:])
+    pd.testing.assert_series_equal(columns._stripped(values), want)
+    pd.testing.assert_series_equal(columns._stripped(values.iloc[1:]), want.iloc[1:])
 
 
 @pytest.mark.parametrize("second", [[" b", "c"], ["b", "c"]])
@@ -51,7 +52,7 @@ def test_stripped_text_of_several_chunks_and_of_numbers(second: list[str]) -> No
     )
     for values in (pd.Series(pd.arrays.ArrowStringArray(chunks)), pd.Series([1, 22, 333])):
         want = values.astype("string").str.strip()
-        pd.testing.assert_series_equal(validation._stripped(values), want)
+        pd.testing.assert_series_equal(columns._stripped(values), want)
 
 
 @pytest.mark.parametrize("timezone", ["UTC", "America/New_York"])
@@ -105,7 +106,7 @@ def test_validated_slices_are_the_same_through_the_general_path(
     config = load_config(write_config(tmp_path))
     raw = slices(tmp_path)
     fast = [validate_predictions(part, config, source="p.parquet") for part in raw]
-    monkeypatch.setattr(validation, "_plain_edges", lambda text: False)
+    monkeypatch.setattr(columns, "_plain_edges", lambda text: False)
     general = [validate_predictions(part, config, source="p.parquet") for part in raw]
     for (good, bad), (want_good, want_bad) in zip(fast, general, strict=True):
         table = pa.Table.from_pandas(good, preserve_index=False)

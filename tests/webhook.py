@@ -9,7 +9,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from guap_pipeline.alerts.incidents import WEBHOOK_ENV
+from guap_pipeline.alerts.delivery import WEBHOOK_ENV
 
 
 class Hook:

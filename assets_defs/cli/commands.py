@@ -85,7 +85,7 @@ def _run_pipeline(
     """Execute every missing or stale step of ``model`` through Dagster, in-process;
     without Dagster when nothing is missing or stale."""
     from assets_defs.cli.summary import run_if_current
-    from guap_pipeline.alerts.incidents import WebhookNotifier, notifiers
+    from guap_pipeline.alerts.delivery import WebhookNotifier, notifiers
 
     started = time.perf_counter()
     day = dt.date.fromisoformat(as_of) if as_of else None
@@ -258,7 +258,7 @@ def cmd_flags(args: argparse.Namespace) -> int:
 
     from guap_pipeline.errors import GuapError
     from guap_pipeline.flags import FLAG_COLUMNS, detect_flags_by, explain
-    from guap_pipeline.money.accounting import summary_from_counts
+    from guap_pipeline.money.summary import summary_from_counts
 
     models = _models(args.config, args.model)
     if len(models) > 1:  # one daily table is one model's: whose values apply is not a guess

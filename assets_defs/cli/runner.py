@@ -24,7 +24,7 @@ from assets_defs.partitions import daily_partitions
 from assets_defs.resources import AlertsResource, GuapResource
 from assets_defs.sensors import range_tags
 from guap_pipeline.errors import GuapError
-from guap_pipeline.ingest.staging import StageReport
+from guap_pipeline.ingest.stage_report import StageReport
 from guap_pipeline.steps import day_quarantine, plan
 
 INSTANCE_YAML = "telemetry:\n  enabled: false\n"

@@ -12,10 +12,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from assets_defs.settings import today as local_date
-from guap_pipeline.alerts.incidents import Notifier
+from guap_pipeline.alerts.delivery import Notifier
 from guap_pipeline.alerts.store_runs import deliver_pending
 from guap_pipeline.config import GuapConfig
-from guap_pipeline.ingest.staging import StageReport
+from guap_pipeline.ingest.stage_report import StageReport
 from guap_pipeline.steps import plan
 from guap_pipeline.store.store import Store
 

@@ -16,13 +16,12 @@ from dataclasses import dataclass
 import pandas as pd
 
 from guap_pipeline import flags as trend_flags
+from guap_pipeline.alerts.delivery import Notifier, deliver
 from guap_pipeline.alerts.incidents import (
     ALERT_COLUMNS,
     INCIDENT_COLUMNS,
     WHERE_PREFIX,
     Context,
-    Notifier,
-    deliver,
     empty,
     update_incidents,
 )

@@ -36,8 +36,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from guap_pipeline.config import Engine, GuapConfig
+from guap_pipeline.ingest.columns import class_codes
 from guap_pipeline.ingest.readers import ROW
-from guap_pipeline.ingest.validation import QUARANTINE_COLUMNS, SOURCE, class_codes
+from guap_pipeline.ingest.validation import QUARANTINE_COLUMNS, SOURCE, empty_quarantine
 from guap_pipeline.money.accounting import Accounts
 from guap_pipeline.money.one_day import (
     CURVE_GRID,
@@ -158,10 +159,8 @@ def build_day(store: Store, config: GuapConfig, day: str, *, client: Any = None)
 def _staged(store: Store, kind: str, day: str) -> list[tuple[Path, int, int]]:
     """The day's staged chunks in the embedded engine's order (by path): path, row
     groups, rows."""
-    folder = store.root / "staging" / kind / day
-    paths = sorted(folder.glob("*.parquet")) if folder.is_dir() else []
     found = []
-    for path in paths:
+    for path in store.staging.day_chunks(kind, day):
         meta = pq.ParquetFile(path).metadata
         found.append((path, meta.num_row_groups, meta.num_rows))
     return found
@@ -382,6 +381,6 @@ def _ordered(frames: list[pd.DataFrame], order: list[str]) -> pd.DataFrame:
     """The buckets' quarantine rows in the embedded engine's order."""
     frames = [f for f in frames if len(f)]
     if not frames:
-        return pd.DataFrame({c: pd.Series([], dtype="string") for c in QUARANTINE_COLUMNS})
+        return empty_quarantine()
     rows = pd.concat(frames, ignore_index=True).sort_values(order, kind="stable")
     return rows[list(QUARANTINE_COLUMNS)].reset_index(drop=True)

@@ -12,7 +12,8 @@ from numpy.typing import NDArray
 
 from guap_pipeline.config import GuapConfig
 from guap_pipeline.estimate.delays import MIN_CLASS_ROWS
-from guap_pipeline.ingest.validation import class_codes
+from guap_pipeline.ingest.columns import class_codes
+from guap_pipeline.numeric import as_floats
 
 WEIGHT = "_weight"  # column of estimate_frame's input: rows a sampled row stands for
 
@@ -146,12 +147,6 @@ def _positive(frame: pd.DataFrame, config: GuapConfig) -> NDArray[np.float64]:
     return np.where(codes < 0, np.nan, (codes == pos).astype(np.float64))
 
 
-def _numeric(frame: pd.DataFrame, column: str) -> NDArray[np.float64]:
-    return np.asarray(
-        pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
-    )
-
-
 def _reference_rows(
     by_key: dict[tuple[str, str], pd.DataFrame],
     days: list[str],
@@ -165,7 +160,7 @@ def _reference_rows(
     if "score" not in rows.columns:
         return ReferenceRows(np.empty(0), np.empty(0), np.empty(0))
     positive = _positive(rows, config)
-    score = _numeric(rows, "score")
+    score = as_floats(rows["score"], not_numeric="nan")
     labeled = np.isfinite(positive)
     use = labeled & np.isfinite(score)
     delay = (
@@ -173,7 +168,11 @@ def _reference_rows(
         if {"labeled_at", "predicted_at"} <= set(rows.columns)
         else np.full(len(rows), np.nan)
     )
-    columns = {c: _numeric(rows, c)[use] for c in config.value_matrix.columns if c in rows.columns}
+    columns = {
+        c: as_floats(rows[c], not_numeric="nan")[use]
+        for c in config.value_matrix.columns
+        if c in rows.columns
+    }
     return ReferenceRows(
         score=np.clip(score[use], 0.0, 1.0),
         positive=positive[use],
@@ -208,7 +207,7 @@ def _day_rows(frame: pd.DataFrame | None, config: GuapConfig, censor: float) -> 
     unlabeled = ~np.isfinite(positive)
     if "score" not in frame.columns:
         return "no estimate: no scores on this day"
-    score = _numeric(frame, "score")
+    score = as_floats(frame["score"], not_numeric="nan")
     n_unlabeled = int(unlabeled.sum())
     missing = int((unlabeled & ~np.isfinite(score)).sum())
     if n_unlabeled and missing == n_unlabeled:
@@ -223,7 +222,7 @@ def _day_rows(frame: pd.DataFrame | None, config: GuapConfig, censor: float) -> 
     for column in matrix.columns:
         if column not in frame.columns:
             return f"no estimate: the value matrix reads column '{column}', which the day lacks"
-        data = _numeric(frame, column)
+        data = as_floats(frame[column], not_numeric="nan")
         if not np.isfinite(data[unlabeled]).all():
             return f"no estimate: unlabeled rows have missing values in column '{column}'"
         columns[column] = np.nan_to_num(data)
@@ -242,5 +241,7 @@ def _day_rows(frame: pd.DataFrame | None, config: GuapConfig, censor: float) -> 
         "value_pos": matrix.row_values(np.full(n, pos), decision, columns),
         "value_neg": matrix.row_values(np.full(n, 1 - pos), decision, columns),
         "stakes": stakes,
-        "weight": _numeric(frame, WEIGHT) if WEIGHT in frame.columns else np.ones(n),
+        "weight": as_floats(frame[WEIGHT], not_numeric="nan")
+        if WEIGHT in frame.columns
+        else np.ones(n),
     }

@@ -32,6 +32,7 @@ from scipy import stats
 
 from guap_pipeline.errors import FlagInputError
 from guap_pipeline.flags.settings import FlagSettings
+from guap_pipeline.numeric import as_floats
 
 DEFAULT_VERSION = "default"
 REQUIRED_COLUMNS: tuple[str, ...] = ("date", "n_labeled", "uplift")
@@ -183,8 +184,9 @@ def _dates(values: pd.Series) -> NDArray[np.datetime64]:
 
 
 def _numeric(daily: pd.DataFrame, column: str) -> NDArray[np.float64]:
+    """A column of the daily table as numbers; gaps (NaN) are kept, text is refused."""
     try:
-        return pd.to_numeric(daily[column]).to_numpy(dtype=np.float64, na_value=np.nan)
+        return as_floats(daily[column], not_numeric="raise")
     except (ValueError, TypeError):
         raise FlagInputError(f"column '{column}' must be numeric") from None
 

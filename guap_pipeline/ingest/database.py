@@ -35,12 +35,8 @@ import sqlalchemy as sa
 
 from guap_pipeline.config import GuapConfig
 from guap_pipeline.errors import GuapError
-from guap_pipeline.ingest.staging import (
-    STAGING_LOCK_SECONDS,
-    StageReport,
-    pending_changes,
-    stage_landing,
-)
+from guap_pipeline.ingest.stage_report import StageReport
+from guap_pipeline.ingest.staging import STAGING_LOCK_SECONDS, pending_changes, stage_landing
 from guap_pipeline.source_config import DatabaseSource, TableRead
 from guap_pipeline.store.store import Store
 

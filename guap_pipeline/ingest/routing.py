@@ -19,6 +19,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from guap_pipeline.ingest.readers import PARQUET_ERRORS
+from guap_pipeline.store.layout import MATCHES, StagingLayout
 from guap_pipeline.store.store import (
     ParquetParts,
     Store,
@@ -33,7 +34,6 @@ from guap_pipeline.store.store import (
 DAY_FOLDER = re.compile(r"\d{4}-\d{2}-\d{2}")
 # Rows validated, routed and written at a time: bounds memory on files of any size.
 SLICE_ROWS = 1 << 20
-MATCHES = "matches"
 # Matches are kept only for a day of at least this many predictions: below, joining the
 # ids again costs milliseconds, less than writing a file per (day, labels file).
 MATCHES_MIN_ROWS = 1_000_000
@@ -43,6 +43,7 @@ MATCHES_MIN_ROWS = 1_000_000
 class Route:
     """Where one labels file's rows go: row numbers per day chunk (and the unmatched)."""
 
+    staging: StagingLayout
     entry: dict
     raw_path: Path
     groups: dict[str, np.ndarray]
@@ -53,9 +54,8 @@ class Route:
 
     def write(self) -> None:
         _write_rows(self.raw_path, self.targets)
-        staging = self.raw_path.parent.parent
         for day, prediction_rows in self.matches.items():
-            _write_matches(staging, day, self.entry["file_id"], prediction_rows)
+            _write_matches(self.staging, day, self.entry["file_id"], prediction_rows)
 
 
 def match_labels(
@@ -204,24 +204,26 @@ def chunk_stamp(path: Path) -> str:
     return f"{path.name}:{stat.st_size}:{stat.st_mtime_ns}"
 
 
-def non_empty_chunks(folder: Path) -> list[Path]:
-    paths = sorted(folder.glob("*.parquet")) if folder.is_dir() else []
-    return [p for p in paths if pq.ParquetFile(p).metadata.num_rows]
+def non_empty_chunks(staging: StagingLayout, kind: str, day: str) -> list[Path]:
+    """The chunks of one kind and day that hold a row, by path."""
+    return [p for p in staging.day_chunks(kind, day) if pq.ParquetFile(p).metadata.num_rows]
 
 
-def _write_matches(staging: Path, day: str, file_id: str, prediction_rows: np.ndarray) -> None:
+def _write_matches(
+    staging: StagingLayout, day: str, file_id: str, prediction_rows: np.ndarray
+) -> None:
     """For each row of a labels chunk, the row of the prediction it matched in the day's
     predictions chunk; written only while the day has one predictions chunk, with the
     stamps of both chunks, so that a later change of either makes it unusable."""
-    predictions = non_empty_chunks(staging / "predictions" / day)
-    labels_chunk = staging / "labels" / day / f"{file_id}.parquet"
+    predictions = non_empty_chunks(staging, "predictions", day)
+    labels_chunk = staging.chunk("labels", day, file_id)
     if len(predictions) != 1 or pq.ParquetFile(predictions[0]).metadata.num_rows < MATCHES_MIN_ROWS:
         return
     stamps = {"predictions": chunk_stamp(predictions[0]), "labels": chunk_stamp(labels_chunk)}
     table = pa.table({"prediction_row": prediction_rows}).replace_schema_metadata(
         {MATCHES: json.dumps(stamps)}
     )
-    with atomic_path(staging / MATCHES / day / f"{file_id}.parquet") as tmp:
+    with atomic_path(staging.chunk(MATCHES, day, file_id)) as tmp:
         pq.write_table(table, tmp, use_dictionary=False, write_statistics=False)
 
 
@@ -229,16 +231,16 @@ def staged_matches(store: Store, day: str) -> tuple[Path, dict[Path, np.ndarray]
     """The day's only predictions chunk and, for each of its labels chunks (path order),
     the row of that chunk each label matched when routed; ``None`` unless every labels
     chunk has matches made against the chunks as they are now."""
-    staging = store.root / "staging"
-    if not (staging / MATCHES / day).is_dir():  # the usual small day: nothing to read
+    staging = store.staging
+    if not staging.day_folder(MATCHES, day).is_dir():  # the usual small day: nothing to read
         return None
-    predictions = non_empty_chunks(staging / "predictions" / day)
-    labels = non_empty_chunks(staging / "labels" / day)
+    predictions = non_empty_chunks(staging, "predictions", day)
+    labels = non_empty_chunks(staging, "labels", day)
     if len(predictions) != 1 or not labels:
         return None
     found = {}
     for chunk in labels:
-        path = staging / MATCHES / day / chunk.name
+        path = staging.day_folder(MATCHES, day) / chunk.name
         if not path.exists():
             return None
         try:  # a file torn by a crash is no matches

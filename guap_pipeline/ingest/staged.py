@@ -9,7 +9,8 @@ import pandas as pd
 
 from guap_pipeline.ingest.routing import chunk_stamp, non_empty_chunks
 from guap_pipeline.ingest.scan import KINDS
-from guap_pipeline.ingest.validation import QUARANTINE_COLUMNS
+from guap_pipeline.ingest.validation import empty_quarantine
+from guap_pipeline.store.layout import LABELS_UNMATCHED, QUARANTINE
 from guap_pipeline.store.store import Store
 
 UNMATCHED_REASON = "no prediction with this prediction_id has landed (yet)"
@@ -19,9 +20,7 @@ def staged_signature(store: Store, day: str) -> str:
     """Fingerprint of every staged chunk of one day: changes whenever its inputs change."""
     parts = []
     for kind in KINDS:
-        folder = store.root / "staging" / kind / day
-        if folder.is_dir():
-            parts.extend(f"{kind}/{chunk_stamp(c)}" for c in sorted(folder.glob("*.parquet")))
+        parts.extend(f"{kind}/{chunk_stamp(c)}" for c in store.staging.day_chunks(kind, day))
     return hashlib.sha1("\n".join(parts).encode()).hexdigest()
 
 
@@ -29,7 +28,7 @@ def staged_days(store: Store) -> list[str]:
     """Every day that has staged predictions or labels."""
     days: set[str] = set()
     for kind in KINDS:
-        folder = store.root / "staging" / kind
+        folder = store.staging.kind_folder(kind)
         if folder.is_dir():
             days.update(p.name for p in folder.iterdir() if p.is_dir())
     return sorted(days)
@@ -38,14 +37,12 @@ def staged_days(store: Store) -> list[str]:
 def has_staged_rows(store: Store, day: str) -> bool:
     """Whether any staged chunk of the day holds a row (an empty folder or chunk does not
     make a day: older versions left ``labels/1970-01-01`` for labels that matched nothing)."""
-    return any(non_empty_chunks(store.root / "staging" / kind / day) for kind in KINDS)
+    return any(non_empty_chunks(store.staging, kind, day) for kind in KINDS)
 
 
 def read_staged(store: Store, kind: str, day: str) -> pd.DataFrame:
     """All staged chunks of one day, in file order (by path), then row order."""
-    folder = store.root / "staging" / kind / day
-    chunks = sorted(folder.glob("*.parquet")) if folder.is_dir() else []
-    frames = [pd.read_parquet(c) for c in chunks]
+    frames = [pd.read_parquet(c) for c in store.staging.day_chunks(kind, day)]
     frames = [f for f in frames if len(f)]
     if not frames:
         return pd.DataFrame()
@@ -54,9 +51,8 @@ def read_staged(store: Store, kind: str, day: str) -> pd.DataFrame:
 
 def staged_quarantine(store: Store) -> pd.DataFrame:
     """Every row quarantined while staging, plus labels still waiting for their prediction."""
-    staging = store.root / "staging"
-    frames = [pd.read_parquet(p) for p in sorted((staging / "quarantine").glob("*.parquet"))]
-    for path in sorted((staging / "labels_unmatched").glob("*.parquet")):
+    frames = [pd.read_parquet(p) for p in store.staging.file_parts(QUARANTINE)]
+    for path in store.staging.file_parts(LABELS_UNMATCHED):
         waiting = pd.read_parquet(path)
         frames.append(
             pd.DataFrame(
@@ -72,5 +68,5 @@ def staged_quarantine(store: Store) -> pd.DataFrame:
         )
     frames = [f for f in frames if len(f)]
     if not frames:
-        return pd.DataFrame(columns=list(QUARANTINE_COLUMNS))
+        return empty_quarantine()
     return pd.concat(frames, ignore_index=True)

@@ -19,7 +19,6 @@ import os
 import time
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import pandas as pd
@@ -28,8 +27,9 @@ import pyarrow.parquet as pq
 from guap_pipeline.config import GuapConfig
 from guap_pipeline.errors import InputError
 from guap_pipeline.ingest.readers import iter_landing_file
-from guap_pipeline.ingest.routing import MATCHES, SLICE_ROWS, Route, match_labels, route_groups
+from guap_pipeline.ingest.routing import SLICE_ROWS, Route, match_labels, route_groups
 from guap_pipeline.ingest.scan import LandingFile, scan_landing
+from guap_pipeline.ingest.stage_report import FileOutcome, StageReport
 from guap_pipeline.ingest.validation import (
     BEFORE_START,
     QUARANTINE_COLUMNS,
@@ -37,6 +37,13 @@ from guap_pipeline.ingest.validation import (
     local_days,
     validate_labels,
     validate_predictions,
+)
+from guap_pipeline.store.layout import (
+    FILE_FOLDERS,
+    LABELS_RAW,
+    LABELS_UNMATCHED,
+    MATCHES,
+    QUARANTINE,
 )
 from guap_pipeline.store.store import ParquetParts, Store, release_memory
 
@@ -47,89 +54,6 @@ STAGING_THREADS = 2
 MANIFEST = "landing_manifest"
 # A run waits this long for another run's staging pass (a big first staging takes minutes).
 STAGING_LOCK_SECONDS = 3600.0
-
-
-@dataclass
-class FileOutcome:
-    """What staging did with one landing file: rows read, accepted, quarantined by reason."""
-
-    relative: str
-    kind: str
-    rows_read: int = 0
-    rows_accepted: int = 0
-    reasons: dict[str, int] = field(default_factory=dict)  # quarantined rows per reason
-    rejected: str | None = None  # why the file was not read at all (unreadable, refused)
-    first_day: str | None = None  # earliest prediction day of the rows before start_date
-
-    @property
-    def rows_quarantined(self) -> int:
-        return sum(self.reasons.values())
-
-    @property
-    def rejected_whole(self) -> bool:
-        """Not read at all, or every row it has quarantined."""
-        return self.rejected is not None or (self.rows_read > 0 and not self.rows_accepted)
-
-
-@dataclass
-class StageReport:
-    """What one staging pass did; ``dirty_days`` need re-materializing.
-
-    ``files`` holds the outcome of each file read in this pass; ``labels_waiting``
-    counts every staged label whose prediction has not landed (yet), from any pass.
-    """
-
-    added: list[str] = field(default_factory=list)
-    changed: list[str] = field(default_factory=list)
-    removed: list[str] = field(default_factory=list)
-    unchanged: int = 0
-    files: list[FileOutcome] = field(default_factory=list)
-    labels_waiting: int = 0
-    dirty_days: set[str] = field(default_factory=set)
-    pulled: dict[str, int] = field(default_factory=dict)  # rows read from a database, per kind
-
-    @property
-    def touched(self) -> bool:
-        return bool(self.added or self.changed or self.removed)
-
-    @property
-    def rows_read(self) -> int:
-        return sum(f.rows_read for f in self.files)
-
-    @property
-    def rows_accepted(self) -> int:
-        return sum(f.rows_accepted for f in self.files)
-
-    @property
-    def quarantined_rows(self) -> int:
-        return sum(f.rows_quarantined for f in self.files)
-
-    @property
-    def unreadable(self) -> list[str]:
-        return [f.relative for f in self.files if f.rejected is not None]
-
-    def add_day_quarantine(self, quarantine: pd.DataFrame) -> None:
-        """Count the rows of this pass's files that the day steps quarantined after
-        staging accepted them (a duplicated prediction_id, a label whose prediction is
-        not the day's), by reason without the row it repeats."""
-        outcomes = {f.relative: f for f in self.files}
-        rows = quarantine[quarantine["source"].isin(list(outcomes))]
-        reasons = rows["reason"].str.replace(r" row \d+\)$", ")", regex=True)
-        for (source, reason), n in rows.groupby([rows["source"], reasons]).size().items():
-            outcome = outcomes[source]
-            outcome.reasons[reason] = outcome.reasons.get(reason, 0) + int(n)
-            outcome.rows_accepted -= int(n)
-
-    def as_dict(self) -> dict:
-        """Plain JSON-able figures (for run metadata); :meth:`from_dict` reads them back."""
-        figures = asdict(self)
-        figures["dirty_days"] = sorted(self.dirty_days)
-        return figures
-
-    @classmethod
-    def from_dict(cls, figures: dict) -> StageReport:
-        files = [FileOutcome(**f) for f in figures.get("files", [])]
-        return cls(**{**figures, "files": files, "dirty_days": set(figures.get("dirty_days", []))})
 
 
 def pending_changes(config: GuapConfig, store: Store) -> dict[str, list[str]]:
@@ -165,13 +89,10 @@ class _Stager:
     def __init__(self, config: GuapConfig, store: Store) -> None:
         self.config = config
         self.store = store
-        self.staging = store.root / "staging"
+        self.staging = store.staging
         self.manifest: dict[str, dict] = store.read_json(MANIFEST, {})
         self.report = StageReport()
         self.saved_at, self.unsaved = time.monotonic(), False
-
-    def chunk(self, kind: str, day: str, file_id: str) -> Path:
-        return self.staging / kind / day / f"{file_id}.parquet"
 
     def save_manifest(self, *, now: bool = False) -> None:
         """Write the manifest, at most once a second unless ``now`` (a big first staging
@@ -187,11 +108,11 @@ class _Stager:
         entry = self.manifest.pop(relative)
         file_id = entry["file_id"]
         for day in entry.get("days", {}):
-            self.chunk(entry["kind"], day, file_id).unlink(missing_ok=True)
-            self.chunk(MATCHES, day, file_id).unlink(missing_ok=True)
+            self.staging.chunk(entry["kind"], day, file_id).unlink(missing_ok=True)
+            self.staging.chunk(MATCHES, day, file_id).unlink(missing_ok=True)
             self.report.dirty_days.add(day)
-        for extra in ("labels_raw", "labels_unmatched", "quarantine"):
-            (self.staging / extra / f"{file_id}.parquet").unlink(missing_ok=True)
+        for folder in FILE_FOLDERS:
+            self.staging.file_part(folder, file_id).unlink(missing_ok=True)
         self.save_manifest()
 
     def write(self, path: Path, frame: pd.DataFrame) -> None:
@@ -208,7 +129,7 @@ class _Stager:
         predictions = landing_file.kind == "predictions"
         validate = validate_predictions if predictions else validate_labels
         stamp = self.config.file_column("predicted_at" if predictions else "labeled_at")
-        raw_path = self.staging / "labels_raw" / f"{landing_file.file_id}.parquet"
+        raw_path = self.staging.file_part(LABELS_RAW, landing_file.file_id)
         quarantines, empty = [], None
         batches = iter_landing_file(
             landing_file.path, batch_rows=SLICE_ROWS, timestamp=stamp, whole_if_gaps=not predictions
@@ -223,7 +144,9 @@ class _Stager:
                     if predictions:
                         outcome.first_day = _first_day(part, quarantine, self.config, outcome)
                         for day, rows in _by_day(good):
-                            parts.write(self.chunk("predictions", day, landing_file.file_id), rows)
+                            parts.write(
+                                self.staging.chunk("predictions", day, landing_file.file_id), rows
+                            )
                     elif len(good):
                         parts.write(raw_path, good)
                     else:
@@ -261,7 +184,7 @@ class _Stager:
         else:
             outcome.reasons = quarantine["reason"].value_counts(sort=False).to_dict()
         if len(quarantine):
-            self.write(self.staging / "quarantine" / f"{landing_file.file_id}.parquet", quarantine)
+            self.write(self.staging.file_part(QUARANTINE, landing_file.file_id), quarantine)
         entry["fingerprint"] = landing_file.fingerprint
         entry["reading"] = reading_signature(self.config)
         entry["quarantined"] = len(quarantine)
@@ -294,8 +217,8 @@ class _Stager:
         entries = [self.manifest[r] for r in relatives]
         if not entries:
             return
-        raw_paths = [self.staging / "labels_raw" / f"{e['file_id']}.parquet" for e in entries]
-        matches = match_labels(self.staging / "predictions", raw_paths)
+        raw_paths = [self.staging.file_part(LABELS_RAW, e["file_id"]) for e in entries]
+        matches = match_labels(self.staging.kind_folder("predictions"), raw_paths)
         routes = []
         for entry, raw_path, (rows, days, found) in zip(entries, raw_paths, matches, strict=True):
             file_id = entry["file_id"]
@@ -305,15 +228,26 @@ class _Stager:
             changed = {
                 d: index for d, index in groups.items() if entry["days"].get(d) != len(index)
             }
-            targets = {self.chunk("labels", day, file_id): index for day, index in changed.items()}
-            unmatched_path = self.staging / "labels_unmatched" / f"{file_id}.parquet"
+            targets = {
+                self.staging.chunk("labels", day, file_id): index for day, index in changed.items()
+            }
+            unmatched_path = self.staging.file_part(LABELS_UNMATCHED, file_id)
             if len(unmatched):
                 targets[unmatched_path] = unmatched
             kept = {day: matched[day] for day in changed} if matched is not None else {}
             for day in changed:  # a day's old matches go with its old chunk
-                self.chunk(MATCHES, day, file_id).unlink(missing_ok=True)
+                self.staging.chunk(MATCHES, day, file_id).unlink(missing_ok=True)
             routes.append(
-                Route(entry, raw_path, groups, set(changed), unmatched_path, targets, kept)
+                Route(
+                    self.staging,
+                    entry,
+                    raw_path,
+                    groups,
+                    set(changed),
+                    unmatched_path,
+                    targets,
+                    kept,
+                )
             )
         small = [r for r in routes if r.raw_path.stat().st_size <= PARALLEL_BYTES]
         workers = min(STAGING_THREADS, os.cpu_count() or 1)

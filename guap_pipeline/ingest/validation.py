@@ -13,13 +13,22 @@ from collections.abc import Hashable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 
 from guap_pipeline.config import GuapConfig
+from guap_pipeline.ingest.columns import (
+    _stripped,
+    _timestamps,
+    _utc_values,
+    _with_class_values,
+    class_codes,
+    constant_text,
+    local_days,
+)
 from guap_pipeline.ingest.readers import BAD_CSV, BAD_LINES, ROW
-from guap_pipeline.value_matrix import integer_codes
 
 QUARANTINE_COLUMNS: tuple[str, ...] = ("source", "kind", "row", "prediction_id", "reason", "record")
+# The row number is an integer, every other column text.
+_QUARANTINE_DTYPES = {c: "int64" if c == "row" else "string" for c in QUARANTINE_COLUMNS}
 SOURCE = "_source"
 BEFORE_START = "predicted before start_date"  # the reason, followed by the date
 # Columns a reader adds to a landing file's rows: not the user's.
@@ -91,22 +100,6 @@ class _Reasons:
         return np.asarray(self.reasons, dtype=object)[self.codes]
 
 
-def class_codes(values: pd.Series, classes: Sequence[Hashable]) -> np.ndarray:
-    """Position of each value in ``classes``; -1 where null or not a declared class.
-
-    Integer classes match numerically (``"1"``, ``1`` and ``1.0`` are class 1); string
-    classes match the stripped text.
-    """
-    if all(isinstance(c, int) for c in classes):
-        if isinstance(values.dtype, np.dtype) and values.dtype.kind in "iu":
-            return integer_codes(values.to_numpy(), classes)  # already integers: no conversion
-        number = pd.to_numeric(values, errors="coerce")
-        number = number.where(number == np.floor(number))
-        return pd.Index(list(classes)).get_indexer(number)
-    text = values.astype("string").str.strip()
-    return pd.Index([str(c) for c in classes]).get_indexer(text)
-
-
 def _in_tool_names(raw: pd.DataFrame, columns: Mapping[str, str]) -> pd.DataFrame:
     """``raw`` with its columns renamed from the user's names to this tool's (``columns``:
     tool name → file name). A file column that has a tool name ``columns`` gives to another
@@ -121,100 +114,6 @@ def _in_tool_names(raw: pd.DataFrame, columns: Mapping[str, str]) -> pd.DataFram
     return frame
 
 
-def _with_class_values(codes: np.ndarray, values: pd.Series, config: GuapConfig) -> np.ndarray:
-    """``codes`` where each value ``config.class_values`` names (``yes``, ``true``, a
-    Parquet boolean, a number) gets the code of its class. Booleans match any case."""
-    text = values.astype("string").str.strip()
-    numbers = None
-    classes = list(config.classes)
-    for value, target in config.class_values.items():
-        if isinstance(value, bool):
-            match = text.str.lower() == str(value).lower()
-        elif isinstance(value, int):
-            numbers = pd.to_numeric(text, errors="coerce") if numbers is None else numbers
-            match = numbers == value
-        else:
-            match = text == value
-        codes[match.fillna(False).to_numpy(dtype=bool)] = classes.index(target)
-    return codes
-
-
-def _timestamps(values: pd.Series) -> pd.Series:
-    if isinstance(values.dtype, pd.DatetimeTZDtype):
-        return values.dt.tz_convert("UTC")
-    if pd.api.types.is_datetime64_dtype(values):
-        return values.dt.tz_localize("UTC")
-    return pd.to_datetime(values, utc=True, errors="coerce", format="ISO8601")
-
-
-def _utc_values(stamps: pd.Series) -> pd.api.extensions.ExtensionArray:
-    """UTC timestamps as a tz-aware array, without a detour through Python objects.
-
-    Keeps the unit of the source (as converting Timestamp objects would); an all-missing
-    column becomes ``datetime64[s, UTC]``, which is what that conversion gives.
-    """
-    if len(stamps) and stamps.notna().any():
-        return stamps.array
-    return pd.array(np.full(len(stamps), np.datetime64("NaT"), "datetime64[s]")).tz_localize("UTC")
-
-
-def local_days(timestamps: pd.Series, timezone: str) -> pd.Series:
-    """ISO date of each UTC timestamp in ``timezone`` (DST-safe); formats each day once,
-    and repeats it without a per-row cast when every timestamp falls on one day."""
-    local = timestamps.dt.tz_convert(timezone).dt.tz_localize(None).to_numpy()
-    day = local.astype("datetime64[D]")  # floors, like ``floor("D")``; NaT stays NaT
-    missing = np.isnat(day)
-    if len(day) and not missing.any() and day.min() == day.max():
-        label = str(np.datetime_as_string(day[0], unit="D"))
-        days = pa.repeat(pa.scalar(label, pa.large_string()), len(day))
-    else:
-        codes, uniques = pd.factorize(day.view(np.int64))
-        labels = np.datetime_as_string(uniques.astype("datetime64[D]"), unit="D").astype(object)
-        indices = pa.array(codes.astype(np.int32), mask=missing)
-        dictionary = pa.DictionaryArray.from_arrays(indices, pa.array(labels, pa.large_string()))
-        days = dictionary.cast(pa.large_string())
-    return pd.Series(pd.arrays.ArrowStringArray(days), index=timestamps.index)
-
-
-def constant_text(value: str, n: int) -> pd.api.extensions.ExtensionArray:
-    """``n`` times ``value`` as the ``str`` column a scalar assignment gives, repeated in
-    Arrow (one copy of the bytes per row, and no per-row cast)."""
-    return pd.array(pa.repeat(pa.scalar(value, pa.large_string()), n), dtype="str")
-
-
-def _stripped(values: pd.Series) -> pd.Series:
-    """Values as text without surrounding whitespace. Stripping copies every value, so it
-    is skipped when no value starts or ends with a byte that could be whitespace."""
-    text = values.astype("string")
-    column = pa.array(text.array)
-    chunks = column.chunks if isinstance(column, pa.ChunkedArray) else [column]
-    return text if all(_plain_edges(chunk) for chunk in chunks) else text.str.strip()
-
-
-def _plain_edges(text: pa.Array) -> bool:
-    """Whether the first and last byte of every non-empty value is printable ASCII other
-    than a space (so no value has whitespace to strip), read from the Arrow buffers."""
-    if not (pa.types.is_string(text.type) or pa.types.is_large_string(text.type)):
-        return False
-    width = np.dtype(np.int32 if pa.types.is_string(text.type) else np.int64)
-    _, offsets_buffer, data_buffer = text.buffers()
-    if data_buffer is None or not len(text):
-        return True  # no bytes at all: every value is empty or missing
-    offsets = np.frombuffer(
-        offsets_buffer, dtype=width, count=len(text) + 1, offset=text.offset * width.itemsize
-    )
-    starts, ends = offsets[:-1], offsets[1:]
-    filled = ends > starts
-    if not filled.all():
-        starts, ends = starts[filled], ends[filled]
-    data = np.frombuffer(data_buffer, dtype=np.uint8)
-    # 0x21..0x7E, printable ASCII but space: below 0x5E once shifted down by 0x21 (wrapping)
-    return all(
-        bool((np.subtract(edge, 0x21, dtype=np.uint8) < 0x5E).all())
-        for edge in (data[starts], data[ends - 1])
-    )
-
-
 def _kept(values, good: np.ndarray, all_good: bool):
     """The good rows of a column; the column itself (no copy) when every row is good."""
     return values if all_good else values[good]
@@ -227,6 +126,12 @@ def _as_text(value: object) -> str:
         return str(value)
     except (ValueError, OverflowError, NotImplementedError):
         return f"<unprintable {type(value).__name__}>"
+
+
+def empty_quarantine() -> pd.DataFrame:
+    """A quarantine frame without rows, typed as one with rows (``row`` an integer, the
+    rest text), so that an empty quarantine table has the same Arrow types as a full one."""
+    return pd.DataFrame({c: pd.Series([], dtype=t) for c, t in _QUARANTINE_DTYPES.items()})
 
 
 def _quarantine(raw: pd.DataFrame, reasons: _Reasons, *, source: str, kind: str) -> pd.DataFrame:

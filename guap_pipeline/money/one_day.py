@@ -14,8 +14,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from guap_pipeline.config import GuapConfig
+from guap_pipeline.ingest.columns import class_codes
 from guap_pipeline.ingest.readers import ROW
-from guap_pipeline.ingest.validation import QUARANTINE_COLUMNS, SOURCE, class_codes
+from guap_pipeline.ingest.validation import QUARANTINE_COLUMNS, SOURCE, empty_quarantine
 from guap_pipeline.money.accounting import SUMMARY_COLUMNS, Accounts, account, group_ids
 from guap_pipeline.money.threshold import Hindsight, hindsight, profit_curve
 
@@ -51,7 +52,7 @@ def dedupe_predictions(staged: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame
     Returns (unique predictions, quarantine rows for the later duplicates).
     """
     if staged.empty:
-        return staged, pd.DataFrame(columns=list(QUARANTINE_COLUMNS))
+        return staged, empty_quarantine()
     ordered = staged.sort_values([SOURCE, ROW], kind="stable", ignore_index=True)
     duplicated = ordered["prediction_id"].duplicated(keep="first").to_numpy()
     first = ordered.loc[~duplicated].set_index("prediction_id")
@@ -118,7 +119,7 @@ def join_labels(
             orphans, "labels", "label for a prediction_id not among the day's predictions"
         )
         if len(orphans)
-        else pd.DataFrame(columns=list(QUARANTINE_COLUMNS))
+        else empty_quarantine()
     )
     return labeled, quarantine
 

@@ -9,7 +9,7 @@ from guap_pipeline.estimate import ESTIMATED_PROFIT, LEVEL, estimate_kinds
 from guap_pipeline.formatting import money as _money
 from guap_pipeline.formatting import per_unit, percent
 from guap_pipeline.ingest.label_feed import LabelFeed
-from guap_pipeline.ingest.staging import FileOutcome, StageReport
+from guap_pipeline.ingest.stage_report import FileOutcome, StageReport
 from guap_pipeline.ingest.validation import BEFORE_START
 from guap_pipeline.series.daily_table import overall
 from guap_pipeline.series.early_warning import early_declines

@@ -16,7 +16,8 @@ import pandas as pd
 
 from guap_pipeline.config import GuapConfig
 from guap_pipeline.estimate import ESTIMATED_PROFIT, overall_estimate
-from guap_pipeline.money.accounting import SUMMARY_COLUMNS, with_ratios
+from guap_pipeline.money.accounting import SUMMARY_COLUMNS
+from guap_pipeline.money.summary import with_ratios
 from guap_pipeline.series.roi import ROI_COLUMNS, add_roi, cumulate
 
 DAY_COLUMNS: tuple[str, ...] = (

@@ -21,7 +21,7 @@ import pyarrow.parquet as pq
 from guap_pipeline.ingest.readers import ROW
 from guap_pipeline.ingest.routing import SLICE_ROWS, staged_matches
 from guap_pipeline.ingest.staged import staged_signature
-from guap_pipeline.ingest.validation import QUARANTINE_COLUMNS, SOURCE
+from guap_pipeline.ingest.validation import SOURCE, empty_quarantine
 from guap_pipeline.money.one_day import dedupe_predictions, join_labels
 from guap_pipeline.money.ordering import stable_order
 from guap_pipeline.steps.freshness import INPUTS
@@ -72,8 +72,7 @@ def _staged_chunks(
     """The day's non-empty chunks if they share one schema, each holds one source file's
     rows in row order; else ``None``. With ``load``, a small day's chunks are read whole
     (those columns) in the same pass."""
-    folder = store.root / "staging" / kind / day
-    paths = sorted(folder.glob("*.parquet")) if folder.is_dir() else []
+    paths = store.staging.day_chunks(kind, day)
     readers = [pq.ParquetFile(path, read_dictionary=[SOURCE]) for path in paths]
     if load and sum(r.metadata.num_rows for r in readers) >= SHARED_DUCKDB_ROWS:
         load = None  # a big day: each step streams what it needs
@@ -148,7 +147,7 @@ def fast_predictions(store: Store, day: str) -> dict[str, int] | None:
     if chunks is None:
         return None
     n_duplicates = 0 if _each_labeled_once(store, day, chunks) else _n_duplicates(chunks)
-    duplicates = pd.DataFrame(columns=list(QUARANTINE_COLUMNS))
+    duplicates = empty_quarantine()
     drop: dict[int, np.ndarray] = {}
     if n_duplicates:
         with duckdb_connection(chunks.rows) as con:
@@ -280,8 +279,7 @@ def fast_labeled(store: Store, day: str) -> dict[str, int] | None:
     # Labels built from the staged rows (one row per id, with its number of versions)
     # and all joined: no staged label is an orphan. Otherwise look them up.
     staged_rows = sum(
-        pq.ParquetFile(p).metadata.num_rows
-        for p in sorted((store.root / "staging" / "labels" / day).glob("*.parquet"))
+        pq.ParquetFile(p).metadata.num_rows for p in store.staging.day_chunks("labels", day)
     )
     versions = (
         pq.read_table(labels_path, columns=["n_label_versions"], use_threads=False)[0]
@@ -290,7 +288,7 @@ def fast_labeled(store: Store, day: str) -> dict[str, int] | None:
     )
     n_versions = int(pc.sum(versions).as_py() or 0) if versions is not None else -1
     if n_labeled == len(labels) and n_versions == staged_rows:
-        orphans = pd.DataFrame(columns=list(QUARANTINE_COLUMNS))
+        orphans = empty_quarantine()
     else:
         orphans = _orphan_labels(store, day, predictions_path)
     store.write("quarantine_labels", as_quarantine(orphans), day)
@@ -419,11 +417,12 @@ def _cast(table: pa.Table, schema: pa.Schema) -> pa.Table:
 
 def _orphan_labels(store: Store, day: str, predictions_path: Path) -> pd.DataFrame:
     """Staged labels of the day whose prediction_id is not among its predictions."""
-    folder = store.root / "staging" / "labels" / day
-    sizes = {p: pq.ParquetFile(p).metadata.num_rows for p in sorted(folder.glob("*.parquet"))}
+    sizes = {
+        p: pq.ParquetFile(p).metadata.num_rows for p in store.staging.day_chunks("labels", day)
+    }
     paths = [p for p, n in sizes.items() if n]
     if not paths:
-        return pd.DataFrame(columns=list(QUARANTINE_COLUMNS))
+        return empty_quarantine()
     rows = sum(sizes.values()) + pq.ParquetFile(predictions_path).metadata.num_rows
     union = _union_sql(paths, f"prediction_id, {SOURCE}, {ROW}", numbered=True)
     with duckdb_connection(rows) as con:
@@ -437,7 +436,7 @@ def _orphan_labels(store: Store, day: str, predictions_path: Path) -> pd.DataFra
             """
         ).df()
     if not len(orphans):
-        return pd.DataFrame(columns=list(QUARANTINE_COLUMNS))
+        return empty_quarantine()
     return join_labels(
         pd.DataFrame({"prediction_id": pd.Series([], dtype="string")}),
         pd.DataFrame(columns=["prediction_id", "y_true", "labeled_at"]),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from guap_pipeline.ingest.staged import staged_quarantine
-from guap_pipeline.ingest.validation import QUARANTINE_COLUMNS
+from guap_pipeline.ingest.validation import QUARANTINE_COLUMNS, empty_quarantine
 from guap_pipeline.store.store import Store
 
 
@@ -26,14 +26,10 @@ def _quarantine_table(frames: list[pd.DataFrame]) -> pd.DataFrame:
     """The non-empty frames as one table in the quarantine's columns."""
     frames = [f for f in frames if len(f)]
     if not frames:
-        return pd.DataFrame(columns=list(QUARANTINE_COLUMNS))
+        return empty_quarantine()
     return pd.concat(frames, ignore_index=True)[list(QUARANTINE_COLUMNS)]
 
 
 def as_quarantine(frame: pd.DataFrame) -> pd.DataFrame:
-    """``frame``, or an empty frame of the quarantine's columns (as text) when it has no rows."""
-    return (
-        frame
-        if len(frame)
-        else pd.DataFrame({c: pd.Series([], dtype="string") for c in QUARANTINE_COLUMNS})
-    )
+    """``frame``, or :func:`empty_quarantine` when it has no rows."""
+    return frame if len(frame) else empty_quarantine()

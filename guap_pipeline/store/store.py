@@ -30,6 +30,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from guap_pipeline.errors import InputError, LockTimeoutError
+from guap_pipeline.store.layout import StagingLayout
 
 # How long a run waits for another run's lock on shared state before it gives up.
 LOCK_TIMEOUT_SECONDS = 60.0
@@ -271,6 +272,7 @@ class Store:
 
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root)
+        self.staging = StagingLayout(self.root)
 
     def path(self, table: str, partition: str | None = None) -> Path:
         """Where a table (or one partition of it) lives."""
