@@ -32,9 +32,9 @@ from guap_pipeline.ingest.scan import LandingFile, scan_landing
 from guap_pipeline.ingest.stage_report import FileOutcome, StageReport
 from guap_pipeline.ingest.validation import (
     BEFORE_START,
-    QUARANTINE_COLUMNS,
     _timestamps,
     local_days,
+    quarantine_rows,
     validate_labels,
     validate_predictions,
 )
@@ -269,16 +269,13 @@ class _Stager:
 
 def _whole_file(landing_file: LandingFile, reason: str) -> pd.DataFrame:
     """The one quarantine row of a file that is not read at all (row 0: the whole file)."""
-    return pd.DataFrame(
-        {
-            "source": [landing_file.relative],
-            "kind": [landing_file.kind],
-            "row": [0],
-            "prediction_id": [None],
-            "reason": [reason],
-            "record": ["{}"],
-        },
-        columns=list(QUARANTINE_COLUMNS),
+    return quarantine_rows(
+        source=[landing_file.relative],
+        kind=[landing_file.kind],
+        row=[0],
+        prediction_id=[None],
+        reason=[reason],
+        record=["{}"],
     )
 
 

@@ -134,6 +134,28 @@ def empty_quarantine() -> pd.DataFrame:
     return pd.DataFrame({c: pd.Series([], dtype=t) for c, t in _QUARANTINE_DTYPES.items()})
 
 
+def quarantine_rows(
+    *,
+    source: object,
+    kind: object,
+    row: object,
+    prediction_id: object,
+    reason: object,
+    record: object,
+) -> pd.DataFrame:
+    """Quarantine rows from their six columns (arrays, series or scalars), in the table's
+    column order; the one builder of non-empty quarantine frames (types are the caller's)."""
+    columns = {
+        "source": source,
+        "kind": kind,
+        "row": row,
+        "prediction_id": prediction_id,
+        "reason": reason,
+        "record": record,
+    }
+    return pd.DataFrame(columns, columns=list(QUARANTINE_COLUMNS))
+
+
 def _quarantine(raw: pd.DataFrame, reasons: _Reasons, *, source: str, kind: str) -> pd.DataFrame:
     bad = ~reasons.good
     rows = raw.loc[bad]
@@ -146,16 +168,13 @@ def _quarantine(raw: pd.DataFrame, reasons: _Reasons, *, source: str, kind: str)
         .to_dict("records")
     ]
     ids = rows["prediction_id"].astype("string") if "prediction_id" in rows else None
-    return pd.DataFrame(
-        {
-            "source": source,
-            "kind": kind,
-            "row": rows[ROW].to_numpy(dtype=np.int64),
-            "prediction_id": ids.to_numpy() if ids is not None else pd.NA,
-            "reason": np.asarray(reasons.reasons, dtype=object)[reasons.codes[bad]],
-            "record": records,
-        },
-        columns=list(QUARANTINE_COLUMNS),
+    return quarantine_rows(
+        source=source,
+        kind=kind,
+        row=rows[ROW].to_numpy(dtype=np.int64),
+        prediction_id=ids.to_numpy() if ids is not None else pd.NA,
+        reason=np.asarray(reasons.reasons, dtype=object)[reasons.codes[bad]],
+        record=records,
     ).astype({"source": "string", "kind": "string", "prediction_id": "string", "reason": "string"})
 
 

@@ -16,7 +16,7 @@ import pyarrow.compute as pc
 from guap_pipeline.config import GuapConfig
 from guap_pipeline.ingest.columns import class_codes
 from guap_pipeline.ingest.readers import ROW
-from guap_pipeline.ingest.validation import QUARANTINE_COLUMNS, SOURCE, empty_quarantine
+from guap_pipeline.ingest.validation import SOURCE, empty_quarantine, quarantine_rows
 from guap_pipeline.money.accounting import SUMMARY_COLUMNS, Accounts, account, group_ids
 from guap_pipeline.money.threshold import Hindsight, hindsight, profit_curve
 
@@ -33,16 +33,13 @@ CURVE_GRID = np.round(np.linspace(0.0, 1.0, 101), 2)
 
 
 def _quarantine_rows(rows: pd.DataFrame, kind: str, reasons: pd.Series | str) -> pd.DataFrame:
-    return pd.DataFrame(
-        {
-            "source": rows[SOURCE].astype("string"),
-            "kind": kind,
-            "row": rows[ROW].astype("int64"),
-            "prediction_id": rows["prediction_id"].astype("string"),
-            "reason": reasons,
-            "record": "{}",
-        },
-        columns=list(QUARANTINE_COLUMNS),
+    return quarantine_rows(
+        source=rows[SOURCE].astype("string"),
+        kind=kind,
+        row=rows[ROW].astype("int64"),
+        prediction_id=rows["prediction_id"].astype("string"),
+        reason=reasons,
+        record="{}",
     )
 
 
