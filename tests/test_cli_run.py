@@ -254,3 +254,27 @@ def test_freshness_is_left_to_its_sensor_not_checked_right_after_the_write() -> 
     names = {key.name for key in job.asset_layer.asset_graph.asset_check_keys}
     assert "freshness_check" not in names
     assert {"no_profit_decline", "label_coverage"} <= names
+
+
+def test_a_file_with_a_header_and_no_rows_is_rejected_when_it_lacks_a_column(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A header-only export of the right shape is an empty file; one of the wrong shape (or
+    text under a ``.parquet`` name) is a mistake the run must name, not stage as empty."""
+    config = write_config(tmp_path)
+    landing = tmp_path / "landing"
+    good = predictions_for("2026-10-01", 200, seed=1)
+    good.to_parquet(landing / "predictions" / "good.parquet")
+    good.head(0).to_csv(landing / "predictions" / "empty_export.csv", index=False)
+    pd.DataFrame({"id": [], "when": []}).to_csv(landing / "labels" / "renamed.csv", index=False)
+    (landing / "predictions" / "text.parquet").write_text("not parquet\n")
+
+    status, out, err = run(config, capsys)
+
+    assert status == 3
+    summary = input_section(out)
+    assert "not read: predictions/text.parquet: text.parquet: no rows, and the file has no " in out
+    assert "not read: labels/renamed.csv: renamed.csv: no rows, and the file has no " in out
+    assert "(it has: id, when)" in out
+    assert "empty_export.csv" not in summary  # header-only, right columns: an empty file
+    assert "2 files rejected whole" in err

@@ -26,7 +26,7 @@ import pyarrow.parquet as pq
 
 from guap_pipeline.config import GuapConfig
 from guap_pipeline.errors import InputError
-from guap_pipeline.ingest.readers import iter_landing_file
+from guap_pipeline.ingest.readers import ROW, iter_landing_file
 from guap_pipeline.ingest.routing import SLICE_ROWS, Route, match_labels, route_groups
 from guap_pipeline.ingest.scan import LandingFile, scan_landing
 from guap_pipeline.ingest.stage_report import FileOutcome, StageReport
@@ -34,6 +34,7 @@ from guap_pipeline.ingest.validation import (
     BEFORE_START,
     _timestamps,
     local_days,
+    missing_column,
     quarantine_rows,
     validate_labels,
     validate_predictions,
@@ -130,7 +131,7 @@ class _Stager:
         validate = validate_predictions if predictions else validate_labels
         stamp = self.config.file_column("predicted_at" if predictions else "labeled_at")
         raw_path = self.staging.file_part(LABELS_RAW, landing_file.file_id)
-        quarantines, empty = [], None
+        quarantines, empty, columns = [], None, []
         batches = iter_landing_file(
             landing_file.path, batch_rows=SLICE_ROWS, timestamp=stamp, whole_if_gaps=not predictions
         )
@@ -153,7 +154,10 @@ class _Stager:
                         empty = good
                     del part, good
                     release_memory()
+                columns = [c for c in raw.columns if c != ROW]
                 del raw
+            if outcome.rows_read == 0 and columns:
+                _header_only(landing_file, columns, self.config)
             if not predictions and raw_path not in parts.rows and empty is not None:
                 parts.write(raw_path, empty)
         if predictions:
@@ -277,6 +281,13 @@ def _whole_file(landing_file: LandingFile, reason: str) -> pd.DataFrame:
         reason=[reason],
         record=["{}"],
     )
+
+
+def _header_only(landing_file: LandingFile, columns: list[str], config: GuapConfig) -> None:
+    """A file with a header and no rows is rejected whole when it lacks a column its rows
+    would need: a wrong export (or a ``.parquet`` name on text) must not pass as empty."""
+    if reason := missing_column(columns, config, kind=landing_file.kind):
+        raise InputError(f"{landing_file.path.name}: no rows, and the {reason}")
 
 
 def _first_day(

@@ -314,6 +314,17 @@ def empty_predictions(config: GuapConfig | None = None) -> pd.DataFrame:
     )
 
 
+def missing_column(columns: list[str], config: GuapConfig, *, kind: str) -> str | None:
+    """Why a file of these columns and no rows would be rejected: the reason its rows would
+    get for a column it lacks, or ``None``. A header-only file is otherwise silent."""
+    validate = validate_predictions if kind == "predictions" else validate_labels
+    probe = pd.DataFrame({c: pd.Series([None], dtype="object") for c in columns})
+    probe[ROW] = 1
+    reasons = validate(probe, config, source="")[1]["reason"]
+    lacking = [r for r in reasons if str(r).startswith("file has no ")]
+    return lacking[0] if lacking else None
+
+
 def validate_labels(
     raw: pd.DataFrame, config: GuapConfig, *, source: str
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
