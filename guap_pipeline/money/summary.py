@@ -60,6 +60,10 @@ def summary_from_counts(
     return with_ratios(out)
 
 
+# The figures with_ratios derives from the sums: they never add up across rows.
+RATIO_COLUMNS = ("label_coverage", "profit_per_prediction", "value_capture")
+
+
 def with_ratios(frame: pd.DataFrame) -> pd.DataFrame:
     """``frame`` with its ratio figures (re)computed from its sums, the one definition of
     each: ``label_coverage`` (labeled / predictions; only with ``n_predictions``),

@@ -17,7 +17,7 @@ import pandas as pd
 from guap_pipeline.config import GuapConfig
 from guap_pipeline.estimate import ESTIMATED_PROFIT, overall_estimate
 from guap_pipeline.money.accounting import SUMMARY_COLUMNS
-from guap_pipeline.money.summary import with_ratios
+from guap_pipeline.money.summary import RATIO_COLUMNS, with_ratios
 from guap_pipeline.series.roi import ROI_COLUMNS, add_roi, cumulate
 
 DAY_COLUMNS: tuple[str, ...] = (
@@ -36,22 +36,8 @@ ROLLED = ("profit", "uplift")
 OVERALL = "(all)"
 # Columns that add up across model versions; the ratios are recomputed from them.
 ADDITIVE = (
-    "n_predictions",
-    "n_labeled",
-    "tp",
-    "fp",
-    "fn",
-    "tn",
-    "value_tp",
-    "value_fp",
-    "value_fn",
-    "value_tn",
-    "profit",
-    "baseline_profit",
-    "uplift",
-    "oracle_profit",
-    "operating_cost",
-    "net_profit",
+    *(c for c in SUMMARY_COLUMNS if c not in RATIO_COLUMNS),
+    *ROI_COLUMNS[:2],  # operating_cost, net_profit (the cumulative columns are recomputed)
 )
 
 
