@@ -1,5 +1,6 @@
 """Staging the landing folder: each kind of bad input gets a defined outcome."""
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -37,6 +38,10 @@ def write(root: Path, name: str, text: str | bytes) -> None:
     path.write_bytes(text if isinstance(text, bytes) else text.encode())
 
 
+def _not_json(token: str) -> None:
+    raise AssertionError(f"{token} is not JSON")
+
+
 def reasons(bad: pd.DataFrame) -> dict[int, str]:
     return dict(zip(bad["row"], bad["reason"], strict=True))
 
@@ -63,6 +68,13 @@ def test_each_bad_prediction_row_is_quarantined_with_its_reason(root: Path) -> N
         6: "'amount' is not a finite number",
         7: "predicted before start_date 2026-10-01",
         8: "line has the wrong number of fields",
+    }
+    records = [json.loads(r, parse_constant=_not_json) for r in bad["record"]]
+    assert records[0] == {
+        "predicted_at": "2026-10-01T10:00:00Z",
+        "y_pred": "1",
+        "score": "0.9",
+        "amount": "10",
     }
     build_predictions(store, "2026-10-01")
     assert store.read("predictions", "2026-10-01")["prediction_id"].tolist() == ["a"]

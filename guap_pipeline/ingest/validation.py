@@ -164,7 +164,7 @@ def _quarantine(raw: pd.DataFrame, reasons: _Reasons, *, source: str, kind: str)
         json.dumps({k: v for k, v in rec.items() if v is not None}, default=_as_text)
         for rec in rows[record_columns]
         .astype(object)
-        .where(rows[record_columns].notna())
+        .where(rows[record_columns].notna(), None)
         .to_dict("records")
     ]
     ids = rows["prediction_id"].astype("string") if "prediction_id" in rows else None
