@@ -5,12 +5,17 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from traceback import TracebackException
 
 import pandas as pd
 import pytest
+from dagster_shared.error import SerializableErrorInfo
 
 from assets_defs.cli import main
+from assets_defs.cli.runner import own_words
 from assets_defs.definitions import defs
+from guap_pipeline import steps
+from guap_pipeline.errors import InputError
 from tests.pipeline_data import AS_OF, CONFIG, days, labels_for, predictions_for, write_config
 
 pytestmark = pytest.mark.slow  # guap-pipeline run in subprocesses
@@ -144,6 +149,42 @@ def test_nothing_labeled_prints_no_nan(tmp_path: Path, capsys: pytest.CaptureFix
     assert status == 0, err
     assert "nan" not in out.lower()
     assert "n/a" in out  # no mature day: no recent pace, no value capture
+
+
+def test_an_error_inside_a_step_is_told_with_its_cause(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Dagster's run failure says only "Steps failed"; the user needs the step's own words."""
+    config = write_config(tmp_path)
+    predictions_for("2026-10-18", 100, seed=5).to_parquet(
+        tmp_path / "landing" / "predictions" / "day.parquet"
+    )
+
+    def damaged(*_: object) -> None:
+        raise InputError("table 'labels' of 2026-10-18 is damaged: restore it from a backup")
+
+    monkeypatch.setattr(steps, "build_labels", damaged)
+    status, _, err = run(config, capsys)
+
+    assert status == 1
+    last = err.strip().splitlines()[-1]
+    assert last.startswith("guap-pipeline: error: building day 2026-10-18 failed")
+    assert "step outcome_labels: table 'labels' of 2026-10-18 is damaged: restore it" in last
+    assert "Traceback" not in err
+
+
+def test_a_bug_inside_a_step_is_told_with_its_exception_class() -> None:
+    """A GuapError speaks for itself; anything else is a bug, and its class is the clue."""
+    try:
+        {}["amount"]
+    except KeyError as error:
+        bug = SerializableErrorInfo.from_traceback(TracebackException.from_exception(error))
+    try:
+        raise InputError("no rows")
+    except InputError as error:
+        mine = SerializableErrorInfo.from_traceback(TracebackException.from_exception(error))
+    assert own_words(bug) == "KeyError: 'amount'"
+    assert own_words(mine) == "no rows"
 
 
 def test_a_bad_config_exits_1_naming_the_field(tmp_path: Path) -> None:
