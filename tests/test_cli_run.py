@@ -69,7 +69,8 @@ def test_runs_say_what_they_did_with_the_input_and_exit_by_the_rules(
     (landing / "predictions" / "broken.parquet").write_bytes(b"PAR1 not really parquet")
     status, out, err = run(config, capsys)
     assert status == 3
-    assert "not read: predictions/broken.parquet: broken.parquet: unreadable Parquet file" in out
+    assert "input: 0 files read (none), 1 not read: 0 rows" in out
+    assert "not read: predictions/broken.parquet: unreadable Parquet file" in out
     assert "1 file rejected whole (predictions/broken.parquet)" in err
     assert "labels waiting for their prediction: 7" in out  # still waiting, from any run
 
@@ -314,8 +315,9 @@ def test_a_file_with_a_header_and_no_rows_is_rejected_when_it_lacks_a_column(
 
     assert status == 3
     summary = input_section(out)
-    assert "not read: predictions/text.parquet: text.parquet: no rows, and the file has no " in out
-    assert "not read: labels/renamed.csv: renamed.csv: no rows, and the file has no " in out
+    assert "input: 2 files read (2 predictions), 2 not read: 200 rows, 200 accepted" in out
+    assert "not read: predictions/text.parquet: no rows, and the file has no " in out
+    assert "not read: labels/renamed.csv: no rows, and the file has no " in out
     assert "(it has: id, when)" in out
     assert "empty_export.csv" not in summary  # header-only, right columns: an empty file
     assert "2 files rejected whole" in err

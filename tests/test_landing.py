@@ -341,7 +341,7 @@ def test_a_truncated_parquet_file_is_quarantined_whole(root: Path, keep: float) 
     store, bad = stage(root)
     [row] = bad.itertuples()
     assert (row.source, row.row) == ("predictions/p.parquet", 0)
-    assert row.reason.startswith("p.parquet: unreadable Parquet file")
+    assert row.reason.startswith("unreadable Parquet file")
     assert dirty_days(store) == []
 
 
@@ -430,7 +430,7 @@ def test_a_parquet_file_with_text_that_is_not_utf8_is_quarantined_whole(root: Pa
     _, bad = stage(root)
     [row] = bad.itertuples()
     assert row.row == 0
-    assert row.reason.startswith("p.parquet: unreadable Parquet file (ArrowInvalid")
+    assert row.reason.startswith("unreadable Parquet file (ArrowInvalid")
 
 
 def test_a_timestamp_beyond_pythons_range_is_quarantined_with_its_record(root: Path) -> None:

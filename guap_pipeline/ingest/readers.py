@@ -46,7 +46,7 @@ def read_landing_file(path: Path) -> pd.DataFrame:
     if head.startswith(PARQUET_MAGIC):
         frame = _read_parquet(path)
     elif b"\x00" in head:
-        raise InputError(f"{path.name}: not a Parquet or CSV file (binary content)")
+        raise InputError("not a Parquet or CSV file (binary content)")
     else:
         frame = _read_csv(path)
     if ROW not in frame.columns:
@@ -90,7 +90,7 @@ def iter_landing_file(
             offset += len(frame)
             yield frame
     except PARQUET_ERRORS as exc:
-        raise InputError(f"{path.name}: unreadable Parquet file ({_brief(exc)})") from None
+        raise InputError(f"unreadable Parquet file ({_brief(exc)})") from None
     if offset == 0:
         yield read_landing_file(path)
 
@@ -157,7 +157,7 @@ def _read_parquet(path: Path) -> pd.DataFrame:
         table.validate(full=True)  # e.g. text that is not UTF-8: a damaged file
         return table.to_pandas()
     except PARQUET_ERRORS as exc:
-        raise InputError(f"{path.name}: unreadable Parquet file ({_brief(exc)})") from None
+        raise InputError(f"unreadable Parquet file ({_brief(exc)})") from None
 
 
 def _brief(exc: BaseException) -> str:

@@ -287,7 +287,7 @@ def _header_only(landing_file: LandingFile, columns: list[str], config: GuapConf
     """A file with a header and no rows is rejected whole when it lacks a column its rows
     would need: a wrong export (or a ``.parquet`` name on text) must not pass as empty."""
     if reason := missing_column(columns, config, kind=landing_file.kind):
-        raise InputError(f"{landing_file.path.name}: no rows, and the {reason}")
+        raise InputError(f"no rows, and the {reason}")
 
 
 def _first_day(

@@ -244,11 +244,14 @@ def input_lines(report: StageReport | None, config: GuapConfig) -> list[str]:
     if report is None or not (report.files or report.removed):
         return [database or f"input: no new files in {config.landing}"]
     read, quarantined = report.rows_read, report.quarantined_rows
-    kinds = pd.Series([f.kind for f in report.files], dtype="object").value_counts()
+    opened = [f for f in report.files if f.rejected is None]
+    refused = len(report.files) - len(opened)
+    kinds = pd.Series([f.kind for f in opened], dtype="object").value_counts()
     what = ", ".join(f"{n} {kind}" for kind, n in kinds.sort_index().items())
     lines = [database] if database else []
     lines += [
-        f"input: {_count(len(report.files), 'file')} read ({what or 'none'})"
+        f"input: {_count(len(opened), 'file')} read ({what or 'none'})"
+        + (f", {refused:,} not read" if refused else "")
         + (f", {len(report.removed)} removed" if report.removed else "")
         + f": {_count(read, 'row')}, {report.rows_accepted:,} accepted, "
         f"{quarantined:,} quarantined" + (f" ({quarantined / read:.1%})" if read else "")
