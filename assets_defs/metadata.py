@@ -55,14 +55,14 @@ def day_metadata(summary: pd.DataFrame, config: GuapConfig, today: dt.date) -> d
             )
             plotted[f"profit {version}{unit}"] = round(float(row.profit))
             plotted[f"uplift {version}{unit}"] = round(float(row.uplift))
-        elif not row.n_labeled:
+        elif not row.n_labeled:  # a snapshot: the day is not rebuilt when it merely ages
             metadata[version] = (
-                f"no label yet for its {int(row.n_predictions):,} predictions: profit not known "
-                "yet (profit_timeseries estimates it from the scores)"
+                f"no label yet on {today} for its {int(row.n_predictions):,} predictions: "
+                "profit not known yet (profit_timeseries estimates it from the scores)"
             )
         else:
             metadata[version] = (
-                f"labels still arriving ({labeled} labeled): profit so far "
+                f"labels still arriving ({labeled} labeled on {today}): profit so far "
                 f"{money(row.profit, currency)}, not final (profit_timeseries estimates the rest)"
             )
         plotted[f"volume {version} (predictions)"] = int(row.n_predictions)
