@@ -14,6 +14,7 @@ the model's own jobs only. The resources are one shared object per key, so any n
 instances merge; each model reads its own config through its :class:`ModelKeys`.
 """
 
+import datetime as dt
 from pathlib import Path
 
 import dagster as dg
@@ -36,6 +37,29 @@ SHARED_RESOURCES = {
 }
 
 
+STARTER_CONFIG = """\
+# The model's business config: README "Configuration" lists every setting; the
+# guap-pipeline command line reads this file too. Relative paths are from this folder.
+landing: ./landing          # where prediction and label files arrive: point it there
+storage: ./.guap            # where the pipeline keeps its tables (Parquet)
+start_date: {today}
+value_matrix: {{tp: 0, fp: 0, fn: 0, tn: 0}}   # money per prediction: fill in
+"""
+
+
+class GuapModelScaffolder(dg.Scaffolder):
+    """``dg scaffold defs assets_defs.component.GuapModel fraud``: a ``defs.yaml`` named
+    after the folder and a starter ``guap.yaml`` beside it (kept when one exists)."""
+
+    def scaffold(self, request: dg.ScaffoldRequest) -> None:
+        name = request.target_path.name.lower().replace("-", "_")
+        dg.scaffold_component(request, {"name": name, "config": "guap.yaml"})
+        config = request.target_path / "guap.yaml"
+        if not config.exists():
+            config.write_text(STARTER_CONFIG.format(today=dt.date.today().isoformat()))
+
+
+@dg.scaffold_with(GuapModelScaffolder)
 class GuapModel(dg.Component, dg.Model, dg.Resolvable):
     """A monitored model: daily realized profit, series, flags, checks and alerts of one
     deployed classifier, its definitions under ``name``."""

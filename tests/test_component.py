@@ -1,6 +1,7 @@
 """The Dagster component: a small Dagster project of someone else's, with two monitored
 models added by one ``defs.yaml`` each, loads as ``dg`` loads it and materializes."""
 
+import json
 import os
 import re
 import subprocess
@@ -227,20 +228,45 @@ def test_errors_name_the_attribute_or_the_field(
     )
 
 
-@pytest.mark.slow  # a Dagster process
-def test_dagster_validates_the_project(tmp_path: Path) -> None:
-    project = scaffold(tmp_path)
-    env = {**os.environ, "DAGSTER_HOME": str(tmp_path / "home")}
-    (tmp_path / "home").mkdir()
-    (tmp_path / "home" / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
-    command = [
-        str(Path(sys.executable).parent / "dagster"),
-        "definitions",
-        "validate",
-        "-m",
-        "shop.definitions",
-    ]
+def cli(project: Path, *command: str) -> str:
+    """Run a command of this environment (``dagster``, ``dg``) in ``project``; its output."""
+    home = project.parent / "dagster_home"
+    home.mkdir(exist_ok=True)
+    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
     done = subprocess.run(
-        command, cwd=project, env=env, capture_output=True, text=True, timeout=300
+        [str(Path(sys.executable).parent / command[0]), *command[1:]],
+        cwd=project,
+        env={**os.environ, "DAGSTER_HOME": str(home), "PYTHONPATH": str(project)},
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout + done.stderr
+
+
+@pytest.mark.slow  # Dagster processes
+def test_dagster_and_dg_validate_the_project(tmp_path: Path) -> None:
+    project = scaffold(tmp_path)
+    out = cli(project, "dagster", "definitions", "validate", "-m", "shop.definitions")
+    assert "passed validation" in out.lower() or "successful" in out.lower(), out
+
+
+@pytest.mark.slow  # dg processes
+@pytest.mark.skipif(
+    not (Path(sys.executable).parent / "dg").exists(),
+    reason="needs the dg CLI: pip install -e '.[test]' (dagster-dg-cli)",
+)
+def test_dg_lists_scaffolds_and_checks_the_component(tmp_path: Path) -> None:
+    project = scaffold(tmp_path)
+    listed = json.loads(cli(project, "dg", "list", "components", "--json"))["items"]
+    assert "assets_defs.component.GuapModel" in {item["key"] for item in listed}
+    cli(project, "dg", "scaffold", "defs", "assets_defs.component.GuapModel", "credit")
+    credit = project / "shop" / "defs" / "credit"
+    assert "name: credit" in (credit / "defs.yaml").read_text()
+    assert "value_matrix:" in (credit / "guap.yaml").read_text()
+    out = cli(project, "dg", "check", "defs")
+    assert "All definitions loaded successfully" in out, out
+    listed = cli(project, "dg", "list", "defs", "--json")
+    assets = {asset["asset_key"] for asset in json.loads(listed)["assets"]}
+    assert {"orders", "credit/profit_timeseries", "fraud/profit_timeseries"} <= assets
