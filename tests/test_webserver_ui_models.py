@@ -1,7 +1,6 @@
 """The Dagster UI of a code location with two models (``models:``): headless Chromium
 sees both models' asset groups, in the catalog and in each group's lineage graph."""
 
-import subprocess
 from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
@@ -9,16 +8,13 @@ from pathlib import Path
 import pytest
 
 from assets_defs.factory import build_definitions
-from tests.pg_support import ROOT
 from tests.test_several_models import MODELS, write_configs
 from tests.test_webserver_ui import (
     CHROMIUM,
     UI,
-    WEBSERVER,
-    free_port,
     graphql,
     render,
-    stop,
+    start_webserver,
     wait_until_loaded,
 )
 
@@ -39,17 +35,7 @@ def ui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UI]:
         env = stack.enter_context(pytest.MonkeyPatch.context())
         env.setenv("DAGSTER_HOME", str(root / "dagster_home"))
         env.setenv("GUAP_CONFIG", str(config))
-        url = f"http://127.0.0.1:{free_port()}"
-        log = root / "webserver.log"
-        with log.open("wb") as out:
-            server = subprocess.Popen(
-                [WEBSERVER, "-h", "127.0.0.1", "-p", url.rsplit(":", 1)[1], "-w", "workspace.yaml"],
-                cwd=ROOT,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,  # its own process group, stopped as one
-            )
-        stack.callback(stop, server)
+        url, server, log = start_webserver(root, stack)
         wait_until_loaded(url, server, log)
         yield UI(url, root, 0, "sqlite")
 
