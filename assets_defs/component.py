@@ -38,7 +38,7 @@ SHARED_RESOURCES = {
 
 
 STARTER_CONFIG = """\
-# The model's business config: README "Configuration" lists every setting; the
+# The model's business config: README "Configure a real model" lists every setting; the
 # guap-pipeline command line reads this file too. Relative paths are from this folder.
 landing: ./landing          # where prediction and label files arrive: point it there
 storage: ./.guap            # where the pipeline keeps its tables (Parquet)
