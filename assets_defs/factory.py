@@ -19,42 +19,45 @@ warnings.filterwarnings("ignore", category=dg.PreviewWarning)
 
 from assets_defs.assets import model_assets  # noqa: E402
 from assets_defs.checks import freshness_checks, model_checks  # noqa: E402
-from assets_defs.jobs import AssetJob, model_jobs  # noqa: E402
+from assets_defs.jobs import model_jobs  # noqa: E402
 from assets_defs.models import ModelKeys  # noqa: E402
 from assets_defs.partitions import daily_partitions  # noqa: E402
 from assets_defs.resources import AlertsResource, GuapResource, SourceResource  # noqa: E402
 from assets_defs.schedules import daily_monitoring_schedule  # noqa: E402
 from assets_defs.sensors import model_sensors, run_failure_alert_sensor  # noqa: E402
 from assets_defs.settings import load_models_if_present  # noqa: E402
+from guap_pipeline.config import GuapConfig  # noqa: E402
 
 
 def build_definitions(config_path: str | Path) -> dg.Definitions:
     """Definitions for the config at ``config_path`` (defaults when it does not exist yet):
     each model's under its name when the config has a ``models:`` section."""
-    assets: list[dg.AssetsDefinition] = []
-    checks: list[dg.AssetChecksDefinition] = []
-    jobs: list[AssetJob] = []
-    schedules: list[dg.ScheduleDefinition] = []
-    sensors: list[dg.SensorDefinition] = []
-    for name, config in load_models_if_present(config_path).items():
-        model = ModelKeys(name)
-        freshness = freshness_checks(model)
-        own_jobs = model_jobs(model, freshness)
-        assets += model_assets(model, daily_partitions(config))
-        checks += [*model_checks(model), *freshness]
-        jobs += own_jobs
-        timezone = config.timezone if config else "UTC"
-        schedules.append(daily_monitoring_schedule(timezone, own_jobs.ingest_landing, model))
-        sensors += model_sensors(model, own_jobs, freshness)
+    return dg.Definitions.merge(
+        *(
+            model_definitions(ModelKeys(name), config)
+            for name, config in load_models_if_present(config_path).items()
+        ),
+        dg.Definitions(
+            sensors=[run_failure_alert_sensor],
+            resources={
+                "guap": GuapResource(config_path=str(config_path)),
+                "source": SourceResource(),
+                "alerts": AlertsResource(),
+            },
+        ),
+    )
+
+
+def model_definitions(model: ModelKeys, config: GuapConfig | None) -> dg.Definitions:
+    """One model's assets, checks, jobs, schedule and sensors, without resources (the
+    code location and the component bind them); ``config=None``: defaults."""
+    freshness = freshness_checks(model)
+    jobs = model_jobs(model, freshness)
+    timezone = config.timezone if config else "UTC"
     return dg.Definitions(
-        assets=assets,
-        asset_checks=checks,
-        jobs=jobs,
-        schedules=schedules,
-        sensors=[*sensors, run_failure_alert_sensor],
-        resources={
-            "guap": GuapResource(config_path=str(config_path)),
-            "source": SourceResource(),
-            "alerts": AlertsResource(),
-        },
+        assets=model_assets(model, daily_partitions(config)),
+        asset_checks=[*model_checks(model), *freshness],
+        jobs=list(jobs),
+        schedules=[daily_monitoring_schedule(timezone, jobs.ingest_landing, model)],
+        sensors=model_sensors(model, jobs, freshness),
     )

@@ -16,9 +16,15 @@ from assets_defs.resources import GuapResource
 
 @dataclass(frozen=True)
 class ModelKeys:
-    """The names of one model's definitions; ``name=""`` is the single model."""
+    """The names of one model's definitions; ``name=""`` is the single model.
+
+    ``config_path`` is set by the component (:mod:`assets_defs.component`): there each
+    model brings its own single-model ``guap.yaml``, and the resource they share only
+    contributes its ``as_of``.
+    """
 
     name: str = ""
+    config_path: str = ""
 
     def key(self, asset: str) -> dg.AssetKey:
         return dg.AssetKey([self.name, asset] if self.name else [asset])
@@ -36,6 +42,8 @@ class ModelKeys:
 
     def resource(self, guap: GuapResource) -> GuapResource:
         """The deployment's ``guap`` resource, for this model."""
+        if self.config_path:
+            return GuapResource(config_path=self.config_path, as_of=guap.as_of)
         return guap.of(self.name)
 
 

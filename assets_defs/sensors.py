@@ -16,7 +16,7 @@ import dagster as dg
 import pandas as pd
 
 from assets_defs.checks import freshness_checks
-from assets_defs.jobs import ModelJobs, model_jobs
+from assets_defs.jobs import AssetJob, ModelJobs, model_jobs
 from assets_defs.models import SINGLE, ModelKeys
 from assets_defs.partitions import daily_partitions
 from assets_defs.resources import AlertsResource, GuapResource
@@ -122,18 +122,34 @@ def model_sensors(
     return [landing_folder_sensor, stale_days_sensor, freshness_sensor]
 
 
-@dg.run_failure_sensor(
-    default_status=dg.DefaultSensorStatus.RUNNING,
-    description="Alerts (log, webhook) when a monitoring run fails, so nobody has to look.",
-)
-def run_failure_alert_sensor(context: dg.RunFailureSensorContext, alerts: AlertsResource) -> None:
-    run = context.dagster_run
-    message = context.failure_event.message or "no message"
-    alert = run_failure_alert(run.job_name, run.run_id, message)
-    delivered = deliver(pd.DataFrame([alert]), alerts.notifiers(), backoff_seconds=1.0)
-    if delivered["delivered_at"].isna().any():
-        context.log.warning(f"run-failure alert not delivered: {delivered.loc[0, 'last_error']}")
+def run_failure_alert_sensor_for(
+    name: str = "run_failure_alert_sensor", jobs: Sequence[AssetJob] | None = None
+) -> dg.SensorDefinition:
+    """The sensor that alerts when a run fails: of any job of the code location, or of
+    ``jobs`` only (a component's model, in a project whose other jobs are not its own)."""
 
+    @dg.run_failure_sensor(
+        name=name,
+        monitored_jobs=jobs,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description="Alerts (log, webhook) when a monitoring run fails, so nobody has to look.",
+    )
+    def run_failure_alert_sensor(
+        context: dg.RunFailureSensorContext, alerts: AlertsResource
+    ) -> None:
+        run = context.dagster_run
+        message = context.failure_event.message or "no message"
+        alert = run_failure_alert(run.job_name, run.run_id, message)
+        delivered = deliver(pd.DataFrame([alert]), alerts.notifiers(), backoff_seconds=1.0)
+        if delivered["delivered_at"].isna().any():
+            context.log.warning(
+                f"run-failure alert not delivered: {delivered.loc[0, 'last_error']}"
+            )
+
+    return run_failure_alert_sensor
+
+
+run_failure_alert_sensor = run_failure_alert_sensor_for()
 
 # The single model's sensors, for tests that evaluate one directly.
 landing_folder_sensor, stale_days_sensor, freshness_sensor = model_sensors(

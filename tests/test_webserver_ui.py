@@ -104,6 +104,23 @@ def stop(server: subprocess.Popen) -> None:
             continue
 
 
+def start_webserver(root: Path, stack: ExitStack) -> tuple[str, subprocess.Popen, Path]:
+    """dagster-webserver on workspace.yaml (the environment names the config), stopped
+    when ``stack`` closes; its URL, process and log file."""
+    url = f"http://127.0.0.1:{free_port()}"
+    log = root / "webserver.log"
+    with log.open("wb") as out:
+        server = subprocess.Popen(
+            [WEBSERVER, "-h", "127.0.0.1", "-p", url.rsplit(":", 1)[1], "-w", "workspace.yaml"],
+            cwd=ROOT,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group, stopped as one
+        )
+    stack.callback(stop, server)
+    return url, server, log
+
+
 @pytest.fixture(scope="module")
 def ui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UI]:
     root = tmp_path_factory.mktemp("ui")
@@ -125,17 +142,7 @@ def ui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UI]:
             env.setenv("DAGSTER_HOME", str(root / "dagster_home"))
             backend = "sqlite"
         env.setenv("GUAP_CONFIG", str(config))  # the webserver's partitions follow the config
-        url = f"http://127.0.0.1:{free_port()}"
-        log = root / "webserver.log"
-        with log.open("wb") as out:
-            server = subprocess.Popen(
-                [WEBSERVER, "-h", "127.0.0.1", "-p", url.rsplit(":", 1)[1], "-w", "workspace.yaml"],
-                cwd=ROOT,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,  # its own process group, stopped as one
-            )
-        stack.callback(stop, server)
+        url, server, log = start_webserver(root, stack)
         # While the server starts: the monitoring run, on the same instance.
         assert main(["run", "--config", str(config), "--as-of", AS_OF]) == 0
         wait_until_loaded(url, server, log)
