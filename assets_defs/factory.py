@@ -6,27 +6,20 @@ command line and tests call it, and :mod:`assets_defs.definitions` calls it for
 ``dagster dev``.
 """
 
-import warnings
 from pathlib import Path
 
 import dagster as dg
 
-# The project uses some beta and preview Dagster APIs knowingly (single-run backfills,
-# partitioned checks); their maturity notes are for its developers, not for users' logs
-# (`run`, `dagster dev`). Set before the assets are defined, where they fire.
-warnings.filterwarnings("ignore", category=dg.BetaWarning)
-warnings.filterwarnings("ignore", category=dg.PreviewWarning)
-
-from assets_defs.assets import model_assets  # noqa: E402
-from assets_defs.checks import freshness_checks, model_checks  # noqa: E402
-from assets_defs.jobs import model_jobs  # noqa: E402
-from assets_defs.models import ModelKeys  # noqa: E402
-from assets_defs.partitions import daily_partitions  # noqa: E402
-from assets_defs.resources import AlertsResource, GuapResource, SourceResource  # noqa: E402
-from assets_defs.schedules import daily_monitoring_schedule  # noqa: E402
-from assets_defs.sensors import model_sensors, run_failure_alert_sensor  # noqa: E402
-from assets_defs.settings import load_models_if_present  # noqa: E402
-from guap_pipeline.config import GuapConfig  # noqa: E402
+from assets_defs.assets import model_assets
+from assets_defs.checks import freshness_checks, model_checks
+from assets_defs.jobs import model_jobs
+from assets_defs.models import ModelKeys
+from assets_defs.partitions import daily_partitions
+from assets_defs.resources import AlertsResource, GuapResource, SourceResource
+from assets_defs.schedules import daily_monitoring_schedule
+from assets_defs.sensors import model_sensors, run_failure_alert_sensor
+from assets_defs.settings import load_models_if_present
+from guap_pipeline.config import GuapConfig
 
 
 def build_definitions(config_path: str | Path) -> dg.Definitions:

@@ -107,7 +107,7 @@ def _run_pipeline(
 
 def _run_graph(config: GuapConfig, config_path: Path, as_of: str | None, model: str) -> RunSummary:
     """The asset graph's run: whatever is missing or stale, through Dagster."""
-    # First: it hides Dagster's maturity warnings before any asset is defined.
+    import assets_defs.quiet  # noqa: F401  (first: before any asset is defined)
     from assets_defs.factory import build_definitions  # isort: split
     from assets_defs.cli.runner import persistent_instance, run_monitoring
     from assets_defs.models import ModelKeys
