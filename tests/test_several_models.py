@@ -187,6 +187,7 @@ def test_two_models_together_give_the_tables_each_gives_alone(
     portfolio_out = out.split("== portfolio ==")[1]
     for model in MODELS:
         assert main(["run", "--config", str(tmp_path / f"{model}.yaml"), "--as-of", AS_OF]) == 0
+    assert "== portfolio ==" not in capsys.readouterr().out  # a single model: as it was
     for model in MODELS:
         alone, both = tmp_path / f"alone-{model}", tmp_path / f"together-{model}"
         assert tables(alone), f"{model} built nothing"
@@ -195,7 +196,6 @@ def test_two_models_together_give_the_tables_each_gives_alone(
     assert daily["date"].astype(str).min() == "2026-10-03"  # churn's own start date
 
     # --model: only that model, and no portfolio
-    capsys.readouterr()
     assert main(["run", "--config", str(together), "--model", "churn", "--as-of", AS_OF]) == 0
     out = capsys.readouterr().out
     assert "== model churn ==" in out and "fraud" not in out and "portfolio" not in out
@@ -227,7 +227,9 @@ def test_two_models_together_give_the_tables_each_gives_alone(
     for column, value in sums.items():
         assert getattr(total, column) == pytest.approx(value, rel=1e-12), column
     assert total.roi == pytest.approx(sums["net_profit"] / sums["operating_cost"])
-    [total_line] = [line for line in portfolio_out.splitlines() if line.startswith("total")]
+    [total_line] = [
+        line for line in portfolio_out.splitlines() if line.lstrip().startswith("total (")
+    ]
     for column in ("profit", "net_profit"):
         assert money(sums[column], "EUR") in total_line, column
     assert f"{sums['net_profit'] / sums['operating_cost']:,.1f}×" in total_line
