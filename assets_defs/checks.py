@@ -96,7 +96,7 @@ def label_feed(guap: GuapResource) -> dg.AssetCheckResult:
     return dg.AssetCheckResult(
         passed=stalled.empty,
         severity=dg.AssetCheckSeverity.WARN,
-        description=feed.message(),
+        description=feed.message(guap.config().model_name),
         metadata={
             "stalled days": f"{len(stalled):,}",
             "usual coverage learned from": feed.basis or "not enough history yet",

@@ -110,6 +110,9 @@ class GuapConfig:
     columns: Mapping[str, str] = field(default_factory=dict)
     class_values: Mapping[Hashable, Hashable] = field(default_factory=dict)
     source: DatabaseSource | None = None  # None: the landing folder
+    # Its name under a models: section (models_config), which alerts and reports show;
+    # "" for a file of one model. Not a key of the file: the section gives it.
+    model_name: str = ""
 
     def file_column(self, name: str) -> str:
         """The name this tool's column ``name`` has in the user's files."""

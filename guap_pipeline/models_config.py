@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from guap_pipeline.config import GuapConfig, parse_config, read_config_file
@@ -85,7 +85,7 @@ def parse_deployment(raw: object, *, base_dir: str | Path = ".") -> Deployment:
                 "starting with a letter (it prefixes the model's Dagster keys)",
             )
         try:
-            models[name] = parse_config(settings, base_dir=base_dir)
+            models[name] = replace(parse_config(settings, base_dir=base_dir), model_name=name)
         except ConfigError as exc:
             field = "" if exc.field == "<file>" else f".{exc.field}"
             raise ConfigError(f"{MODELS_KEY}.{name}{field}", exc.problem) from None

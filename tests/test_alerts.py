@@ -1,6 +1,7 @@
 """Alerts: one message per incident, follow-ups, and delivery to a real local webhook."""
 
 import datetime as dt
+import hashlib
 import logging
 from collections.abc import Iterator
 
@@ -268,3 +269,30 @@ def test_a_ceiling_already_reached_reads_since_not_by() -> None:
         "v4: uplift growth slowing, ceiling 5.2k/day at today's volume, "
         "within 5% of it since 12 Jul"
     )
+
+
+def test_two_models_alerts_carry_their_names_and_never_share_an_incident(hook: Hook) -> None:
+    """The same decline of version v1 on the same day in two models (each its own store):
+    two incidents with distinct ids, each message and payload naming its model."""
+    sent = []
+    for model in ("fraud", "churn"):
+        _, notes = update_incidents(
+            flags(("decline", "v1", 5000.0)), empty(INCIDENT_COLUMNS), today=DAY, model=model
+        )
+        sent.append(deliver(notes, [WebhookNotifier()], backoff_seconds=0).loc[0])
+    assert sent[0]["incident_id"] != sent[1]["incident_id"]
+    assert [alert["message"].split("\n")[0] for alert in sent] == [
+        "fraud model, v1: profit down 5.0k/day since 1 Oct",
+        "churn model, v1: profit down 5.0k/day since 1 Oct",
+    ]
+    for body, model in zip(hook.bodies, ("fraud", "churn"), strict=True):
+        assert body["guap"]["model"] == model
+        assert body["blocks"][0]["text"]["text"].startswith(f"{model} model, v1:")
+        assert body["blocks"][1]["fields"][0]["text"] == f"*Model*\n{model}"
+    # a single model (no name): the id and the message are what they always were
+    _, alone = update_incidents(
+        flags(("decline", "v1", 5000.0)), empty(INCIDENT_COLUMNS), today=DAY
+    )
+    assert alone.loc[0, "message"].startswith("v1: profit down")
+    assert alone.loc[0, "incident_id"] == hashlib.sha1(b"decline|v1||2026-10-20").hexdigest()[:12]
+    assert "model" not in payload(alone.loc[0].to_dict())["guap"]

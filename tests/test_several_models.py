@@ -13,12 +13,18 @@ from assets_defs.factory import build_definitions
 from assets_defs.resources import GuapResource
 from benchmarks.compare_stores import compare, tables
 from guap_pipeline.errors import ConfigError
+from guap_pipeline.formatting import money
 from guap_pipeline.models_config import load_deployment
+from guap_pipeline.report.portfolio import read_portfolio
 from guap_pipeline.store.store import Store
 from tests.pipeline_data import AS_OF, CONFIG, days, labels_for, predictions_for
 
-FRAUD = CONFIG.replace("landing: ./landing\nstorage: ./store\n", "")  # binary, with amounts
+FRAUD = CONFIG.replace("landing: ./landing\nstorage: ./store\n", "") + (  # binary, amounts
+    "currency: EUR\noperating_cost: {per_prediction: 0.02, investment: 100}\n"
+)
 CHURN = """\
+currency: EUR
+operating_cost: {per_day: 15, investment: 100000}
 start_date: 2026-10-03
 timezone: Europe/Paris
 classes: [low, mid, high]
@@ -178,8 +184,10 @@ def test_two_models_together_give_the_tables_each_gives_alone(
     assert main(["run", "--config", str(together), "--as-of", AS_OF]) == 0
     out = capsys.readouterr().out
     assert "== model fraud ==" in out and "== model churn ==" in out
+    portfolio_out = out.split("== portfolio ==")[1]
     for model in MODELS:
         assert main(["run", "--config", str(tmp_path / f"{model}.yaml"), "--as-of", AS_OF]) == 0
+    assert "== portfolio ==" not in capsys.readouterr().out  # a single model: as it was
     for model in MODELS:
         alone, both = tmp_path / f"alone-{model}", tmp_path / f"together-{model}"
         assert tables(alone), f"{model} built nothing"
@@ -187,34 +195,56 @@ def test_two_models_together_give_the_tables_each_gives_alone(
     daily = Store(tmp_path / "together-churn").read("daily_summary")
     assert daily["date"].astype(str).min() == "2026-10-03"  # churn's own start date
 
-    # --model: only that model; export writes one file per model without it
+    # --model: only that model, and no portfolio
     assert main(["run", "--config", str(together), "--model", "churn", "--as-of", AS_OF]) == 0
     out = capsys.readouterr().out
-    assert "== model churn ==" in out and "fraud" not in out
+    assert "== model churn ==" in out and "fraud" not in out and "portfolio" not in out
+
+    # export: --model NAME gives the model's own table; without it, one file, `model` first
+    exports = {}
+    for model in MODELS:
+        alone, picked = tmp_path / f"alone-{model}.csv", tmp_path / f"picked-{model}.csv"
+        assert main(["export", "daily", "--config", str(tmp_path / f"{model}.yaml"),
+                     "--output", str(alone)]) == 0  # fmt: skip
+        assert main(["export", "daily", "--config", str(together), "--model", model,
+                     "--output", str(picked)]) == 0  # fmt: skip
+        exports[model] = pd.read_csv(alone)
+        assert "model" not in exports[model].columns  # a single model's table is unchanged
+        pd.testing.assert_frame_equal(pd.read_csv(picked), exports[model])
     output = tmp_path / "daily.csv"
     assert main(["export", "daily", "--config", str(together), "--output", str(output)]) == 0
-    for model in MODELS:
-        exported = pd.read_csv(tmp_path / f"daily-{model}.csv")
-        alone = tmp_path / "alone.csv"
-        assert (
-            main(
-                [
-                    "export",
-                    "daily",
-                    "--config",
-                    str(tmp_path / f"{model}.yaml"),
-                    "--output",
-                    str(alone),
-                ]
-            )
-            == 0
-        )
-        pd.testing.assert_frame_equal(exported, pd.read_csv(alone))
-    assert not output.exists()
+    expected = pd.concat(
+        [frame.assign(model=name)[["model", *frame.columns]] for name, frame in exports.items()],
+        ignore_index=True,
+    )
+    pd.testing.assert_frame_equal(pd.read_csv(output), expected, check_dtype=False)
+
+    # the portfolio's totals: each model's exported figures, summed here
+    sums = {c: sum(exports[m][c].sum() for m in MODELS) for c in ("profit", "uplift",
+            "operating_cost", "net_profit")}  # fmt: skip
+    assert sums["operating_cost"] > 0 and sums["profit"] != 0
+    [total] = read_portfolio(load_deployment(together).models).totals
+    for column, value in sums.items():
+        assert getattr(total, column) == pytest.approx(value, rel=1e-12), column
+    assert total.roi == pytest.approx(sums["net_profit"] / sums["operating_cost"])
+    [total_line] = [
+        line for line in portfolio_out.splitlines() if line.lstrip().startswith("total (")
+    ]
+    for column in ("profit", "net_profit"):
+        assert money(sums[column], "EUR") in total_line, column
+    assert f"{sums['net_profit'] / sums['operating_cost']:,.1f}×" in total_line
+
+    # the report: one page, the portfolio then each model; --model: that model's own report
     report = tmp_path / "r.html"
-    args = ["report", "--config", str(together), "--model", "fraud", "--output", str(report)]
-    assert main(args) == 0
-    assert (tmp_path / "r-fraud.html").exists() and not (tmp_path / "r-churn.html").exists()
+    assert main(["report", "--config", str(together), "--output", str(report)]) == 0
+    page = report.read_text()
+    assert "<title>guap-pipeline report: fraud, churn</title>" in page
+    assert page.index("Portfolio") < page.index('id="model-fraud"') < page.index('id="model-churn"')
+    assert money(sums["net_profit"], "EUR") in page
+    assert main(["report", "--config", str(together), "--model", "fraud",
+                 "--output", str(report)]) == 0  # fmt: skip
+    page = report.read_text()
+    assert "<title>guap-pipeline report: fraud</title>" in page and "Portfolio" not in page
 
     # a late label of one model: that model's sensor sees it, its day alone is rebuilt
     late = pd.DataFrame(

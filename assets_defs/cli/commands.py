@@ -51,13 +51,6 @@ def _models(config_path: str | Path, model: str | None) -> dict[str, GuapConfig]
     return dict(load_deployment(config_path).select(model).models)
 
 
-def _model_output(output: str, model: str) -> Path:
-    """Where one model's file goes: ``output`` itself for a single model, else the model's
-    name before the suffix (``daily.csv`` → ``daily-fraud.csv``)."""
-    path = Path(output)
-    return path if not model else path.with_name(f"{path.stem}-{model}{path.suffix}")
-
-
 def _each_model(
     config_path: str | Path, model: str | None, command: Callable[[str, GuapConfig], int]
 ) -> int:
@@ -176,7 +169,14 @@ def cmd_run(args: argparse.Namespace) -> int:
         summary = _run_pipeline(config_path, args.as_of, config, model)
         return _print_summary(config, summary, config_path, model)
 
-    return _each_model(config_path, args.model, run)
+    status = _each_model(config_path, args.model, run)
+    models = _models(config_path, args.model)
+    if len(models) > 1:  # the models side by side and in total, as their stores now hold them
+        from guap_pipeline.report.portfolio import portfolio_text, read_portfolio
+
+        print("\n== portfolio ==")
+        print(portfolio_text(read_portfolio(models)))
+    return status
 
 
 def _exported(config: GuapConfig, table: str) -> pd.DataFrame | None:
@@ -205,19 +205,28 @@ EXPORTS = {
 
 def cmd_export(args: argparse.Namespace) -> int:
     from guap_pipeline.errors import GuapError
+    from guap_pipeline.report.portfolio import combined
 
-    def export(model: str, config: GuapConfig) -> int:
+    frames: dict[str, pd.DataFrame] = {}
+
+    def read(model: str, config: GuapConfig) -> int:
         frame = _exported(config, args.table)
         if frame is None:
             raise GuapError(
                 f"no {args.table} table in {config.storage} yet: run `guap-pipeline run`"
             )
-        output = _model_output(args.output, model)
-        frame.to_csv(output, index=False)
-        _progress(f"wrote {len(frame)} rows to {output}")
+        frames[model] = frame
         return OK
 
-    return _each_model(args.config, args.model, export)
+    status = _each_model(args.config, args.model, read)
+    if not frames:
+        return status
+    several = args.model is None and "" not in frames  # every model in one file
+    frame = combined(frames) if several else next(iter(frames.values()))
+    frame.to_csv(args.output, index=False)
+    counts = f" ({', '.join(f'{n}: {len(f)}' for n, f in frames.items())})" if several else ""
+    _progress(f"wrote {len(frame)} rows to {args.output}{counts}")
+    return status
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -225,29 +234,41 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     from guap_pipeline.errors import GuapError
     from guap_pipeline.report.html import render_html
+    from guap_pipeline.report.portfolio import model_line, portfolio
+    from guap_pipeline.report.portfolio_page import ModelTables, render_portfolio_html
     from guap_pipeline.store.store import Store
 
-    def report(model: str, config: GuapConfig) -> int:
+    tables: dict[str, ModelTables] = {}
+
+    def read(model: str, config: GuapConfig) -> int:
         store = Store(config.storage)
-        daily = store.read("daily_summary")
-        if daily is None or daily.empty:
+        daily, flags = store.read("daily_summary"), store.read("flags")
+        if flags is None:
+            flags = pd.DataFrame(columns=["series", "flag", "start_date"])
+        built = daily is not None and not daily.empty
+        curves = store.read_partitions("threshold_curve") if built else pd.DataFrame()
+        tables[model] = ModelTables(config, daily, flags, curves)
+        if not built:
             raise GuapError(
                 f"no daily summary in {config.storage} yet: run `guap-pipeline run` first"
             )
-        flags = store.read("flags")
-        page = render_html(
-            daily,
-            flags if flags is not None else pd.DataFrame(columns=["series", "flag", "start_date"]),
-            store.read_partitions("threshold_curve"),
-            config,
-            generated=dt.date.today(),
-        )
-        output = _model_output(args.output, model)
-        output.write_text(page, encoding="utf-8")
-        _progress(f"wrote {output} ({len(page) // 1024} KiB, self-contained)")
         return OK
 
-    return _each_model(args.config, args.model, report)
+    status = _each_model(args.config, args.model, read)
+    built = {name: t for name, t in tables.items() if t.daily is not None and not t.daily.empty}
+    if not built:
+        return status
+    today = dt.date.today()
+    if args.model is None and "" not in tables:  # every model: the portfolio, then each
+        lines = [model_line(name, t.daily, t.flags, t.config) for name, t in tables.items()]
+        page = render_portfolio_html(portfolio(lines), tables, generated=today)
+    else:
+        [one] = built.values()
+        page = render_html(one.daily, one.flags, one.curves, one.config, generated=today)
+    output = Path(args.output)
+    output.write_text(page, encoding="utf-8")
+    _progress(f"wrote {output} ({len(page) // 1024} KiB, self-contained)")
+    return status
 
 
 FLAGS_INPUT = ("date", "n_predictions", "n_labeled", "tp", "fp", "fn", "tn")
@@ -330,7 +351,9 @@ def build_parser() -> argparse.ArgumentParser:
         sub = tables.add_parser(table, help=f"{what}, as CSV")
         sub.add_argument("--config", required=True, help="path to guap.yaml")
         sub.add_argument(
-            "--output", required=True, help="CSV file to write (one per model: daily-NAME.csv)"
+            "--output",
+            required=True,
+            help="CSV file to write (several models: one file, a `model` column first)",
         )
         sub.add_argument("--model", help=MODEL_HELP)
         sub.set_defaults(func=cmd_export, table=table)
@@ -350,7 +373,9 @@ def build_parser() -> argparse.ArgumentParser:
     report = commands.add_parser("report", help="write the self-contained HTML report")
     report.add_argument("--config", required=True, help="path to guap.yaml")
     report.add_argument(
-        "--output", required=True, help="HTML file to write (one per model: report-NAME.html)"
+        "--output",
+        required=True,
+        help="HTML file to write (several models: one page, the portfolio on top)",
     )
     report.add_argument("--model", help=MODEL_HELP)
     report.set_defaults(func=cmd_report)

@@ -61,10 +61,12 @@ HEADER_CHARS, SECTION_CHARS, CONTEXT_CHARS = 150, 3000, 2000
 
 def payload(alert: Mapping[str, object]) -> dict:
     """The JSON a webhook receives: Slack ``text`` and ``blocks`` (header: the headline;
-    fields: model version, flag, series, since, money; then where the money went; the
-    statistics as context), and the alert's fields under ``guap`` for machines."""
+    fields: model, model version, flag, series, since, money; then where the money went;
+    the statistics as context), and the alert's fields under ``guap`` for machines
+    (``model`` only when set: a single model's payload is as it always was)."""
     first, *rest = str(alert["message"]).split("\n")
     fields = {
+        "Model": alert.get("model"),
         "Model version": alert.get("model_version"),
         "Flag": f"{alert['flag']} ({alert['kind']}, {alert['severity']})",
         "Series": alert.get("series"),
@@ -97,7 +99,11 @@ def payload(alert: Mapping[str, object]) -> dict:
     return {
         "text": str(alert["message"]),
         "blocks": blocks,
-        "guap": {k: _plain(alert.get(k)) for k in PAYLOAD_FIELDS},
+        "guap": {
+            k: _plain(alert.get(k))
+            for k in PAYLOAD_FIELDS
+            if k != "model" or not (_missing(alert.get(k)) or alert.get(k) == "")
+        },
     }
 
 

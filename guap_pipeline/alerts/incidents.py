@@ -37,6 +37,7 @@ INCIDENT_COLUMNS = (
 ALERT_COLUMNS = (
     "alert_id",
     "incident_id",
+    "model",  # its name under a models: section; "" for a file of one model
     "kind",
     "flag",
     "model_version",
@@ -76,8 +77,11 @@ class Context:
     proximity: float = 0.05  # diminishing returns: "within 5 % of the ceiling"
 
 
-def _incident_id(key: tuple[str, str, str], opened_on: str) -> str:
-    return hashlib.sha1("|".join([*key, opened_on]).encode()).hexdigest()[:12]
+def _incident_id(key: tuple[str, str, str], opened_on: str, model: str = "") -> str:
+    """A stable id; the model's name is part of it when set, so that two models' incidents
+    (the same flag of version v1 on the same day) never share one."""
+    parts = [model, *key, opened_on] if model else [*key, opened_on]
+    return hashlib.sha1("|".join(parts).encode()).hexdigest()[:12]
 
 
 def _iso(value: object) -> str | None:
@@ -87,9 +91,10 @@ def _iso(value: object) -> str | None:
     return pd.Timestamp(value).date().isoformat()  # type: ignore[arg-type]
 
 
-def _subject(flag: Mapping[str, object]) -> str:
+def _subject(flag: Mapping[str, object], model: str = "") -> str:
     series = f" [{flag['series']}]" if flag.get("series") else ""
-    return f"{flag.get('model_version') or 'all versions'}{series}"
+    named = f"{model} model, " if model else ""
+    return f"{named}{flag.get('model_version') or 'all versions'}{series}"
 
 
 def headline(
@@ -100,12 +105,14 @@ def headline(
     currency: str = "",
     today: dt.date | None = None,
     previous: object = None,
+    model: str = "",
 ) -> str:
     """The answer first, in one line: which model, what happened, how much a day, since when.
 
-    e.g. ``fraud-v3: profit down 3.3k EUR/day since 6 May (−23 % of its uplift)``
+    e.g. ``fraud-v3: profit down 3.3k EUR/day since 6 May (−23 % of its uplift)``; with
+    several models, the model's name first (``fraud model, v3: profit down ...``).
     """
-    name, subject = str(flag["flag"]), _subject(flag)
+    name, subject = str(flag["flag"]), _subject(flag, model)
     since = _iso(flag.get("start_date"))
     since_text = f" since {day(since, today=today)}" if since else ""
 
@@ -156,9 +163,13 @@ def message(
     currency: str = "",
     today: dt.date | None = None,
     previous: object = None,
+    model: str = "",
 ) -> str:
     """Headline, then where the money went, then the statistics: one line each."""
-    lines = [headline(kind, flag, context, currency=currency, today=today, previous=previous)]
+    head = headline(
+        kind, flag, context, currency=currency, today=today, previous=previous, model=model
+    )
+    lines = [head]
     if kind != "resolved":
         if context.where:
             lines.append(context.where)
@@ -175,6 +186,7 @@ def update_incidents(
     alert_on: Sequence[str] = ("decline",),
     context: Callable[[pd.Series], Context] = lambda _: Context(),
     currency: str = "",
+    model: str = "",
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Open, follow up and resolve incidents; return (incidents, new notifications).
 
@@ -182,7 +194,8 @@ def update_incidents(
     raise incidents. An incident is one (flag, model version, series): two versions in
     decline at once are two incidents. It alerts when it opens, when its money at stake
     grows by a quarter since the last message, and when the flag is gone (resolved).
-    ``context`` gives a message what the daily table says around the flag.
+    ``context`` gives a message what the daily table says around the flag. ``model``: the
+    model's name under a models: section, in every message and incident id.
     """
     records = incidents.to_dict("records") if len(incidents) else []
     open_by_key = {_key(r): r for r in records if r["status"] == "open"}
@@ -194,7 +207,7 @@ def update_incidents(
         incident = open_by_key.pop(key, None)
         if incident is None:
             incident = {
-                "incident_id": _incident_id(key, day_text),
+                "incident_id": _incident_id(key, day_text, model),
                 **dict(zip(INCIDENT_KEY, key, strict=True)),
                 "severity": SEVERITY.get(key[0], "WARN"),
                 "status": "open",
@@ -205,22 +218,24 @@ def update_incidents(
                 "notified_money_at_stake": money_now,
             }
             records.append(incident)
-            text = message("opened", flag, context(flag), currency=currency, today=today)
-            notes.append(_note(incident, "opened", flag, text, day_text))
+            text = message(
+                "opened", flag, context(flag), currency=currency, today=today, model=model
+            )
+            notes.append(_note(incident, "opened", flag, text, day_text, model))
             continue
         incident["money_at_stake"] = money_now
         if _worse(money_now, incident["notified_money_at_stake"]):
             text = message(
                 "worsened", flag, context(flag), currency=currency, today=today,
-                previous=incident["notified_money_at_stake"],
+                previous=incident["notified_money_at_stake"], model=model,
             )  # fmt: skip
             incident["notified_money_at_stake"] = money_now
-            notes.append(_note(incident, "worsened", flag, text, day_text))
+            notes.append(_note(incident, "worsened", flag, text, day_text, model))
     for incident in open_by_key.values():
         incident.update(status="resolved", resolved_on=day_text)
         gone = pd.Series({**incident, "money_at_stake": None})
-        text = message("resolved", gone, Context(), currency=currency, today=today)
-        notes.append(_note(incident, "resolved", gone, text, day_text))
+        text = message("resolved", gone, Context(), currency=currency, today=today, model=model)
+        notes.append(_note(incident, "resolved", gone, text, day_text, model))
     return (
         pd.DataFrame(records, columns=list(INCIDENT_COLUMNS)),
         pd.DataFrame(notes, columns=list(ALERT_COLUMNS)),
@@ -252,10 +267,13 @@ def _worse(now: object, before: object) -> bool:
     return abs(as_number(now)) > abs(as_number(before)) * WORSENED_RATIO  # False if either is NaN
 
 
-def _note(incident: Mapping[str, object], kind: str, flag: pd.Series, text: str, on: str) -> dict:
+def _note(
+    incident: Mapping[str, object], kind: str, flag: pd.Series, text: str, on: str, model: str
+) -> dict:
     return {
         "alert_id": f"{incident['incident_id']}-{kind}-{on}",
         "incident_id": incident["incident_id"],
+        "model": model,
         "kind": kind,
         **{c: incident[c] for c in INCIDENT_KEY},
         "severity": incident["severity"],
@@ -274,6 +292,7 @@ def run_failure_alert(job_name: str, run_id: str, reason: str) -> dict:
     return {
         "alert_id": f"run-{run_id}",
         "incident_id": f"run-{run_id[:8]}",
+        "model": "",  # one sensor for the location: the job's name carries the model's
         "kind": "run_failed",
         "flag": "run_failure",
         "model_version": "",

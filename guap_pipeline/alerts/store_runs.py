@@ -208,6 +208,7 @@ def build_alerts(
             alert_on=config.alert_on,
             context=lambda flag: flag_context(daily, config, flag, today=today),
             currency=config.currency,
+            model=config.model_name,
         )
         history = _read(store, "alerts", ALERT_COLUMNS)
         alerts = pd.concat([history, notes], ignore_index=True) if len(notes) else history

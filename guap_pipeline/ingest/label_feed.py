@@ -225,8 +225,9 @@ class LabelFeed:
     def stalled_dates(self) -> frozenset[str]:
         return frozenset(self.stalled.index.astype(str))
 
-    def message(self) -> str | None:
-        """One plain sentence for the stalled days, or ``None`` when the feed looks normal.
+    def message(self, model: str = "") -> str | None:
+        """One plain sentence for the stalled days, or ``None`` when the feed looks normal;
+        ``model``: the model's name under a models: section, said first.
 
         >>> days = pd.DataFrame({"coverage": [0.61], "usual": [0.97], "age": [45]},
         ...                     index=pd.Index(["2019-08-02"], name="date"))
@@ -247,6 +248,7 @@ land (latest label 2019-09-01)
         one = len(days) == 1
         latest = f" (latest label {self.latest_label})" if self.latest_label else ""
         return (
+            f"{f'model {model}: ' if model else ''}"
             f"labels for days after {day_before} have stopped arriving: {len(days)} "
             f"day{'' if one else 's'} past the label window {'is' if one else 'are'} "
             f"{_span(days['coverage'], '{:.0%}')} labeled where {_span(days['usual'], '{:.0%}')} "

@@ -214,6 +214,8 @@ table { border-collapse: collapse; font-size: 0.85em; width: 100%; }
 td, th { border-bottom: 1px solid #ddd; padding: 0.3em 0.5em; text-align: right; }
 th { vertical-align: bottom; } td:first-child, th:first-child { text-align: left; }
 td { font-variant-numeric: tabular-nums; }
+tr.total td { border-top: 2px solid #999; } .notes { color: #555; font-size: 0.85em; }
+.portfolio td { white-space: nowrap; } .portfolio td:nth-child(9) { white-space: normal; }
 """
 
 
@@ -257,7 +259,9 @@ def _attention_html(
     return f'<ul class="attention">{"".join(items)}</ul>'
 
 
-def _acceptance_html(daily: pd.DataFrame, config: GuapConfig, today: dt.date) -> str:
+def _acceptance_html(
+    daily: pd.DataFrame, config: GuapConfig, today: dt.date, heading: str = "h2"
+) -> str:
     """The targets agreed with the business, met or not; nothing when none is set."""
     verdicts = acceptance(daily, config, today)
     if not verdicts:
@@ -267,7 +271,54 @@ def _acceptance_html(daily: pd.DataFrame, config: GuapConfig, today: dt.date) ->
         f"{html.escape(v.name.replace('_', ' '))} — {html.escape(v.detail)}</li>"
         for v in verdicts
     )
-    return f"<h2>Acceptance targets</h2><ul>{rows}</ul>"
+    return f"<{heading}>Acceptance targets</{heading}><ul>{rows}</ul>"
+
+
+def model_section(
+    daily: pd.DataFrame,
+    flags: pd.DataFrame,
+    curves: pd.DataFrame,
+    config: GuapConfig,
+    *,
+    generated: dt.date,
+    heading: int = 2,
+) -> str:
+    """One model's report below its title: the period, the cards, what needs attention,
+    the acceptance targets, the charts, the summary table; ``heading``: the level of its
+    section titles (3 on a several-model page, under the model's own)."""
+    images = charts(daily, flags, curves, config)
+    found = cards(daily, flags, config, today=generated)
+    table = readable_version_table(daily, config.currency)
+    anchor = f"{config.model_name}-" if config.model_name else ""
+    figures = "\n".join(
+        f'<figure id="chart-{anchor}{name}"><img alt="{name}" '
+        f'src="data:image/png;base64,{base64.b64encode(png).decode()}"></figure>'
+        for name, png in images.items()
+    )
+    first, last = (day(daily["date"].min()), day(daily["date"].max()))
+    h, n_days = f"h{heading}", daily["date"].nunique()
+    return f"""<p class="sub">{first} – {last}, {n_days:,} days; generated {day(generated)}.
+Per day = the mean over the last mature days (labels in).</p>
+<section class="cards">{"".join(_card_html(c) for c in found[-1:] + found[:-1])}</section>
+<{h}>What needs attention</{h}>
+{_attention_html(daily, flags, config, generated)}
+{_acceptance_html(daily, config, generated, h)}
+<{h}>Charts</{h}>
+{figures}
+<{h}>Summary</{h}>
+{table.to_html(index=False)}
+"""
+
+
+def page(title: str, body: str) -> str:
+    """A whole self-contained HTML page around ``body``."""
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{html.escape(title)}</title>
+<style>{STYLE}</style></head><body>
+{body}</body></html>
+"""
 
 
 def render_html(
@@ -278,31 +329,10 @@ def render_html(
     *,
     generated: dt.date,
 ) -> str:
-    """The whole report page; every chart an ``<img>`` with a data URI."""
-    images = charts(daily, flags, curves, config)
-    found = cards(daily, flags, config, today=generated)
-    table = readable_version_table(daily, config.currency)
-    figures = "\n".join(
-        f'<figure id="chart-{name}"><img alt="{name}" '
-        f'src="data:image/png;base64,{base64.b64encode(png).decode()}"></figure>'
-        for name, png in images.items()
-    )
-    first, last = (day(daily["date"].min()), day(daily["date"].max()))
-    return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>guap-pipeline report</title>
-<style>{STYLE}</style></head><body>
-<h1>Is the model making money?</h1>
-<p class="sub">{first} – {last}, {daily["date"].nunique():,} days; generated {day(generated)}.
-Per day = the mean over the last mature days (labels in).</p>
-<section class="cards">{"".join(_card_html(c) for c in found[-1:] + found[:-1])}</section>
-<h2>What needs attention</h2>
-{_attention_html(daily, flags, config, generated)}
-{_acceptance_html(daily, config, generated)}
-<h2>Charts</h2>
-{figures}
-<h2>Summary</h2>
-{table.to_html(index=False)}
-</body></html>
-"""
+    """The whole report page of one model; every chart an ``<img>`` with a data URI. A
+    model of a models: section is named in the title."""
+    name = config.model_name
+    title = f"guap-pipeline report: {name}" if name else "guap-pipeline report"
+    question = f"Is the {name} model making money?" if name else "Is the model making money?"
+    section = model_section(daily, flags, curves, config, generated=generated)
+    return page(title, f"<h1>{html.escape(question)}</h1>\n{section}")

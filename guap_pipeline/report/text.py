@@ -118,9 +118,9 @@ def estimate_lines(daily: pd.DataFrame) -> list[str]:
     return lines
 
 
-def label_feed_lines(feed: LabelFeed | None) -> list[str]:
+def label_feed_lines(feed: LabelFeed | None, model: str = "") -> list[str]:
     """The label feed's warning, when days wait on labels that stopped arriving."""
-    message = None if feed is None else feed.message()
+    message = None if feed is None else feed.message(model)
     return [] if message is None else [f"label feed (WARN): {message}"]
 
 
@@ -161,7 +161,7 @@ def summary_text(
     ]
     lines.append(readable_version_table(daily, config.currency).to_string(index=False))
     lines += ["", *roi_lines(daily, config), *estimate_lines(daily)]
-    lines += [*label_feed_lines(label_feed), *flag_lines(flags)]
+    lines += [*label_feed_lines(label_feed, config.model_name), *flag_lines(flags)]
     return "\n".join(lines)
 
 
