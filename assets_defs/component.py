@@ -15,6 +15,7 @@ instances merge; each model reads its own config through its :class:`ModelKeys`.
 """
 
 import datetime as dt
+from dataclasses import replace
 from pathlib import Path
 
 import dagster as dg
@@ -101,4 +102,4 @@ def component_config(name: str, path: Path) -> GuapConfig:
             f"{path} has a models: section; a component monitors one model: point it at a "
             "single-model file (or load that file as its own code location)",
         )
-    return deployment.models[""]
+    return replace(deployment.models[""], model_name=name)  # alerts and report name it

@@ -43,7 +43,9 @@ class ModelKeys:
     def resource(self, guap: GuapResource) -> GuapResource:
         """The deployment's ``guap`` resource, for this model."""
         if self.config_path:
-            return GuapResource(config_path=self.config_path, as_of=guap.as_of)
+            return GuapResource(
+                config_path=self.config_path, as_of=guap.as_of, model_name=self.name
+            )
         return guap.of(self.name)
 
 

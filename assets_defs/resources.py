@@ -2,6 +2,7 @@
 where alerts go."""
 
 import datetime as dt
+from dataclasses import replace
 
 import dagster as dg
 
@@ -20,12 +21,14 @@ class GuapResource(dg.ConfigurableResource):
     ``as_of`` pins "today" (ISO date) for reproducible runs; empty means the real date.
     ``model`` names one model of a config with a ``models:`` section; empty means the
     file's single model. One resource serves every model: each model's assets, checks
-    and sensors take their own with :meth:`of`.
+    and sensors take their own with :meth:`of`. ``model_name`` is the name a single-model
+    file's model goes by in alerts and reports (a component's ``name``).
     """
 
     config_path: str
     as_of: str = ""
     model: str = ""
+    model_name: str = ""
 
     def of(self, model: str) -> "GuapResource":
         """This resource for model ``model`` (itself for the single model ``""``)."""
@@ -36,6 +39,8 @@ class GuapResource(dg.ConfigurableResource):
     def config(self) -> GuapConfig:
         if self.model:
             return load_model_config(self.config_path, self.model)
+        if self.model_name:
+            return replace(load_config(self.config_path), model_name=self.model_name)
         return load_config(self.config_path)
 
     def store(self) -> Store:

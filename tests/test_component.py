@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 
 from assets_defs.factory import build_definitions
+from assets_defs.models import ModelKeys
 from assets_defs.resources import GuapResource
 from assets_defs.sensors import range_tags
 from guap_pipeline.errors import ConfigError
@@ -126,6 +127,11 @@ def test_two_instances_hold_each_model_under_its_name(
     # (RunStatusSensorDefinition has no public accessor for them)
     watched = defs.resolve_sensor_def("fraud__run_failure_alert_sensor")._monitored_jobs
     assert sorted(job.name for job in watched) == sorted(f"fraud__{job}" for job in STEPS)
+    # what the runs read: each model's own file, under its name (its alerts and report say it)
+    shared = GuapResource(config_path="", as_of=AS_OF)
+    fraud = ModelKeys("fraud", config_path=str(project / "shop/defs/fraud/guap.yaml"))
+    assert fraud.resource(shared).config().model_name == "fraud"
+    assert fraud.resource(shared).config().storage == tmp_path / "fraud-store"
 
 
 def fraud_profit_by_day(landing: Path) -> pd.Series:
