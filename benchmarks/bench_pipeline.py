@@ -10,6 +10,11 @@ Targets (issue "Dagster pipeline"):
 - **A 365-day backfill at 100k predictions/day** through the real command line,
   ``guap-pipeline run --config ... --as-of ...`` (in-process Dagster on a persistent
   instance): under **3 minutes** on 2 cores.
+- **The big day as a user meets it** (issue 19, ``--only day-cli``, ``--ids str|int``):
+  one ``guap-pipeline run`` process over the same day (fresh store, as of the next day),
+  minus the same command over an almost empty day, within **2×** of the floor below
+  (DuckDB writing the same tables from the same files), in wall time and in CPU time
+  (user + system, from ``wait4``), and the whole process's peak RSS under **1.5 GiB**.
 - **Any number of landing files** (issue 14): 1,000 daily predictions files and ~1,000
   daily labels files of ~1.3k rows each, all landed before the first ``guap-pipeline
   run``, staged and built by that one process with the default 1 GB DuckDB budget: no
@@ -45,6 +50,7 @@ Usage::
     python benchmarks/bench_pipeline.py --rows 200000 --days 10 --per-day 5000   # smoke test
     python benchmarks/bench_pipeline.py --only day              # or: --only backfill
     python benchmarks/bench_pipeline.py --only files            # 1,000 + ~1,000 daily files
+    python benchmarks/bench_pipeline.py --only day-cli --ids int  # the day through the CLI
 """
 
 from __future__ import annotations
@@ -67,6 +73,8 @@ TARGET_RSS_MIB = 1.5 * 1024
 TARGET_BACKFILL_SECONDS = 180.0
 DAY = "2026-03-02"
 BACKFILL_START = "2025-10-01"
+INT_ID_BASE = 10_000_000_000  # integer ids of --ids int: database keys, not 0..n
+EMPTY_ROWS = 1000  # the almost empty day whose run the CLI day subtracts
 # The many-files run: 1,000 days from here end before today (partitions end today).
 FILES_START = "2023-01-01"
 CONFIG = """\
@@ -114,6 +122,8 @@ DUCKDB_TABLES_SQL = (
     QUADRANT_SQL.format(rows="read_parquet('{dir}/labeled.parquet') WHERE y_true IS NOT NULL"),
 )
 
+FLOOR_STEPS = ("predictions", "labels", "labeled", "aggregate")  # what each statement writes
+
 
 # ---------------------------------------------------------------------------- data
 
@@ -159,14 +169,33 @@ def _day_tables(day: dt.date, n: int, seed: int, *, shuffle_labels: bool):
     return predictions, labels, arrival
 
 
-def generate_day(folder: Path, rows: int) -> None:
-    """One day of ``rows`` predictions and ``rows`` labels (every prediction labeled once)."""
+def generate_day(folder: Path, rows: int, ids: str = "str") -> None:
+    """One day of ``rows`` predictions and ``rows`` labels (every prediction labeled once);
+    with ``ids="int"`` the same rows keyed by int64 ids (database keys) instead of text."""
     import pyarrow.parquet as pq
 
     _fresh_landing(folder, start=DAY)
     predictions, labels, _ = _day_tables(dt.date.fromisoformat(DAY), rows, 0, shuffle_labels=True)
+    if ids == "int":
+        predictions, labels = _integer_ids(predictions, labels)
     pq.write_table(predictions, folder / "landing/predictions/predictions.parquet")
     pq.write_table(labels, folder / "landing/labels/labels.parquet")
+
+
+def _integer_ids(predictions, labels):
+    """Both tables with ``prediction_id`` as int64: ``INT_ID_BASE`` + the row's sequence
+    number (the text ids' numeric tail), so every label keeps its prediction."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    def as_int(ids):
+        tail = pc.cast(pc.utf8_slice_codeunits(ids, 12), pa.int64())
+        return pc.add(tail, pa.scalar(INT_ID_BASE, pa.int64()))
+
+    return (
+        predictions.set_column(0, "prediction_id", as_int(predictions["prediction_id"])),
+        labels.set_column(0, "prediction_id", as_int(labels["prediction_id"])),
+    )
 
 
 def generate_backfill(folder: Path, days: int, per_day: int, start: str = BACKFILL_START) -> str:
@@ -230,14 +259,16 @@ def scenario_guap(folder: Path) -> dict:
     shutil.rmtree(config.storage, ignore_errors=True)
     store = Store(config.storage)
     steps: dict[str, float] = {}
+    cpu: dict[str, float] = {}
     peaks: dict[str, float] = {}
     started = time.perf_counter()
 
     def step(name: str, call):
         _reset_peak()
-        begin = time.perf_counter()
+        begin, begin_cpu = time.perf_counter(), time.process_time()
         out = call()
         steps[name] = round(time.perf_counter() - begin, 3)
+        cpu[name] = round(time.process_time() - begin_cpu, 3)  # every thread's
         peaks[name] = _peak_mib()
         return out
 
@@ -254,7 +285,7 @@ def scenario_guap(folder: Path) -> dict:
         for row in summary.itertuples()
         for q in ("tp", "fp", "fn", "tn")
     }
-    return {"wall": wall, "steps": steps, "step_peak_mib": peaks, "cells": cells}
+    return {"wall": wall, "steps": steps, "step_cpu": cpu, "step_peak_mib": peaks, "cells": cells}
 
 
 def _reset_peak() -> None:
@@ -280,7 +311,7 @@ QUADRANT = {(1, 1): "tp", (0, 1): "fp", (1, 0): "fn", (0, 0): "tn"}
 def scenario_duckdb(folder: Path) -> dict:
     import duckdb
 
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     with duckdb.connect() as con:
         rows = con.execute(
             DUCKDB_SQL,
@@ -290,7 +321,7 @@ def scenario_duckdb(folder: Path) -> dict:
             ],
         ).fetchall()
     wall = time.perf_counter() - started
-    return {"wall": wall, "cells": _cells(rows)}
+    return {"wall": wall, "cpu": time.process_time() - cpu_started, "cells": _cells(rows)}
 
 
 def scenario_duckdb_tables(folder: Path) -> dict:
@@ -304,12 +335,16 @@ def scenario_duckdb_tables(folder: Path) -> dict:
         "labels": sql_path(folder / "landing/labels/labels.parquet"),
     }
     with tempfile.TemporaryDirectory(dir=folder) as tables:
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
+        steps: dict[str, float] = {}
         with duckdb.connect() as con:
-            for statement in DUCKDB_TABLES_SQL:
+            for name, statement in zip(FLOOR_STEPS, DUCKDB_TABLES_SQL, strict=True):
+                begin = time.process_time()
                 rows = con.execute(statement.format(dir=tables, **landing)).fetchall()
+                steps[name] = round(time.process_time() - begin, 3)  # every DuckDB thread's
         wall = time.perf_counter() - started
-    return {"wall": wall, "cells": _cells(rows)}
+        cpu = time.process_time() - cpu_started
+    return {"wall": wall, "cpu": cpu, "step_cpu": steps, "cells": _cells(rows)}
 
 
 def _cells(rows: list[tuple]) -> dict[str, list]:
@@ -323,7 +358,7 @@ def _cells(rows: list[tuple]) -> dict[str, list]:
 def _child_main(argv: list[str]) -> None:
     name, folder = argv[0], Path(argv[1])
     if name == "generate-day":
-        generate_day(folder, int(argv[2]))
+        generate_day(folder, int(argv[2]), *argv[3:])
         out: dict = {}
     elif name == "generate-backfill":
         out = {"as_of": generate_backfill(folder, int(argv[2]), int(argv[3]), *argv[4:])}
@@ -363,6 +398,7 @@ def run_child(argv: list[str], *, log: Path) -> dict:
     wall = time.perf_counter() - started
     result = child_result(argv, proc.returncode, log)
     result["process_wall"] = wall
+    result["process_cpu"] = usage.ru_utime + usage.ru_stime
     result["peak_rss_mib"] = usage.ru_maxrss / 1024  # Linux: KiB
     return result
 
@@ -371,12 +407,15 @@ def child(name: str, *args: object, log: Path) -> dict:
     return run_child([sys.executable, str(HERE), "--child", name, *map(str, args)], log=log)
 
 
-def bench_day(out: Path, rows: int) -> dict:
+def bench_day(out: Path, rows: int, ids: str) -> dict:
     folder = out / "day"
-    print(f"generating one day of {rows:,} predictions and {rows:,} labels ...", flush=True)
-    child("generate-day", folder, rows, log=out / "generate_day.log")
+    print(f"generating one day of {rows:,} predictions and labels, {ids} ids ...", flush=True)
+    child("generate-day", folder, rows, ids, log=out / "generate_day.log")
     duck = child("duckdb", folder, log=out / "duckdb.log")
-    print(f"  bare DuckDB   {duck['wall']:7.2f} s  peak RSS {duck['peak_rss_mib']:7.0f} MiB")
+    print(
+        f"  bare DuckDB   {duck['wall']:7.2f} s  {duck['cpu']:6.2f} s CPU"
+        f"  peak RSS {duck['peak_rss_mib']:7.0f} MiB"
+    )
     floor = child("duckdb-tables", folder, log=out / "duckdb_tables.log")
     print(
         f"  DuckDB writing the same tables {floor['wall']:7.2f} s  "
@@ -390,8 +429,14 @@ def bench_day(out: Path, rows: int) -> dict:
     print(
         "    steps: "
         + ", ".join(
-            f"{k} {v:.2f}s/{guap['step_peak_mib'][k]:.0f}MiB" for k, v in guap["steps"].items()
+            f"{k} {v:.2f}s/{guap['step_cpu'][k]:.2f}s CPU/{guap['step_peak_mib'][k]:.0f}MiB"
+            for k, v in guap["steps"].items()
         )
+    )
+    print(
+        f"  CPU: guap steps {sum(guap['step_cpu'].values()):.2f} s, floor {floor['cpu']:.2f} s ("
+        + ", ".join(f"{k} {v:.2f}" for k, v in floor["step_cpu"].items())
+        + f"): ratio {sum(guap['step_cpu'].values()) / floor['cpu']:.2f}"
     )
     agree = _agree(guap["cells"], duck["cells"]) and _agree(floor["cells"], duck["cells"])
     ratio = guap["wall"] / duck["wall"]
@@ -407,6 +452,68 @@ def bench_day(out: Path, rows: int) -> dict:
         "guap": guap,
         "ratio": ratio,
         "agree": agree,
+    }
+
+
+def bench_day_cli(out: Path, rows: int, ids: str) -> dict:
+    """The big day as a user meets it: one ``guap-pipeline run`` process (fresh store,
+    as of the next day) over the day, minus the same run over an almost empty day,
+    against the floor (DuckDB writing the same tables from the same files)."""
+    big, empty = out / "day", out / "empty"
+    print(f"generating one day of {rows:,} predictions and labels, {ids} ids ...", flush=True)
+    child("generate-day", big, rows, ids, log=out / "generate_day.log")
+    child("generate-day", empty, EMPTY_ROWS, ids, log=out / "generate_empty.log")
+    duck = child("duckdb", big, log=out / "duckdb.log")
+    floor = child("duckdb-tables", big, log=out / "duckdb_tables.log")
+    as_of = (dt.date.fromisoformat(DAY) + dt.timedelta(days=1)).isoformat()
+    base = run_cli(empty, as_of, log=out / "run_empty.log")
+    run = run_cli(big, as_of, log=out / "run_day.log")
+    cells = _stored_cells(big)
+    agree = _agree(cells, duck["cells"]) and _agree(floor["cells"], duck["cells"])
+    wall = (run["process_wall"] - base["process_wall"]) / floor["wall"]
+    cpu = (run["process_cpu"] - base["process_cpu"]) / floor["cpu"]
+    for name, r in (("run, the day", run), (f"run, {EMPTY_ROWS:,} rows", base)):
+        print(
+            f"  {name:16} {r['process_wall']:7.1f} s wall {r['process_cpu']:7.1f} s CPU"
+            f"  peak RSS {r['peak_rss_mib']:5.0f} MiB"
+        )
+    print(
+        f"  floor (DuckDB writing the same tables) {floor['wall']:6.1f} s wall"
+        f" {floor['cpu']:6.1f} s CPU  peak RSS {floor['peak_rss_mib']:5.0f} MiB;"
+        f" bare DuckDB {duck['wall']:.1f} s / {duck['cpu']:.1f} s CPU; floor CPU by statement: "
+        + ", ".join(f"{k} {v:.2f}" for k, v in floor["step_cpu"].items())
+    )
+    phases = run_phases((out / "run_day.log").read_text())
+    print("    run phases: " + ", ".join(f"{k} {v} s" for k, v in phases.items()))
+    print(
+        f"  (run - almost empty) / floor: wall {wall:.2f}, CPU {cpu:.2f} (target ≤"
+        f" {TARGET_RATIO}); peak {run['peak_rss_mib']:.0f} MiB (target < {TARGET_RSS_MIB:.0f});"
+        f" stored daily_quadrant_profit {'agrees' if agree else 'DIFFERS'} with DuckDB"
+    )
+    return {
+        "rows": rows,
+        "ids": ids,
+        "run": run,
+        "almost_empty": base,
+        "floor": floor,
+        "duckdb": duck,
+        "phases": phases,
+        "ratio_wall": wall,
+        "ratio_cpu": cpu,
+        "agree": agree,
+    }
+
+
+def _stored_cells(folder: Path) -> dict[str, list]:
+    """The stored ``daily_quadrant_profit`` of :data:`DAY`: ``{"version/quadrant": [n, value]}``."""
+    from guap_pipeline.config import load_config
+    from guap_pipeline.store.store import Store
+
+    summary = Store(load_config(folder / "guap.yaml").storage).read("daily_quadrant_profit", DAY)
+    return {
+        f"{row.model_version}/{q}": [int(getattr(row, q)), float(getattr(row, f"value_{q}"))]
+        for row in summary.itertuples()
+        for q in ("tp", "fp", "fn", "tn")
     }
 
 
@@ -528,7 +635,10 @@ def main(argv: list[str] | None = None) -> int:
         "--file-rows", type=int, default=1300, help="predictions per daily file (files run)"
     )
     parser.add_argument(
-        "--only", choices=["day", "backfill", "files"], help="run one benchmark only"
+        "--only", choices=["day", "day-cli", "backfill", "files"], help="run one benchmark only"
+    )
+    parser.add_argument(
+        "--ids", choices=["str", "int"], default="str", help="prediction_id type of the big day"
     )
     parser.add_argument("--out", type=Path, default=ROOT / "out" / "pipeline", help="work folder")
     parser.add_argument("--keep", action="store_true", help="keep the generated data and stores")
@@ -541,11 +651,18 @@ def main(argv: list[str] | None = None) -> int:
     ok, checked = True, False  # the targets are for the full sizes only
     try:
         if args.only in (None, "day"):
-            day = results["day"] = bench_day(work, args.rows)
+            day = results["day"] = bench_day(work, args.rows, args.ids)
             ok &= day["agree"]
             if args.rows >= 10_000_000:
                 checked = True
                 ok &= day["ratio"] <= TARGET_RATIO and day["guap"]["peak_rss_mib"] < TARGET_RSS_MIB
+        if args.only == "day-cli":
+            cli = results["day_cli"] = bench_day_cli(work, args.rows, args.ids)
+            ok &= cli["agree"]
+            if args.rows >= 10_000_000:
+                checked = True
+                ok &= max(cli["ratio_wall"], cli["ratio_cpu"]) <= TARGET_RATIO
+                ok &= cli["run"]["peak_rss_mib"] < TARGET_RSS_MIB
         if args.only in (None, "backfill"):
             back = results["backfill"] = bench_backfill(work, args.days, args.per_day)
             if args.days >= 365 and args.per_day >= 100_000:
