@@ -10,7 +10,7 @@ profit, ROI, payback and the flags active now. The totals follow SPEC "ROI":
   one payback day for the portfolio would need one calendar, and the models keep their
   own start dates and time zones;
 - models in different currencies are never added up: one total per currency, and a note
-  saying so (a model without ``currency:`` is its own currency, not any other's).
+  saying so (the models without ``currency:`` add up together, apart from the others).
 
 The run summary, ``export daily`` and the HTML report all read the portfolio from here.
 """
