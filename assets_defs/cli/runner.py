@@ -17,6 +17,7 @@ import dagster as dg
 import sqlalchemy
 
 from assets_defs.assets import STAGE_REPORT
+from assets_defs.cli.sqlite_engines import reused_sqlite_engines
 from assets_defs.cli.summary import RunSummary, retry_pending_alerts
 from assets_defs.jobs import DAILY_PROFIT_JOB, INGEST_LANDING_JOB, PROFIT_TIMESERIES_JOB
 from assets_defs.models import SINGLE, ModelKeys
@@ -106,7 +107,7 @@ def run_monitoring(
 
     def execute(job_name: str, what: str, **kwargs: object) -> dg.ExecuteInProcessResult:
         progress(what)
-        with quick_sqlite_commits():
+        with quick_sqlite_commits(), reused_sqlite_engines():
             result = defs.resolve_job_def(job_name).execute_in_process(
                 instance=instance,
                 resources={"guap": guap, "alerts": AlertsResource()},
