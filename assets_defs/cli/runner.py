@@ -67,10 +67,13 @@ def quick_sqlite_commits() -> Iterator[None]:
         if not isinstance(connection, sqlite3.Connection):
             return
         try:
+            path = connection.execute("PRAGMA database_list").fetchone()[2]
+            if path in keepers:  # known to be in WAL mode: one statement per connection
+                connection.execute("PRAGMA synchronous=NORMAL")
+                return
             if connection.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
                 return  # a new file (Dagster switches it to WAL next), or in memory
             connection.execute("PRAGMA synchronous=NORMAL")
-            path = connection.execute("PRAGMA database_list").fetchone()[2]
             with lock:
                 if path and path not in keepers:
                     keeper = sqlite3.connect(path, timeout=30, check_same_thread=False)
