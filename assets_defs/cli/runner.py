@@ -18,6 +18,7 @@ import sqlalchemy
 from dagster_shared.error import SerializableErrorInfo
 
 from assets_defs.assets import STAGE_REPORT
+from assets_defs.cli.sqlite_engines import reused_sqlite_engines
 from assets_defs.cli.summary import RunSummary, retry_pending_alerts
 from assets_defs.jobs import DAILY_PROFIT_JOB, INGEST_LANDING_JOB, PROFIT_TIMESERIES_JOB
 from assets_defs.models import SINGLE, ModelKeys
@@ -68,10 +69,13 @@ def quick_sqlite_commits() -> Iterator[None]:
         if not isinstance(connection, sqlite3.Connection):
             return
         try:
+            path = connection.execute("PRAGMA database_list").fetchone()[2]
+            if path in keepers:  # known to be in WAL mode: one statement per connection
+                connection.execute("PRAGMA synchronous=NORMAL")
+                return
             if connection.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
                 return  # a new file (Dagster switches it to WAL next), or in memory
             connection.execute("PRAGMA synchronous=NORMAL")
-            path = connection.execute("PRAGMA database_list").fetchone()[2]
             with lock:
                 if path and path not in keepers:
                     keeper = sqlite3.connect(path, timeout=30, check_same_thread=False)
@@ -108,7 +112,7 @@ def run_monitoring(
 
     def execute(job_name: str, what: str, **kwargs: object) -> dg.ExecuteInProcessResult:
         progress(what)
-        with quick_sqlite_commits():
+        with quick_sqlite_commits(), reused_sqlite_engines():
             result = defs.resolve_job_def(job_name).execute_in_process(
                 instance=instance,
                 resources={"guap": guap, "alerts": AlertsResource()},

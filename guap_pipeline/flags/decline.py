@@ -30,7 +30,8 @@ Method, per current model version (:class:`~guap_pipeline.flags.series.VersionSe
    for a significant rise; when it fires, at most once per ``R`` days, ``mu`` moves up
    to the mean of the last ``R`` days and the stages restart from there. A fall from a
    higher level is then measured from that level; the reference never moves down.
-6. Threshold, by simulation (:func:`calibrate_threshold`; cached once per process).
+6. Threshold, by simulation (:func:`calibrate_threshold`; shipped for the default
+   settings in :mod:`~guap_pipeline.flags.thresholds`, else cached once per process).
    Stable AR(1) series with lag-1 autocorrelation uniform on
    ``[0, calibration_autocorrelation]`` and a strong weekly pattern go through steps 1–3
    with a reference of each stage's length; each stage's ``h`` is the smallest whose
@@ -63,13 +64,13 @@ from guap_pipeline.flags.cusum import (
     CALIBRATION_DAYS,
     CusumState,
     Reference,
-    calibrate_threshold,
     fit_reference,
     flagged,
     run_cusum,
 )
 from guap_pipeline.flags.series import VersionSeries
 from guap_pipeline.flags.settings import FlagSettings
+from guap_pipeline.flags.thresholds import threshold
 from guap_pipeline.flags.verdict import Flag, Verdict, fmt
 
 REFERENCE_DOUBLINGS = 3
@@ -118,7 +119,7 @@ class DeclineRule:
             # Stage j rests on R·2^j days and is in force from age R·2^j + guard (R for
             # stage 0) to the next stage (for good, for the last one).
             table = tuple(
-                calibrate_threshold(
+                threshold(
                     k=float(k),
                     false_alarms_per_year=float(false_alarms_per_year),
                     reference_days=reference_days * 2**j,
