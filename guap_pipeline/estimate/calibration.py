@@ -1,5 +1,6 @@
 """Calibration: a monotone map from score to P(positive), by isotonic regression on the
-labeled rows of a version's reference days, shrunk towards the base rate."""
+labeled rows of a version's reference days, shrunk towards the base rate — used only
+where it predicts held-out reference rows better than the raw scores do."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from numpy.typing import ArrayLike, NDArray
 
 MAX_BINS = 1000  # score bins of the calibration fit (quantiles of the reference scores)
 PRIOR_WEIGHT = 1.0  # pseudo-rows at the base rate added to each isotonic block
+CV_FOLDS = 5  # folds of the cross-validation that decides raw scores or the isotonic map
 _EPS = 1e-6
 
 
@@ -102,3 +104,39 @@ def fit_calibration(
     knots = np.bincount(index, weights=s, minlength=n_bins) / np.bincount(index, minlength=n_bins)
     probs = _isotonic(num, den, PRIOR_WEIGHT * den.sum() / len(s))
     return Calibration(knots, probs, prevalence=float(num.sum() / den.sum()))
+
+
+def cv_folds(n: int) -> NDArray[np.intp]:
+    """Fold of each of ``n`` reference rows: one fixed shuffle, so that the point fit and
+    every bootstrap replicate split the rows alike."""
+    return (np.random.default_rng(0).permutation(n) % CV_FOLDS).astype(np.intp)
+
+
+def isotonic_helps(
+    scores: NDArray[np.float64],
+    y_true: NDArray[np.float64],
+    weights: NDArray[np.float64],
+    index: NDArray[np.intp],
+    n_bins: int,
+    folds: NDArray[np.intp],
+) -> bool:
+    """Whether the isotonic map beats the raw scores as P(y | score) on held-out rows.
+
+    Each fold's rows are predicted by the isotonic map fitted on the other folds (by
+    ``index``'s bins) and by their own score; the (``weights``-weighted) Brier losses
+    summed over the folds decide. Scores that are already calibrated are used raw: an
+    isotonic fit would only add its own error, shared by every day it values (NannyML's
+    CBPE decides the same way, by cross-validated calibration error).
+    """
+    k = int(folds.max()) + 1 if len(folds) else 1
+    cells = folds * n_bins + index
+    num = np.bincount(cells, weights=weights * y_true, minlength=k * n_bins).reshape(k, n_bins)
+    den = np.bincount(cells, weights=weights, minlength=k * n_bins).reshape(k, n_bins)
+    pseudo = PRIOR_WEIGHT * den.sum() / max(len(weights), 1)
+    num_all, den_all = num.sum(axis=0), den.sum(axis=0)
+    loss_iso = 0.0
+    for f in range(k):
+        p = _isotonic(num_all - num[f], den_all - den[f], pseudo)
+        loss_iso += float(np.sum(num[f] - 2 * p * num[f] + p * p * den[f]))  # Σ w (y - p)², y² = y
+    loss_raw = float(np.sum(weights * (y_true - scores) ** 2))
+    return loss_iso < loss_raw

@@ -15,6 +15,10 @@ How each unlabeled row is valued, per model version (binary problems only):
    exactly 0 or 1. With example-dependent values (``fn: -amount``) a second isotonic
    fit weights each row by the column (``amount``): it estimates E[y·amount | score],
    which P(y | score) × amount gets wrong when large amounts are more often positive.
+   Scores that are already probabilities are used as they are, free of the fit's own
+   error: where the map does not predict held-out reference rows better (Brier loss,
+   ``CV_FOLDS``-fold cross-validation, per fit: ``calibration.isotonic_helps``) and
+   step 3 does not recalibrate (it recalibrates the map).
 2. **Late labels are not missing at random.** Fraud is confirmed by chargebacks weeks
    after a legitimate case is known to be fine, so a young day's unlabeled rows are
    enriched in positives. From the reference days the module learns, per true class,
@@ -44,7 +48,8 @@ How each unlabeled row is valued, per model version (binary problems only):
    bias; a drift too slight to show in one day's scores shows in the window's.
 5. **Interval.** A Monte Carlo of ``n_replicates`` draws: each refits steps 1-4 on a
    (Bayesian) bootstrap of the reference rows and of the window's rows (the calibration's
-   own error, the prevalence estimate's error), then draws every unlabeled row's
+   own error, the choice of raw scores or the map included; the prevalence estimate's
+   error), then draws every unlabeled row's
    outcome (the Bernoulli noise, exact for example-dependent values and skewed sums).
    The interval is the central ``level`` range of the draws. On days of many unlabeled
    rows the draws simulate a sample of them (``MAX_SIMULATED_ROWS``), each standing for
@@ -96,7 +101,9 @@ def estimate_unlabeled(
     unlabeled rows only), ``n_unlabeled``, ``reference_prevalence``, ``prevalence`` (the
     group's estimated share of positives, labeled and not), ``recalibrated``,
     ``prior_adapted``, ``covariate_shift`` (its scores moved in a way a change of class
-    balance does not explain, so the prevalence is not adapted) and ``delays_known``.
+    balance does not explain, so the prevalence is not adapted), ``delays_known`` and
+    ``raw_scores`` (the scores were used as probabilities: not recalibrated, and the
+    isotonic map did not predict held-out reference rows better).
     """
     if not 0 < level < 1:
         raise ValueError(f"level must be between 0 and 1, got {level!r}")
@@ -138,6 +145,7 @@ def estimate_unlabeled(
             "prior_adapted": first.adapted,
             "covariate_shift": ~engine.balance_explains,
             "delays_known": engine.delays is not None,
+            "raw_scores": first.raw_scores,
         }
     )
 

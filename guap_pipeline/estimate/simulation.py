@@ -12,7 +12,15 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.special import expit, gammaincinv, logit
 
-from guap_pipeline.estimate.calibration import _EPS, MAX_BINS, PRIOR_WEIGHT, _bin_index, _isotonic
+from guap_pipeline.estimate.calibration import (
+    _EPS,
+    MAX_BINS,
+    PRIOR_WEIGHT,
+    _bin_index,
+    _isotonic,
+    cv_folds,
+    isotonic_helps,
+)
 from guap_pipeline.estimate.delays import _delay_terms, fit_label_delays
 from guap_pipeline.estimate.prior_shift import adapt_prior, class_balance_fit
 from guap_pipeline.estimate.recalibration import Recalibration, recalibrate
@@ -35,6 +43,7 @@ class _Replicate:
     adapted: NDArray[np.bool_]
     day_prevalence: NDArray[np.float64]
     prior_fit: NDArray[np.float64] | None = None  # the prevalence fitted per group
+    raw_scores: bool = False  # every fit of step 1 used the scores raw (see _Engine.step1)
 
 
 class _Lerp:
@@ -72,6 +81,8 @@ class _Engine:
             np.bincount(self.index, minlength=n_bins)
         )
         self.unl = ~rows.labeled
+        self.folds = cv_folds(len(reference.score))
+        self.raw_unl = np.clip(rows.score[self.unl], _EPS, 1 - _EPS)
         self.lerp = _Lerp(self.knots, rows.score[self.unl])  # per replicate: unlabeled rows
         self.lerp_lab = _Lerp(self.knots, rows.score[rows.labeled])  # only when recalibrated
         # the recalibration sees labeled rows as (nearest knot, class) cells: same fit,
@@ -130,22 +141,9 @@ class _Engine:
         ref, rows, k = self.ref, self.rows, self.rows.n_groups
         wr = np.ones(len(ref.score)) if w_ref is None else w_ref
         ww = self.base if w_rows is None else w_rows * self.base
-        # 1. calibration (and the value-weighted ones)
-        den = np.bincount(self.index, weights=wr, minlength=self.n_bins)
-        num = np.bincount(self.index, weights=wr * ref.positive, minlength=self.n_bins)
-        probs = _isotonic(num, den, PRIOR_WEIGHT * den.sum() / max(len(wr), 1))
-        prior = float(num.sum() / den.sum())
-        p_unl = self.lerp(probs)
-        numer = self.const * p_unl
-        for column, stake in self.weighted.items():
-            x = wr * ref.columns[column]
-            dc = np.bincount(self.index, weights=x, minlength=self.n_bins)
-            nc = np.bincount(self.index, weights=x * ref.positive, minlength=self.n_bins)
-            pc = _isotonic(nc, dc, PRIOR_WEIGHT * dc.sum() / max(len(wr), 1))
-            numer = numer + stake * self.lerp(pc)
-        nonzero = np.abs(self.stake) > 1e-12
-        p_eff = np.where(nonzero, numer / np.where(nonzero, self.stake, 1.0), p_unl)
-        p_eff = np.clip(p_eff, _EPS, 1 - _EPS)
+        # 1. calibration (and the value-weighted ones); raw scores only if not recalibrated
+        probs, p_unl, p_eff, raw_fits = self.step1(wr, choose=False)
+        prior = float(np.sum(wr * ref.positive) / wr.sum())
         # 2. label delays (of the unlabeled rows)
         if self.delays is not None:
             nb = self.delays.counts.shape[1]
@@ -176,7 +174,11 @@ class _Engine:
             if self.adapt == "always" or statistic > _CHI2[2]:
                 recal = fit
         window_prior = prior
-        if recal != Recalibration():
+        if recal == Recalibration():
+            _, p_unl, p_eff, raw_fits = self.step1(wr, choose=True)
+            if raw_fits[0]:  # the prevalence the raw scores imply
+                window_prior = float(np.sum(wr * ref.score) / wr.sum())
+        else:
             p_unl, p_eff = recal.apply(p_unl), recal.apply(p_eff)
             p_lab = recal.apply(self.lerp_lab(probs))
             window_prior = float(
@@ -230,4 +232,35 @@ class _Engine:
             adapted=adapted,
             day_prevalence=day_prevalence,
             prior_fit=fit_prior.prevalence if fit_prior is not None else None,
+            raw_scores=all(raw_fits),
         )
+
+    def step1(
+        self, wr: NDArray[np.float64], *, choose: bool
+    ) -> tuple[NDArray[np.float64] | None, NDArray[np.float64], NDArray[np.float64], list[bool]]:
+        """Step 1 on reference row weights ``wr``: P(positive) at the knots (None when
+        raw), at the unlabeled rows (``p_unl``), the value-weighted one (``p_eff``), and
+        whether each fit (P(positive), then each value-weighted one) used the scores raw.
+        ``choose``: use the raw scores wherever the isotonic map does not predict
+        held-out reference rows better (:func:`isotonic_helps`) — only when step 3 keeps
+        the calibration as it is: it recalibrates the map, whose blocks pool the raw
+        scores' long tails."""
+        ref = self.ref
+
+        def calibrated(x: NDArray[np.float64]) -> tuple[NDArray | None, NDArray, bool]:
+            fold = (ref.score, ref.positive, x, self.index, self.n_bins, self.folds)
+            if choose and not isotonic_helps(*fold):
+                return None, self.raw_unl, True
+            den = np.bincount(self.index, weights=x, minlength=self.n_bins)
+            num = np.bincount(self.index, weights=x * ref.positive, minlength=self.n_bins)
+            probs = _isotonic(num, den, PRIOR_WEIGHT * den.sum() / max(len(x), 1))
+            return probs, self.lerp(probs), False
+
+        probs, p_unl, raw = calibrated(wr)
+        numer, raw_fits = self.const * p_unl, [raw]
+        for column, stake in self.weighted.items():
+            _, p_column, raw = calibrated(wr * ref.columns[column])
+            numer, raw_fits = numer + stake * p_column, [*raw_fits, raw]
+        nonzero = np.abs(self.stake) > 1e-12
+        p_eff = np.where(nonzero, numer / np.where(nonzero, self.stake, 1.0), p_unl)
+        return probs, p_unl, np.clip(p_eff, _EPS, 1 - _EPS), raw_fits

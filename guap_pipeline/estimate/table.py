@@ -203,7 +203,12 @@ def estimate_frame(
 def _estimated_note(
     r: dict[str, object], version: str, n_days: int, n_positive: int, level: float
 ) -> str:
-    how = [f"calibrated on {n_days} mature days of model {version} ({n_positive} positives)"]
+    reference = f"{n_days} mature days of model {version} ({n_positive} positives)"
+    how = [
+        f"scores used as probabilities (a calibration on {reference} predicted no better)"
+        if r["raw_scores"]
+        else f"calibrated on {reference}"
+    ]
     if r["recalibrated"]:
         how.append("adjusted to the labels landed so far")
     if r["prior_adapted"]:
