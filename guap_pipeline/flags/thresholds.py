@@ -34,26 +34,8 @@ SHIPPED: dict[Arguments, float] = {
 }
 
 
-def threshold(
-    *,
-    k: float,
-    false_alarms_per_year: float,
-    reference_days: int,
-    warmup: int,
-    days: int,
-    winsor_z: float,
-    max_autocorrelation: float,
-) -> float:
-    """:func:`calibrate_threshold` of these arguments: from :data:`SHIPPED` when there,
-    else simulated."""
-    arguments = {
-        "k": k,
-        "false_alarms_per_year": false_alarms_per_year,
-        "reference_days": reference_days,
-        "warmup": warmup,
-        "days": days,
-        "winsor_z": winsor_z,
-        "max_autocorrelation": max_autocorrelation,
-    }
+def threshold(**arguments: float) -> float:
+    """:func:`calibrate_threshold` of these (keyword) arguments: from :data:`SHIPPED` when
+    there, else simulated."""
     shipped = SHIPPED.get(_key(**arguments))
     return shipped if shipped is not None else calibrate_threshold(**arguments)
