@@ -9,7 +9,7 @@ import dagster as dg
 from assets_defs.settings import today
 from guap_pipeline.alerts.delivery import WEBHOOK_ENV, Notifier, WebhookNotifier, notifiers
 from guap_pipeline.config import GuapConfig, load_config
-from guap_pipeline.ingest.database import stage_input
+from guap_pipeline.ingest.source import stage_input
 from guap_pipeline.ingest.stage_report import StageReport
 from guap_pipeline.models_config import load_model_config
 from guap_pipeline.store.store import Store

@@ -22,7 +22,7 @@ from assets_defs.partitions import daily_partitions
 from assets_defs.resources import AlertsResource, GuapResource
 from guap_pipeline.alerts.delivery import deliver
 from guap_pipeline.alerts.incidents import run_failure_alert
-from guap_pipeline.ingest.database import input_changes
+from guap_pipeline.ingest.source import input_changes
 from guap_pipeline.ingest.staged import staged_days, staged_signature
 from guap_pipeline.steps import BUILT, plan, series_state
 

@@ -44,10 +44,8 @@ CONNECT_TIMEOUT_SECONDS = 10
 
 
 def stage_input(config: GuapConfig, store: Store) -> StageReport:
-    """Stage what is new at the config's source: landing files, or database rows (read
-    into extracts first; ``pulled`` in the report counts them per kind)."""
-    if config.source is None:
-        return stage_landing(config, store)
+    """Stage the rows new in the config's database: read into extracts first, then staged
+    as landing files (``pulled`` in the report counts them per kind)."""
     with store.lock(STATE, timeout=STAGING_LOCK_SECONDS):
         pulled = pull(config.source, store)
     report = stage_landing(extract_config(config, store), store)
@@ -56,10 +54,8 @@ def stage_input(config: GuapConfig, store: Store) -> StageReport:
 
 
 def input_changes(config: GuapConfig, store: Store) -> dict[str, list[str]]:
-    """What waits to be staged: landing files added, changed or removed; for a database,
-    also (under ``database``) each kind with rows above its watermark."""
-    if config.source is None:
-        return pending_changes(config, store)
+    """What waits to be staged from the config's database: extracts left by a crash, and
+    (under ``database``) each kind with rows above its watermark."""
     changes = pending_changes(extract_config(config, store), store)  # left by a crash
     state = store.read_json(STATE, {})
     with connected(config.source) as connection:

@@ -14,7 +14,7 @@ import json
 from dataclasses import dataclass, field
 
 from guap_pipeline.config import GuapConfig
-from guap_pipeline.ingest.database import input_changes
+from guap_pipeline.ingest.source import input_changes
 from guap_pipeline.ingest.staged import has_staged_rows, staged_days, staged_signature
 from guap_pipeline.series.daily_table import DAILY_COLUMNS
 from guap_pipeline.store.store import Store
