@@ -37,6 +37,13 @@ class ModelKeys:
         """A job, schedule, sensor or op name of this model."""
         return f"{self.name}__{name}" if self.name else name
 
+    @staticmethod
+    def of_job(job_name: str) -> str:
+        """The name of the model a job belongs to (``""``: the single model's): undoes
+        :meth:`named`."""
+        model, named, _ = job_name.rpartition("__")
+        return model if named else ""
+
     def group(self, group: str) -> str:
         return f"{self.name}_{group}" if self.name else group
 

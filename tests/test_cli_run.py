@@ -12,8 +12,8 @@ import pytest
 from dagster_shared.error import SerializableErrorInfo
 
 from assets_defs.cli import main
-from assets_defs.cli.runner import own_words
 from assets_defs.definitions import defs
+from assets_defs.failures import own_words
 from guap_pipeline import steps
 from guap_pipeline.errors import InputError
 from tests.pipeline_data import AS_OF, CONFIG, days, labels_for, predictions_for, write_config

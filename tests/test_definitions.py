@@ -138,6 +138,9 @@ def test_a_failed_run_is_alerted(tmp_path: Path, caplog) -> None:
     with caplog.at_level("ERROR", logger="guap_pipeline.alerts.incidents"):
         run_failure_alert_sensor(context)
     assert f"monitoring run {result.run_id[:8]} of ingest_landing_job failed" in caplog.text
+    # why, in the error's own words: Dagster's failure event names only the step
+    assert "step staged_landing_files: config field '<file>': cannot read" in caplog.text
+    assert "missing.yaml: No such file or directory" in caplog.text
 
 
 def test_dagster_cli_validates_the_workspace(tmp_path: Path) -> None:

@@ -10,7 +10,7 @@ import pytest
 
 from assets_defs.cli import main
 from assets_defs.factory import build_definitions
-from assets_defs.resources import GuapResource
+from assets_defs.resources import AlertsResource, GuapResource
 from benchmarks.compare_stores import compare, tables
 from guap_pipeline.errors import ConfigError
 from guap_pipeline.formatting import money
@@ -303,3 +303,30 @@ def test_model_option_names_the_models_when_wrong(
     pd.DataFrame({"date": []}).to_csv(daily, index=False)
     assert main(["flags", str(daily), "--config", str(together), "--output", out]) == 1
     assert "name it with --model" in capsys.readouterr().err
+
+
+def test_a_failed_run_is_alerted_under_its_models_name(tmp_path: Path, caplog) -> None:
+    defs = build_definitions(write_configs(tmp_path))
+    instance = dg.DagsterInstance.ephemeral()
+    broken = GuapResource(config_path=str(tmp_path / "missing.yaml"), as_of=AS_OF)
+    result = defs.resolve_job_def("churn__ingest_landing_job").execute_in_process(
+        instance=instance, resources={"guap": broken}, raise_on_error=False
+    )
+    assert not result.success
+    sensor = defs.resolve_sensor_def("run_failure_alert_sensor")
+    context = dg.build_run_status_sensor_context(
+        sensor_name=sensor.name,
+        dagster_event=result.get_run_failure_event(),
+        dagster_instance=instance,
+        dagster_run=result.dagster_run,
+        resources={"alerts": AlertsResource()},
+    ).for_run_failure()
+    with caplog.at_level("ERROR", logger="guap_pipeline.alerts.incidents"):
+        sensor(context)
+    [record] = [r for r in caplog.records if r.name == "guap_pipeline.alerts.incidents"]
+    headline, cause = record.getMessage().split("\n")[:2]
+    assert headline.endswith(
+        f"churn model: monitoring run {result.run_id[:8]} of churn__ingest_landing_job failed"
+    )
+    assert cause.startswith("step churn__staged_landing_files: ")
+    assert "missing.yaml" in cause

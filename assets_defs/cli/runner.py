@@ -15,17 +15,16 @@ from pathlib import Path
 
 import dagster as dg
 import sqlalchemy
-from dagster_shared.error import SerializableErrorInfo
 
 from assets_defs.assets import STAGE_REPORT
 from assets_defs.cli.sqlite_engines import reused_sqlite_engines
 from assets_defs.cli.summary import RunSummary, retry_pending_alerts
+from assets_defs.failures import step_failure_cause
 from assets_defs.jobs import DAILY_PROFIT_JOB, INGEST_LANDING_JOB, PROFIT_TIMESERIES_JOB
 from assets_defs.models import SINGLE, ModelKeys
 from assets_defs.partitions import daily_partitions
 from assets_defs.resources import AlertsResource, GuapResource
 from assets_defs.sensors import range_tags
-from guap_pipeline import errors
 from guap_pipeline.errors import GuapError
 from guap_pipeline.ingest.stage_report import StageReport
 from guap_pipeline.steps import day_quarantine, plan
@@ -153,24 +152,11 @@ def run_monitoring(
 
 def failure_cause(result: dg.ExecuteInProcessResult) -> str:
     """The failed step and its error's own words: Dagster's run failure names only the step."""
-    for event in result.all_events:
-        if event.is_step_failure and event.step_failure_data.error is not None:
-            error = event.step_failure_data.error
-            while error.cause is not None:  # Dagster wraps the op's own exception
-                error = error.cause
-            return f"step {event.step_key}: {own_words(error)}"
+    cause = step_failure_cause(result.all_events)
+    if cause is not None:
+        return cause
     failure = result.get_run_failure_event()
     return failure.message if failure else "unknown failure"
-
-
-def own_words(error: SerializableErrorInfo) -> str:
-    """A GuapError's message as written; any other error with its class name (a bug)."""
-    name = error.cls_name or ""
-    head, _, tail = error.message.strip().partition(": ")  # "module.Class: words"
-    words = tail if name and head.endswith(name) else error.message.strip()
-    known = getattr(errors, name, None)
-    mine = isinstance(known, type) and issubclass(known, GuapError)
-    return words if mine else f"{name}: {words}"
 
 
 def stage_report(result: dg.ExecuteInProcessResult, model: ModelKeys) -> StageReport | None:

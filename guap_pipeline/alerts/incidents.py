@@ -287,12 +287,14 @@ def _note(
     }
 
 
-def run_failure_alert(job_name: str, run_id: str, reason: str) -> dict:
-    """An alert for a failed monitoring run (not an incident: each failure is its own)."""
+def run_failure_alert(job_name: str, run_id: str, reason: str, model: str = "") -> dict:
+    """An alert for a failed monitoring run (not an incident: each failure is its own);
+    ``reason`` says which step failed and why, ``model`` names the model if several."""
+    named = f"{model} model: " if model else ""
     return {
         "alert_id": f"run-{run_id}",
         "incident_id": f"run-{run_id[:8]}",
-        "model": "",  # one sensor for the location: the job's name carries the model's
+        "model": model,
         "kind": "run_failed",
         "flag": "run_failure",
         "model_version": "",
@@ -300,7 +302,7 @@ def run_failure_alert(job_name: str, run_id: str, reason: str) -> dict:
         "severity": "ERROR",
         "start_date": None,
         "money_at_stake": None,
-        "message": f"monitoring run {run_id[:8]} of {job_name} failed\n{reason}",
+        "message": f"{named}monitoring run {run_id[:8]} of {job_name} failed\n{reason}",
         "created_on": dt.datetime.now(dt.UTC).date().isoformat(),
         "delivered_at": None,
         "attempts": 0,
