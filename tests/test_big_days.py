@@ -226,3 +226,32 @@ def test_duckdb_spills_into_a_folder_of_its_own_not_the_working_directory(
         ).fetchone()[0]
     assert n == 3_000_000
     assert list(tmp_path.iterdir()) == []
+
+
+def test_matches_are_kept_for_the_days_the_manifest_shows_big_and_in_one_chunk(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The manifest's row counts pick the days that get matches, without opening chunks:
+    one predictions chunk of at least ``MATCHES_MIN_ROWS`` rows, as the chunk itself shows."""
+    entries = [
+        {"kind": "predictions", "days": {"2026-10-01": 40, "2026-10-02": 5, "2026-10-03": 0}},
+        {"kind": "predictions", "days": {"2026-10-02": 50, "2026-10-04": 39}},
+        {"kind": "labels", "days": {"2026-10-05": 100}},
+    ]
+    monkeypatch.setattr(routing, "MATCHES_MIN_ROWS", 40)
+    assert routing.matchable_days(entries) == {"2026-10-01"}
+    monkeypatch.setattr(routing, "MATCHES_MIN_ROWS", 39)
+    assert routing.matchable_days(entries) == {"2026-10-01", "2026-10-04"}
+
+    config = write_config(tmp_path)
+    land = tmp_path / "landing"
+    big, small = "2026-10-07", "2026-10-08"
+    for day, n, seed in ((big, 40, 21), (small, 30, 22)):
+        predictions = predictions_for(day, n, seed=seed)
+        predictions.to_parquet(land / "predictions" / f"{day}.parquet")
+        labels_for(predictions, share=0.8, seed=seed).to_parquet(land / "labels" / f"{day}.parquet")
+    store, _ = build(config)
+    assert routing.staged_matches(store, big) is not None
+    assert not store.staging.day_folder("matches", small).exists()
+    for day in (big, small):
+        check_against_pandas(store, day)

@@ -14,9 +14,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from guap_pipeline import load_config
-from guap_pipeline.ingest import columns
+from guap_pipeline.ingest import columns, validation
 from guap_pipeline.ingest.columns import constant_text, local_days
-from guap_pipeline.ingest.readers import iter_landing_file
+from guap_pipeline.ingest.readers import ROW, iter_landing_file
 from guap_pipeline.ingest.validation import validate_predictions
 from tests.pipeline_data import predictions_for, write_config
 
@@ -116,3 +116,39 @@ def test_validated_slices_are_the_same_through_the_general_path(
     assert set(days) == {"2026-10-02", "2026-10-03"}
     assert " padded-id\t" not in set(pd.concat([g["prediction_id"] for g, _ in fast]))
     assert sum(len(bad) for _, bad in fast) == 1
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        pd.Series([1, -22, 333, 10_000_000_000], dtype="int64"),
+        pd.Series([7, 8], dtype="uint16"),
+        pd.Series([1.0, np.nan, -2.5, 1e20]),
+    ],
+)
+def test_numbers_as_text_skip_the_scan_and_equal_a_strip(values: pd.Series) -> None:
+    """Integer ids (and ids read as floats) become text unscanned: a strip changes none."""
+    pd.testing.assert_series_equal(columns._stripped(values), values.astype("string").str.strip())
+
+
+def test_long_days_are_found_as_a_per_row_length_finds_them() -> None:
+    stamps = pd.Series(pd.to_datetime(["2026-10-02", None, "2026-10-03"], utc=True))
+    for days in (
+        columns.local_days(stamps, "UTC"),
+        pd.Series(["12026-01-01", None, "2026-01-01", "-001-01-01", ""], dtype="string"),
+    ):
+        want = (days.str.len() > 10).fillna(False).to_numpy(dtype=bool)
+        np.testing.assert_array_equal(validation._longer_than(days, 10), want)
+
+
+def test_a_clean_slice_skips_what_the_general_path_gives_for_no_rows(tmp_path: Path) -> None:
+    """A slice without a bad row takes its first zero rows and no records, which is what
+    selecting its bad rows and making their records gives."""
+    config = load_config(write_config(tmp_path))
+    for part in slices(tmp_path):
+        none = np.zeros(len(part), dtype=bool)
+        pd.testing.assert_frame_equal(part.iloc[:0], part.loc[none])
+        assert validation._records(part.loc[none]) == []
+        bad = validate_predictions(part, config, source="p")[1]
+        if len(bad):  # the general path, on the slice's bad rows
+            assert list(bad["record"]) == validation._records(part[part[ROW].isin(bad["row"])])

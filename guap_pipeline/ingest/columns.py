@@ -94,8 +94,11 @@ def constant_text(value: str, n: int) -> pd.api.extensions.ExtensionArray:
 
 def _stripped(values: pd.Series) -> pd.Series:
     """Values as text without surrounding whitespace. Stripping copies every value, so it
-    is skipped when no value starts or ends with a byte that could be whitespace."""
+    is skipped when no value starts or ends with a byte that could be whitespace, and
+    numbers (integer ids) are not even scanned: their text has none."""
     text = values.astype("string")
+    if isinstance(values.dtype, np.dtype) and values.dtype.kind in "iuf":
+        return text
     column = pa.array(text.array)
     chunks = column.chunks if isinstance(column, pa.ChunkedArray) else [column]
     return text if all(_plain_edges(chunk) for chunk in chunks) else text.str.strip()

@@ -27,7 +27,13 @@ import pyarrow.parquet as pq
 from guap_pipeline.config import GuapConfig
 from guap_pipeline.errors import InputError
 from guap_pipeline.ingest.readers import ROW, iter_landing_file
-from guap_pipeline.ingest.routing import SLICE_ROWS, Route, match_labels, route_groups
+from guap_pipeline.ingest.routing import (
+    SLICE_ROWS,
+    Route,
+    match_labels,
+    matchable_days,
+    route_groups,
+)
 from guap_pipeline.ingest.scan import LandingFile, scan_landing
 from guap_pipeline.ingest.stage_report import FileOutcome, StageReport
 from guap_pipeline.ingest.validation import (
@@ -223,6 +229,7 @@ class _Stager:
             return
         raw_paths = [self.staging.file_part(LABELS_RAW, e["file_id"]) for e in entries]
         matches = match_labels(self.staging.kind_folder("predictions"), raw_paths)
+        big_days = matchable_days(self.manifest.values())
         routes = []
         for entry, raw_path, (rows, days, found) in zip(entries, raw_paths, matches, strict=True):
             file_id = entry["file_id"]
@@ -238,7 +245,11 @@ class _Stager:
             unmatched_path = self.staging.file_part(LABELS_UNMATCHED, file_id)
             if len(unmatched):
                 targets[unmatched_path] = unmatched
-            kept = {day: matched[day] for day in changed} if matched is not None else {}
+            kept = (
+                {day: matched[day] for day in changed if day in big_days}
+                if matched is not None
+                else {}
+            )
             for day in changed:  # a day's old matches go with its old chunk
                 self.staging.chunk(MATCHES, day, file_id).unlink(missing_ok=True)
             routes.append(

@@ -13,6 +13,8 @@ from collections.abc import Hashable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from guap_pipeline.config import GuapConfig
 from guap_pipeline.ingest.columns import (
@@ -156,17 +158,20 @@ def quarantine_rows(
     return pd.DataFrame(columns, columns=list(QUARANTINE_COLUMNS))
 
 
+def _records(rows: pd.DataFrame) -> list[str]:
+    """Each row's values as a JSON object, missing values left out (a quarantined record)."""
+    columns = [c for c in rows.columns if c not in (ROW, SOURCE)]
+    values = rows[columns].astype(object).where(rows[columns].notna(), None)
+    return [
+        json.dumps({k: v for k, v in rec.items() if v is not None}, default=_as_text)
+        for rec in values.to_dict("records")
+    ]
+
+
 def _quarantine(raw: pd.DataFrame, reasons: _Reasons, *, source: str, kind: str) -> pd.DataFrame:
     bad = ~reasons.good
-    rows = raw.loc[bad]
-    record_columns = [c for c in rows.columns if c not in (ROW, SOURCE)]
-    records = [
-        json.dumps({k: v for k, v in rec.items() if v is not None}, default=_as_text)
-        for rec in rows[record_columns]
-        .astype(object)
-        .where(rows[record_columns].notna(), None)
-        .to_dict("records")
-    ]
+    rows = raw.loc[bad] if bad.any() else raw.iloc[:0]  # usually none: no per-column work
+    records = _records(rows) if len(rows) else []
     ids = rows["prediction_id"].astype("string") if "prediction_id" in rows else None
     return quarantine_rows(
         source=source,
@@ -250,7 +255,7 @@ def validate_predictions(
     if days is not None:
         # ISO dates compare as text only with 4-digit years (and a day past 9999 names
         # no partition): such a row is out of range, not before start_date.
-        long = (days.str.len() > len("9999-12-31")).fillna(False).to_numpy()
+        long = _longer_than(days, len("9999-12-31"))
         if long.any():  # rare: years of 5+ digits, BC or AD
             after = ~days.str.startswith("-").fillna(True).to_numpy()
             reasons.flag(long & after, "'predicted_at' is after the year 9999")
@@ -288,6 +293,13 @@ def validate_predictions(
     return frame.astype(
         {"prediction_id": "string", "date": "string", "model_version": "string"}
     ), quarantine
+
+
+def _longer_than(text: pd.Series, size: int) -> np.ndarray:
+    """Which values of a text column have more than ``size`` bytes (``False`` where
+    missing), from the Arrow offsets: ``str.len`` builds a nullable integer per row."""
+    lengths = pc.binary_length(pa.array(text.array))
+    return np.asarray(pc.fill_null(pc.greater(lengths, size), False), dtype=bool)
 
 
 def _threshold_decisions(score: pd.Series, config: GuapConfig) -> pd.Series:
