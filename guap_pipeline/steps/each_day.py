@@ -21,9 +21,10 @@ from guap_pipeline.store.store import Store
 T = TypeVar("T")
 
 THREADS = 2
-# A day whose staged chunks hold more bytes than this (~800k rows of the usual columns)
-# is built alone, after the days before it have finished.
-ALONE_BYTES = 32 << 20
+# A day whose staged chunks hold more bytes than this (~400k rows of the usual columns)
+# is built alone, after the days before it have finished: two days of 100k rows at once
+# peaked ~70 MiB above one at a time, so two at this size stay a few hundred MiB above.
+ALONE_BYTES = 16 << 20
 
 
 def built_alone(config: GuapConfig, store: Store) -> Callable[[str], bool]:
