@@ -19,17 +19,23 @@ from assets_defs.models import ModelKeys
 from assets_defs.resources import AlertsResource, GuapResource, SourceResource
 from guap_pipeline import steps as pipeline
 from guap_pipeline.alerts.store_runs import build_alerts, build_flags
+from guap_pipeline.steps.each_day import built_alone, each_day
 from guap_pipeline.store.store import Store
 
 
 def report_days(
-    context: dg.AssetExecutionContext, per_day: Callable[[str], Mapping[str, Any]]
+    context: dg.AssetExecutionContext,
+    guap: GuapResource,
+    per_day: Callable[[str], Mapping[str, Any]],
 ) -> dg.MaterializeResult:
-    """Run ``per_day`` for every partition; each day's metadata goes on that day's own
-    materialization, in a one-day run and in a range run alike (no extra events: the
-    event log commits each one, which is most of a long backfill's bookkeeping)."""
-    for day in context.partition_keys:
-        context.add_asset_metadata(per_day(day), partition_key=day)
+    """Run ``per_day`` for every partition, small days two at a time
+    (:func:`~guap_pipeline.steps.each_day.each_day`); each day's metadata goes on that
+    day's own materialization, in day order, in a one-day run and in a range run alike
+    (no extra events: the event log commits each one, which is most of a long backfill's
+    bookkeeping). A day that fails fails the step with its own error."""
+    alone = built_alone(guap.config(), guap.store())
+    for day, metadata in each_day(context.partition_keys, per_day, alone=alone):
+        context.add_asset_metadata(metadata, partition_key=day)
     return dg.MaterializeResult()
 
 
@@ -43,9 +49,9 @@ def row_step(
     engine = guap.config().engine.kind
     if engine != "embedded":
         handed = {"engine": engine, "built_by": "daily_quadrant_profit"}
-        return report_days(context, lambda day: handed)
+        return report_days(context, guap, lambda day: handed)
     store = guap.store()
-    return report_days(context, lambda day: build(store, day))
+    return report_days(context, guap, lambda day: build(store, day))
 
 
 STAGE_REPORT = "stage_report"
@@ -140,6 +146,7 @@ def daily_assets(
         config, store, today = guap.config(), guap.store(), guap.today()
         return report_days(
             context,
+            guap,
             lambda day: day_metadata(
                 pipeline.build_day_profit(store, config, day).summary, config, today
             ),

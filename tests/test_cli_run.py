@@ -174,6 +174,32 @@ def test_an_error_inside_a_step_is_told_with_its_cause(
     assert "Traceback" not in err
 
 
+def test_a_failing_day_of_a_range_is_told_with_its_own_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Days built two at a time (steps.each_day): the first failing day's own error, not
+    another day's, and the range run fails at that step."""
+    config = write_config(tmp_path)
+    for i, day in enumerate(days("2026-10-01", 6)):
+        predictions_for(day, 50, seed=i).to_parquet(
+            tmp_path / "landing" / "predictions" / f"{day}.parquet"
+        )
+    build_labels = steps.build_labels
+
+    def damaged(store: object, day: str) -> object:
+        if day in ("2026-10-04", "2026-10-05"):
+            raise InputError(f"table 'labels' of {day} is damaged: restore it from a backup")
+        return build_labels(store, day)
+
+    monkeypatch.setattr(steps, "build_labels", damaged)
+    status, _, err = run(config, capsys)
+
+    assert status == 1
+    last = err.strip().splitlines()[-1]
+    assert last.startswith("guap-pipeline: error: building days 2026-10-01 .. 2026-10-06 failed")
+    assert "step outcome_labels: table 'labels' of 2026-10-04 is damaged" in last
+
+
 def test_a_bug_inside_a_step_is_told_with_its_exception_class() -> None:
     """A GuapError speaks for itself; anything else is a bug, and its class is the clue."""
     try:

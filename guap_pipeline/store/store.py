@@ -17,6 +17,7 @@ import re
 import shutil
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -94,6 +95,7 @@ _LIBC = _glibc()
 # a database of its own, closed after the query, which hands its memory back.
 SHARED_DUCKDB_ROWS = 2_000_000
 _SHARED: duckdb.DuckDBPyConnection | None = None
+_SHARED_LOCK = threading.Lock()  # days built on two threads (steps.each_day) open it once
 
 
 def duckdb_connection(rows: int = SHARED_DUCKDB_ROWS) -> duckdb.DuckDBPyConnection:
@@ -101,9 +103,10 @@ def duckdb_connection(rows: int = SHARED_DUCKDB_ROWS) -> duckdb.DuckDBPyConnecti
     ``rows`` input rows; use it as a context manager (it closes what it opened)."""
     global _SHARED
     if rows < SHARED_DUCKDB_ROWS:
-        if _SHARED is None:
-            _SHARED = _new_duckdb()
-        return _SHARED.cursor()
+        with _SHARED_LOCK:
+            if _SHARED is None:
+                _SHARED = _new_duckdb()
+            return _SHARED.cursor()  # a connection of its own to the shared database
     release_memory()
     return _new_duckdb()
 

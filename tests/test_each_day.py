@@ -1,0 +1,135 @@
+"""Days built two at a time (``steps.each_day``) give what building them one by one gives:
+the same results in day order, the same stored tables, the first failing day's own error."""
+
+import dataclasses
+import shutil
+import threading
+import time
+from functools import partial
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from benchmarks.compare_stores import compare, tables
+from guap_pipeline import load_config
+from guap_pipeline.ingest.staging import stage_landing
+from guap_pipeline.steps import (
+    build_day_profit,
+    build_labeled,
+    build_labels,
+    build_predictions,
+    dirty_days,
+)
+from guap_pipeline.steps import each_day as module
+from guap_pipeline.steps.each_day import built_alone, each_day, staged_bytes
+from guap_pipeline.store.store import Store
+from tests.pipeline_data import days, labels_for, predictions_for, write_config
+
+DAYS = days("2026-10-01", 9)
+
+
+class Running:
+    """A build that records how many days run at once, and finishes out of order."""
+
+    def __init__(self, fail: str | None = None) -> None:
+        self.now, self.most, self.started = 0, 0, []
+        self.lock = threading.Lock()
+        self.fail = fail
+        self.beside_alone: list[int] = []
+
+    def __call__(self, day: str) -> str:
+        with self.lock:
+            self.now += 1
+            self.most = max(self.most, self.now)
+            self.started.append(day)
+        time.sleep(0.02 if int(day[-1]) % 2 else 0.005)  # odd days finish later
+        with self.lock:
+            self.now -= 1
+        if day == self.fail:
+            raise ValueError(f"day {day} is broken")
+        return f"built {day}"
+
+
+def test_results_come_in_day_order_two_at_a_time() -> None:
+    build = Running()
+    got = list(each_day(DAYS, build, alone=lambda _day: False))
+    assert got == [(day, f"built {day}") for day in DAYS]
+    assert build.most == 2
+
+
+def test_a_day_built_alone_runs_with_nothing_beside_it() -> None:
+    build = Running()
+    big = {DAYS[3], DAYS[6]}
+
+    def watched(day: str) -> str:
+        if day in big:
+            build.beside_alone.append(build.now)  # days running when it starts
+        return build(day)
+
+    got = list(each_day(DAYS, watched, alone=lambda day: day in big))
+    assert got == [(day, f"built {day}") for day in DAYS]
+    assert build.beside_alone == [0, 0]
+    assert build.started.index(DAYS[3]) == 3 and build.started.index(DAYS[6]) == 6
+
+
+def test_the_first_failing_day_raises_its_own_error_after_the_days_before_it() -> None:
+    build = Running(fail=DAYS[2])
+    seen = []
+    with pytest.raises(ValueError, match=f"day {DAYS[2]} is broken"):
+        for day, _ in each_day(DAYS, build, alone=lambda _day: False):
+            seen.append(day)
+    assert seen == DAYS[:2]
+    assert len(build.started) < len(DAYS)  # the days after it were not all started
+
+
+def test_big_days_and_distributed_engines_are_built_alone(tmp_path: Path) -> None:
+    config = load_config(write_config(tmp_path))
+    store = Store(config.storage)
+    chunk = store.staging.chunk("predictions", DAYS[0], "file")
+    chunk.parent.mkdir(parents=True)
+    chunk.write_bytes(b"x" * 100)
+    assert staged_bytes(store, DAYS[0]) == 100 and staged_bytes(store, DAYS[1]) == 0
+    assert not built_alone(config, store)(DAYS[0])
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(module, "ALONE_BYTES", 99)
+        assert built_alone(config, store)(DAYS[0])
+        assert not built_alone(config, store)(DAYS[1])
+    dask = dataclasses.replace(config, engine=dataclasses.replace(config.engine, kind="dask"))
+    assert built_alone(dask, store)(DAYS[1])
+
+
+def test_days_built_two_at_a_time_store_what_one_at_a_time_stores(tmp_path: Path) -> None:
+    """Every table of every step, byte for byte in content, against the one-by-one loop."""
+    config_path = write_config(tmp_path / "one")
+    landing = tmp_path / "one" / "landing"
+    for i, day in enumerate(DAYS):
+        predictions = predictions_for(day, 300 + 50 * i, seed=i)
+        predictions = pd.concat([predictions, predictions.iloc[:3]])  # duplicates to quarantine
+        predictions.to_parquet(landing / "predictions" / f"{day}.parquet")
+        labels_for(predictions.iloc[:-3], share=0.7, seed=i).to_parquet(
+            landing / "labels" / f"{day}.parquet"
+        )
+    shutil.copytree(tmp_path / "one", tmp_path / "two")
+    stores = {}
+    for name, threads in (("one", False), ("two", True)):
+        config = load_config(tmp_path / name / config_path.name)
+        store = stores[name] = Store(config.storage)
+        stage_landing(config, store)
+        built = dirty_days(store)
+        assert built == DAYS
+        for step in (
+            partial(build_predictions, store),
+            partial(build_labels, store),
+            partial(build_labeled, store),
+            partial(build_day_profit, store, config),
+        ):
+            if threads:
+                list(each_day(built, step, alone=lambda _day: False))
+            else:
+                for day in built:
+                    step(day)
+    one, two = tables(stores["one"].root / "tables"), tables(stores["two"].root / "tables")
+    assert sorted(one) == sorted(two) and len(one) >= 6 * len(DAYS)
+    assert all(not compare(one[name], two[name], set()) for name in one)
+    assert not dirty_days(stores["two"]) and not dirty_days(stores["one"])  # built, recorded
