@@ -10,6 +10,7 @@ from scipy.special import expit, logit
 
 from guap_pipeline.estimate import DayRows, ReferenceRows, estimate_unlabeled
 from guap_pipeline.estimate.calibration import _bin_index, cv_folds, isotonic_helps
+from guap_pipeline.estimate.simulation import _Engine
 from tests.test_estimate import age_zero_days, amount_days, amount_rows
 
 PREVALENCE, SEP = 0.1, 2.5
@@ -121,3 +122,22 @@ def test_scores_are_said_raw_only_when_every_fit_takes_them_raw():
     day, _ = amount_days(rng, 20, 250)
     result = estimate_unlabeled(reference, day, n_replicates=0, adapt="never")
     assert not result["raw_scores"].any()
+
+
+def test_the_choosing_pass_reuses_the_maps_it_keeps_bit_for_bit():
+    """Step 1 fits each isotonic map once per replicate: the pass that may take the raw
+    scores reuses the first pass's maps, and gives what fitting them again gives."""
+    rng = np.random.default_rng(24)
+    y, score, amount = amount_rows(rng, 40_000)
+    reference = ReferenceRows(score, y, np.full(len(y), np.nan), columns={"amount": amount})
+    day, _ = amount_days(rng, 20, 250)
+    engine = _Engine(reference, day, "never")
+    wr = rng.standard_exponential(len(y))  # a bootstrap replicate's weights
+    fits: dict = {}
+    engine.step1(wr, choose=False, fits=fits)
+    assert sorted(fits) == [0, 1]  # P(fraud), then the amount-weighted fit
+    reused = engine.step1(wr, choose=True, fits=fits)
+    fresh = engine.step1(wr, choose=True, fits={})
+    assert reused[3] == fresh[3] == [True, False]  # P(fraud) raw, the amount's map kept
+    for kept, refitted in zip(reused[1:3], fresh[1:3], strict=True):
+        np.testing.assert_array_equal(kept, refitted)

@@ -142,7 +142,8 @@ class _Engine:
         wr = np.ones(len(ref.score)) if w_ref is None else w_ref
         ww = self.base if w_rows is None else w_rows * self.base
         # 1. calibration (and the value-weighted ones); raw scores only if not recalibrated
-        probs, p_unl, p_eff, raw_fits = self.step1(wr, choose=False)
+        fits: dict[int, tuple[NDArray[np.float64], NDArray[np.float64]]] = {}
+        probs, p_unl, p_eff, raw_fits = self.step1(wr, choose=False, fits=fits)
         prior = float(np.sum(wr * ref.positive) / wr.sum())
         # 2. label delays (of the unlabeled rows)
         if self.delays is not None:
@@ -175,7 +176,7 @@ class _Engine:
                 recal = fit
         window_prior = prior
         if recal == Recalibration():
-            _, p_unl, p_eff, raw_fits = self.step1(wr, choose=True)
+            _, p_unl, p_eff, raw_fits = self.step1(wr, choose=True, fits=fits)
             if raw_fits[0]:  # the prevalence the raw scores imply
                 window_prior = float(np.sum(wr * ref.score) / wr.sum())
         else:
@@ -236,7 +237,11 @@ class _Engine:
         )
 
     def step1(
-        self, wr: NDArray[np.float64], *, choose: bool
+        self,
+        wr: NDArray[np.float64],
+        *,
+        choose: bool,
+        fits: dict[int, tuple[NDArray[np.float64], NDArray[np.float64]]],
     ) -> tuple[NDArray[np.float64] | None, NDArray[np.float64], NDArray[np.float64], list[bool]]:
         """Step 1 on reference row weights ``wr``: P(positive) at the knots (None when
         raw), at the unlabeled rows (``p_unl``), the value-weighted one (``p_eff``), and
@@ -244,22 +249,25 @@ class _Engine:
         ``choose``: use the raw scores wherever the isotonic map does not predict
         held-out reference rows better (:func:`isotonic_helps`) — only when step 3 keeps
         the calibration as it is: it recalibrates the map, whose blocks pool the raw
-        scores' long tails."""
+        scores' long tails. ``fits``: each fit's isotonic map on this ``wr`` (at the knots,
+        at the unlabeled rows), filled by the first call and reused by the second."""
         ref = self.ref
 
-        def calibrated(x: NDArray[np.float64]) -> tuple[NDArray | None, NDArray, bool]:
+        def calibrated(fit: int, x: NDArray[np.float64]) -> tuple[NDArray | None, NDArray, bool]:
             fold = (ref.score, ref.positive, x, self.index, self.n_bins, self.folds)
             if choose and not isotonic_helps(*fold):
                 return None, self.raw_unl, True
-            den = np.bincount(self.index, weights=x, minlength=self.n_bins)
-            num = np.bincount(self.index, weights=x * ref.positive, minlength=self.n_bins)
-            probs = _isotonic(num, den, PRIOR_WEIGHT * den.sum() / max(len(x), 1))
-            return probs, self.lerp(probs), False
+            if fit not in fits:
+                den = np.bincount(self.index, weights=x, minlength=self.n_bins)
+                num = np.bincount(self.index, weights=x * ref.positive, minlength=self.n_bins)
+                probs = _isotonic(num, den, PRIOR_WEIGHT * den.sum() / max(len(x), 1))
+                fits[fit] = probs, self.lerp(probs)
+            return *fits[fit], False
 
-        probs, p_unl, raw = calibrated(wr)
+        probs, p_unl, raw = calibrated(0, wr)
         numer, raw_fits = self.const * p_unl, [raw]
-        for column, stake in self.weighted.items():
-            _, p_column, raw = calibrated(wr * ref.columns[column])
+        for fit, (column, stake) in enumerate(self.weighted.items(), start=1):
+            _, p_column, raw = calibrated(fit, wr * ref.columns[column])
             numer, raw_fits = numer + stake * p_column, [*raw_fits, raw]
         nonzero = np.abs(self.stake) > 1e-12
         p_eff = np.where(nonzero, numer / np.where(nonzero, self.stake, 1.0), p_unl)
