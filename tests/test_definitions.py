@@ -12,8 +12,9 @@ import pytest
 from assets_defs.cli.runner import run_monitoring
 from assets_defs.definitions import defs
 from assets_defs.factory import build_definitions
-from assets_defs.resources import AlertsResource, GuapResource
+from assets_defs.resources import GuapResource
 from assets_defs.sensors import landing_folder_sensor, run_failure_alert_sensor, stale_days_sensor
+from tests.failure_alerts import alert_failed_run
 from tests.pipeline_data import AS_OF, labels_for, predictions_for, write_config
 
 pytestmark = pytest.mark.slow  # Dagster jobs executed in process
@@ -128,15 +129,8 @@ def test_a_failed_run_is_alerted(tmp_path: Path, caplog) -> None:
         instance=instance, resources={"guap": guap}, raise_on_error=False
     )
     assert not result.success
-    context = dg.build_run_status_sensor_context(
-        sensor_name="run_failure_alert_sensor",
-        dagster_event=result.get_run_failure_event(),
-        dagster_instance=instance,
-        dagster_run=result.dagster_run,
-        resources={"alerts": AlertsResource()},
-    ).for_run_failure()
     with caplog.at_level("ERROR", logger="guap_pipeline.alerts.incidents"):
-        run_failure_alert_sensor(context)
+        alert_failed_run(run_failure_alert_sensor, result, instance)
     assert f"monitoring run {result.run_id[:8]} of ingest_landing_job failed" in caplog.text
     # why, in the error's own words: Dagster's failure event names only the step
     assert "step staged_landing_files: config field '<file>': cannot read" in caplog.text

@@ -29,6 +29,7 @@ from assets_defs.sensors import (
 )
 from guap_pipeline import load_config
 from guap_pipeline.store.store import Store
+from tests.failure_alerts import alert_failed_run
 from tests.pg_support import DEPLOY_YAML, postgres_home
 from tests.pipeline_data import AS_OF, days, labels_for, predictions_for, write_config
 from tests.test_convergence import monitoring_run
@@ -286,13 +287,6 @@ def test_schedule_and_failure_alert_on_postgres(
         instance=instance, resources={"guap": broken}, raise_on_error=False
     )
     assert instance.get_run_by_id(failed.run_id).status == dg.DagsterRunStatus.FAILURE
-    sensor_context = dg.build_run_status_sensor_context(
-        sensor_name=run_failure_alert_sensor.name,
-        dagster_event=failed.get_run_failure_event(),
-        dagster_instance=instance,
-        dagster_run=instance.get_run_by_id(failed.run_id),
-        resources={"alerts": AlertsResource()},
-    ).for_run_failure()
     with caplog.at_level("ERROR", logger="guap_pipeline.alerts.incidents"):
-        run_failure_alert_sensor(sensor_context)
+        alert_failed_run(run_failure_alert_sensor, failed, instance)
     assert f"monitoring run {failed.run_id[:8]} of ingest_landing_job failed" in caplog.text

@@ -10,13 +10,14 @@ import pytest
 
 from assets_defs.cli import main
 from assets_defs.factory import build_definitions
-from assets_defs.resources import AlertsResource, GuapResource
+from assets_defs.resources import GuapResource
 from benchmarks.compare_stores import compare, tables
 from guap_pipeline.errors import ConfigError
 from guap_pipeline.formatting import money
 from guap_pipeline.models_config import load_deployment
 from guap_pipeline.report.portfolio import read_portfolio
 from guap_pipeline.store.store import Store
+from tests.failure_alerts import alert_failed_run
 from tests.pipeline_data import AS_OF, CONFIG, days, labels_for, predictions_for
 
 FRAUD = CONFIG.replace("landing: ./landing\nstorage: ./store\n", "") + (  # binary, amounts
@@ -313,16 +314,8 @@ def test_a_failed_run_is_alerted_under_its_models_name(tmp_path: Path, caplog) -
         instance=instance, resources={"guap": broken}, raise_on_error=False
     )
     assert not result.success
-    sensor = defs.resolve_sensor_def("run_failure_alert_sensor")
-    context = dg.build_run_status_sensor_context(
-        sensor_name=sensor.name,
-        dagster_event=result.get_run_failure_event(),
-        dagster_instance=instance,
-        dagster_run=result.dagster_run,
-        resources={"alerts": AlertsResource()},
-    ).for_run_failure()
     with caplog.at_level("ERROR", logger="guap_pipeline.alerts.incidents"):
-        sensor(context)
+        alert_failed_run(defs.resolve_sensor_def("run_failure_alert_sensor"), result, instance)
     [record] = [r for r in caplog.records if r.name == "guap_pipeline.alerts.incidents"]
     headline, cause = record.getMessage().split("\n")[:2]
     assert headline.endswith(
