@@ -19,13 +19,15 @@ from assets_defs.models import ModelKeys
 from assets_defs.resources import AlertsResource, GuapResource, SourceResource
 from guap_pipeline import steps as pipeline
 from guap_pipeline.alerts.store_runs import build_alerts, build_flags
+from guap_pipeline.config import GuapConfig
 from guap_pipeline.steps.each_day import built_alone, each_day
 from guap_pipeline.store.store import Store
 
 
 def report_days(
     context: dg.AssetExecutionContext,
-    guap: GuapResource,
+    config: GuapConfig,
+    store: Store,
     per_day: Callable[[str], Mapping[str, Any]],
 ) -> dg.MaterializeResult:
     """Run ``per_day`` for every partition, small days two at a time
@@ -33,7 +35,7 @@ def report_days(
     day's own materialization, in day order, in a one-day run and in a range run alike
     (no extra events: the event log commits each one, which is most of a long backfill's
     bookkeeping). A day that fails fails the step with its own error."""
-    alone = built_alone(guap.config(), guap.store())
+    alone = built_alone(config, store)
     for day, metadata in each_day(context.partition_keys, per_day, alone=alone):
         context.add_asset_metadata(metadata, partition_key=day)
     return dg.MaterializeResult()
@@ -46,12 +48,13 @@ def row_step(
 ) -> dg.MaterializeResult:
     """A per-row step of each day; with a distributed engine, ``daily_quadrant_profit``
     does the whole day on the cluster instead, and this step only says so."""
-    engine = guap.config().engine.kind
+    config = guap.config()
+    store = Store(config.storage)
+    engine = config.engine.kind
     if engine != "embedded":
         handed = {"engine": engine, "built_by": "daily_quadrant_profit"}
-        return report_days(context, guap, lambda day: handed)
-    store = guap.store()
-    return report_days(context, guap, lambda day: build(store, day))
+        return report_days(context, config, store, lambda day: handed)
+    return report_days(context, config, store, lambda day: build(store, day))
 
 
 STAGE_REPORT = "stage_report"
@@ -143,10 +146,12 @@ def daily_assets(
     ) -> dg.MaterializeResult:
         """Realized profit per quadrant and model version: profit, uplift, oracle, coverage."""
         guap = model.resource(guap)
-        config, store, today = guap.config(), guap.store(), guap.today()
+        config, today = guap.config(), guap.today()
+        store = Store(config.storage)
         return report_days(
             context,
-            guap,
+            config,
+            store,
             lambda day: day_metadata(
                 pipeline.build_day_profit(store, config, day).summary, config, today
             ),

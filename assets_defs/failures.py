@@ -10,15 +10,16 @@ from guap_pipeline import errors
 from guap_pipeline.errors import GuapError
 
 
-def step_failure_cause(events: Iterable[dg.DagsterEvent]) -> str | None:
-    """The first failed step and its error's own words (``None``: no step failed)."""
+def failure_cause(events: Iterable[dg.DagsterEvent], run_failure: dg.DagsterEvent | None) -> str:
+    """The first failed step among ``events`` and its error's own words; without one,
+    what the run's failure event says."""
     for event in events:
         if event.is_step_failure and event.step_failure_data.error is not None:
             error = event.step_failure_data.error
             while error.cause is not None:  # Dagster wraps the op's own exception
                 error = error.cause
             return f"step {event.step_key}: {own_words(error)}"
-    return None
+    return (run_failure.message if run_failure else None) or "unknown failure"
 
 
 def own_words(error: SerializableErrorInfo) -> str:

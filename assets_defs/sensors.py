@@ -16,7 +16,7 @@ import dagster as dg
 import pandas as pd
 
 from assets_defs.checks import freshness_checks
-from assets_defs.failures import step_failure_cause
+from assets_defs.failures import failure_cause
 from assets_defs.jobs import AssetJob, ModelJobs, model_jobs
 from assets_defs.models import SINGLE, ModelKeys
 from assets_defs.partitions import daily_partitions
@@ -139,8 +139,7 @@ def run_failure_alert_sensor_for(
         context: dg.RunFailureSensorContext, alerts: AlertsResource
     ) -> None:
         run = context.dagster_run
-        cause = step_failure_cause(context.get_step_failure_events())
-        reason = cause or context.failure_event.message or "no message"
+        reason = failure_cause(context.get_step_failure_events(), context.failure_event)
         model = ModelKeys.of_job(run.job_name)
         alert = run_failure_alert(run.job_name, run.run_id, reason, model=model)
         delivered = deliver(pd.DataFrame([alert]), alerts.notifiers(), backoff_seconds=1.0)

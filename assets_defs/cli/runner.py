@@ -19,7 +19,7 @@ import sqlalchemy
 from assets_defs.assets import STAGE_REPORT
 from assets_defs.cli.sqlite_engines import reused_sqlite_engines
 from assets_defs.cli.summary import RunSummary, retry_pending_alerts
-from assets_defs.failures import step_failure_cause
+from assets_defs.failures import failure_cause
 from assets_defs.jobs import DAILY_PROFIT_JOB, INGEST_LANDING_JOB, PROFIT_TIMESERIES_JOB
 from assets_defs.models import SINGLE, ModelKeys
 from assets_defs.partitions import daily_partitions
@@ -120,7 +120,8 @@ def run_monitoring(
                 **kwargs,
             )
         if not result.success:
-            raise GuapError(f"{what} failed (run {result.run_id[:8]}): {failure_cause(result)}")
+            cause = failure_cause(result.all_events, result.get_run_failure_event())
+            raise GuapError(f"{what} failed (run {result.run_id[:8]}): {cause}")
         return result
 
     if plan(config, store, as_of=as_of, last_partition=last).stage:
@@ -148,15 +149,6 @@ def run_monitoring(
         touched = sorted(summary.staging.dirty_days.intersection(summary.days_built))
         summary.staging.add_day_quarantine(day_quarantine(store, touched))
     return summary
-
-
-def failure_cause(result: dg.ExecuteInProcessResult) -> str:
-    """The failed step and its error's own words: Dagster's run failure names only the step."""
-    cause = step_failure_cause(result.all_events)
-    if cause is not None:
-        return cause
-    failure = result.get_run_failure_event()
-    return failure.message if failure else "unknown failure"
 
 
 def stage_report(result: dg.ExecuteInProcessResult, model: ModelKeys) -> StageReport | None:
