@@ -58,6 +58,7 @@ def row_step(
 
 
 STAGE_REPORT = "stage_report"
+DELIVERY = "alerts_delivery"  # profit_alerts' one line on what it delivered, for `run`
 
 
 def model_assets(
@@ -221,13 +222,14 @@ def profit_alerts(model: ModelKeys) -> dg.AssetsDefinition:
             guap.store(), guap.config(), today=guap.today(), notifiers=alerts.notifiers()
         )
         if result.pending:
-            context.log.warning(f"{result.pending} alert(s) not delivered: retried by the next run")
+            context.log.warning(result.delivery.describe())
         open_incidents = result.incidents[result.incidents["status"] == "open"]
         return dg.MaterializeResult(
             metadata={
                 "open_incidents": len(open_incidents),
                 "alerts_new": result.new,
                 "alerts_pending_delivery": result.pending,
+                DELIVERY: result.delivery.describe(),
                 "channels": dg.MetadataValue.json([n.name for n in alerts.notifiers()]),
             }
         )

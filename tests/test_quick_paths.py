@@ -21,6 +21,7 @@ from guap_pipeline.alerts.incidents import ALERT_COLUMNS
 from guap_pipeline.estimate import ESTIMATED_PROFIT, overall_estimate
 from guap_pipeline.store.store import Store
 from tests.pipeline_data import AS_OF, labels_for, predictions_for, write_config
+from tests.webhook import receiving
 
 ROOT = Path(__file__).parent.parent
 CLOCK = re.compile(r"^\[\d\d:\d\d:\d\d\] ", re.MULTILINE)
@@ -111,6 +112,27 @@ def test_a_run_with_nothing_new_skips_dagster_and_does_what_the_graph_does(
         assert delivered[alerts].pop("delivered_at").notna().all()
     for name, frame in ours.items():
         pd.testing.assert_frame_equal(frame, theirs[name], obj=name)
+
+
+def test_alerts_a_run_through_the_graph_could_not_deliver_are_told_in_its_own_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Dagster's console log is off in `run`: what profit_alerts could not deliver must
+    still reach the person running it, with the webhook's answer, and nothing else of
+    Dagster's log."""
+    config = built_store(tmp_path, capsys)
+    frame = predictions_for("2026-10-03", 120, seed=7)  # new input: the graph runs
+    frame.to_parquet(tmp_path / "landing" / "predictions" / "2026-10-03.parquet")
+    with receiving(monkeypatch) as hook:
+        hook.status = 500
+        status, _, err = run(config, capsys)
+
+    assert status == 0
+    assert hook.bodies  # it was tried
+    line = "alerts: 0 pending alert(s) delivered, 1 still pending (webhook: webhook answered"
+    assert line in err
+    assert "retried by the next run" in err
+    assert "dagster - " not in err
 
 
 def test_a_run_with_nothing_new_imports_no_dagster_nor_a_database_driver(

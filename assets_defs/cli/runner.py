@@ -16,7 +16,7 @@ from pathlib import Path
 import dagster as dg
 import sqlalchemy
 
-from assets_defs.assets import STAGE_REPORT
+from assets_defs.assets import DELIVERY, STAGE_REPORT
 from assets_defs.cli.sqlite_engines import reused_sqlite_engines
 from assets_defs.cli.summary import RunSummary, retry_pending_alerts
 from assets_defs.failures import failure_cause
@@ -30,8 +30,10 @@ from guap_pipeline.ingest.stage_report import StageReport
 from guap_pipeline.steps import day_quarantine, plan
 
 INSTANCE_YAML = "telemetry:\n  enabled: false\n"
-# Dagster's step-by-step DEBUG log is for the UI; the command line shows warnings and up.
-QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+# Dagster's log is for the UI. The command line says what went wrong in its own lines: a
+# failed step as one error naming its cause (failure_cause), undelivered alerts from
+# profit_alerts' metadata; Dagster's ERROR line would add the step's whole stack trace.
+QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
 
 
 def persistent_instance(storage: Path) -> dg.DagsterInstance:
@@ -141,8 +143,12 @@ def run_monitoring(
             )
         summary.day_ranges.append((first, last_day))
     if todo.timeseries:
-        execute(model.named(PROFIT_TIMESERIES_JOB), "stitching the daily summary and profit series")
+        series = execute(
+            model.named(PROFIT_TIMESERIES_JOB), "stitching the daily summary and profit series"
+        )
         summary.timeseries = True
+        if delivery := materialized(series, model.named("profit_alerts"), DELIVERY):
+            progress(delivery)
     else:  # profit_alerts did not run
         retry_pending_alerts(store, AlertsResource().notifiers(), progress)
     if summary.staging is not None:  # duplicates are found when a day is built
@@ -153,9 +159,13 @@ def run_monitoring(
 
 def stage_report(result: dg.ExecuteInProcessResult, model: ModelKeys) -> StageReport | None:
     """The staging pass's report, read back from its materialization's metadata."""
-    for materialization in result.asset_materializations_for_node(
-        model.named("staged_landing_files")
-    ):
-        if STAGE_REPORT in materialization.metadata:
-            return StageReport.from_dict(materialization.metadata[STAGE_REPORT].value)
+    report = materialized(result, model.named("staged_landing_files"), STAGE_REPORT)
+    return None if report is None else StageReport.from_dict(report)
+
+
+def materialized(result: dg.ExecuteInProcessResult, node: str, key: str) -> object:
+    """The value of metadata ``key`` of ``node``'s materialization in ``result``, if any."""
+    for materialization in result.asset_materializations_for_node(node):
+        if key in materialization.metadata:
+            return materialization.metadata[key].value
     return None

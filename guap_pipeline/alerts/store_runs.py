@@ -181,12 +181,16 @@ def deliver_pending(
 @dataclass(frozen=True)
 class AlertResult:
     incidents: pd.DataFrame
-    alerts: pd.DataFrame
+    delivery: Delivery
     new: int
 
     @property
+    def alerts(self) -> pd.DataFrame:
+        return self.delivery.alerts
+
+    @property
     def pending(self) -> int:
-        return int(self.alerts["delivered_at"].isna().sum()) if len(self.alerts) else 0
+        return self.delivery.pending
 
 
 def build_alerts(
@@ -215,7 +219,7 @@ def build_alerts(
         store.write("incidents", _typed(incidents, INCIDENT_COLUMNS))
         store.write("alerts", _typed(alerts, ALERT_COLUMNS))
     delivery = deliver_pending(store, notifiers, backoff_seconds=backoff_seconds)
-    return AlertResult(incidents, delivery.alerts, len(notes))
+    return AlertResult(incidents, delivery, len(notes))
 
 
 MONEY = ("money_at_stake", "notified_money_at_stake")
