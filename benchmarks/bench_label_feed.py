@@ -24,6 +24,7 @@ import pandas as pd
 
 from guap_pipeline.config import load_config
 from guap_pipeline.ingest.label_feed import label_ages
+from guap_pipeline.store.labeled import write_labeled_frame
 from guap_pipeline.store.store import Store
 
 
@@ -41,7 +42,8 @@ def write_days(store: Store, days: int, rows: int, seed: int) -> dt.date:
                 "labeled_at": start + pd.to_timedelta(rng.integers(0, 30 * 86_400, rows), "s"),
             }
         )
-        store.write("labeled_predictions", frame, day.isoformat())
+        store.write("predictions", frame[["prediction_id"]], day.isoformat())
+        write_labeled_frame(store, day.isoformat(), frame)  # labels aligned with it
     return first + dt.timedelta(days=days + 30)
 
 

@@ -17,18 +17,32 @@ import fnmatch
 import sys
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 
-
-def tables(root: Path) -> dict[str, Path]:
-    """Every Parquet file under ``root``, by its path relative to it."""
-    return {str(p.relative_to(root)): p for p in sorted(root.rglob("*.parquet"))}
+from guap_pipeline.store.labeled import ALIGNED, LEGACY, LabeledDay, labeled_day
+from guap_pipeline.store.store import Store
 
 
-def compare(ref: Path, new: Path, ignore: set[str]) -> list[str]:
-    """What differs between two Parquet files; empty when they are equal."""
+def tables(root: Path) -> dict[str, Path | LabeledDay]:
+    """Every Parquet file under ``root``, by its path relative to it; a day's labeled
+    predictions as one table under their whole file's name, read through
+    :mod:`guap_pipeline.store.labeled` (whichever layout stores them)."""
+    found: dict[str, Path | LabeledDay] = {}
+    for path in sorted(root.rglob("*.parquet")):
+        name = str(path.relative_to(root))
+        if path.parent.name in (ALIGNED, LEGACY) and path.parent.parent.name == "tables":
+            labeled = labeled_day(Store(path.parent.parent.parent), path.stem)
+            found[str(Path(name).parent.with_name(LEGACY) / path.name)] = labeled
+        else:
+            found[name] = path
+    return found
+
+
+def compare(ref: Path | LabeledDay, new: Path | LabeledDay, ignore: set[str]) -> list[str]:
+    """What differs between two Parquet tables; empty when they are equal."""
     problems = []
-    a, b = pq.read_table(ref), pq.read_table(new)
+    a, b = _read(ref), _read(new)
     if a.schema.metadata != b.schema.metadata:
         problems.append(f"schema metadata differs: {a.schema.metadata} vs {b.schema.metadata}")
     if not a.schema.equals(b.schema, check_metadata=True):
@@ -41,6 +55,10 @@ def compare(ref: Path, new: Path, ignore: set[str]) -> list[str]:
         if not a[name].equals(b[name]):
             problems.append(f"column {name} differs")
     return problems
+
+
+def _read(table: Path | LabeledDay) -> pa.Table:
+    return pq.read_table(table) if isinstance(table, Path) else table.read()
 
 
 def main() -> int:

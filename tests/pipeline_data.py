@@ -6,6 +6,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from guap_pipeline.store.labeled import LABEL_COLUMNS, write_labeled_frame
+from guap_pipeline.store.store import Store
+
 CONFIG = """\
 landing: ./landing
 storage: ./store
@@ -61,3 +64,10 @@ def labels_for(predictions: pd.DataFrame, *, share: float, seed: int) -> pd.Data
 def days(first: str, n: int) -> list[str]:
     start = dt.date.fromisoformat(first)
     return [(start + dt.timedelta(days=i)).isoformat() for i in range(n)]
+
+
+def store_labeled(store: Store, day: str, labeled: pd.DataFrame) -> None:
+    """Store a whole labeled frame as a built day holds it: its predictions table and
+    the label columns aligned with it."""
+    store.write("predictions", labeled.drop(columns=list(LABEL_COLUMNS)), day)
+    write_labeled_frame(store, day, labeled)

@@ -29,6 +29,7 @@ from guap_pipeline.steps import (
     quarantine,
 )
 from guap_pipeline.store import store as storage
+from guap_pipeline.store.labeled import read_labeled
 from guap_pipeline.store.store import Store
 from tests.pipeline_data import labels_for, predictions_for, write_config
 
@@ -74,7 +75,7 @@ def check_against_pandas(store: Store, day: str) -> None:
     if staged_labels.empty:  # as build_labeled passes it
         staged_labels = pd.DataFrame(columns=["prediction_id", "_source", "_row"])
     labeled, orphans = join_labels(unique, latest, staged_labels)
-    assert_same(store.read("labeled_predictions", day), labeled)
+    assert_same(read_labeled(store, day), labeled)
     if len(orphans):
         assert_same(store.read("quarantine_labels", day), orphans)
 
@@ -118,9 +119,9 @@ def test_a_day_without_labels_or_duplicates_is_copied_and_joined(tmp_path: Path)
     assert days == ["2026-10-02", "2026-10-03"]
     for day in days:
         check_against_pandas(store, day)
-    unlabeled = store.read("labeled_predictions", "2026-10-02")
+    unlabeled = read_labeled(store, "2026-10-02")
     assert unlabeled["y_true"].isna().all() and unlabeled["y_true"].dtype == np.float64
-    assert (store.read("labeled_predictions", "2026-10-03")["y_true"].notna()).all()
+    assert (read_labeled(store, "2026-10-03")["y_true"].notna()).all()
 
 
 def test_integer_ids_with_a_gap_read_in_slices_as_whole(tmp_path: Path) -> None:

@@ -20,6 +20,7 @@ from guap_pipeline.steps import (
     dirty_days,
     quarantine,
 )
+from guap_pipeline.store.labeled import read_labeled
 from guap_pipeline.store.store import Store
 from tests.pipeline_data import days, predictions_for, write_config
 
@@ -116,15 +117,16 @@ def test_deleting_a_days_only_predictions_file_leaves_that_day_empty(tmp_path_fa
     store = Store(load_config(deleted / "guap.yaml").storage)
     assert dirty_days(store) == []
     assert store.read("daily_quadrant_profit", gone).empty
-    assert store.read("labeled_predictions", gone).empty
+    assert read_labeled(store, gone).empty
     keys = ["prediction_id", "date", "model_version"]
     for table, day in [
         ("predictions", gone),
-        ("labeled_predictions", gone),
+        ("labeled", gone),
         ("predictions", "2026-10-01"),
-        ("labeled_predictions", "2026-10-01"),
+        ("labeled", "2026-10-01"),
     ]:
-        assert store.read(table, day)[keys].dtypes.eq("string").all(), (table, day)
+        frame = read_labeled(store, day) if table == "labeled" else store.read(table, day)
+        assert frame[keys].dtypes.eq("string").all(), (table, day)
     assert store.read("labels", "2026-10-01")["prediction_id"].dtype == "string"
     orphans = quarantine(store)
     assert orphans["prediction_id"].dtype == "string"

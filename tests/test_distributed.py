@@ -24,6 +24,7 @@ from guap_pipeline.steps import (
     dirty_days,
     quarantine,
 )
+from guap_pipeline.store.labeled import read_labeled
 from guap_pipeline.store.store import Store
 from tests.pipeline_data import AS_OF, labels_for, predictions_for, write_config
 
@@ -138,7 +139,7 @@ def test_engines_give_the_same_day_tables_with_worker_processes(
     assert reasons.str.startswith("duplicate prediction_id").sum() == 2 * (5 + 6)
     assert reasons.str.contains("not among the day's predictions").sum() == 2 * (150 - 3)
     assert not (dask.root / "scratch").exists() or not any((dask.root / "scratch").iterdir())
-    assert dask.read("labeled_predictions", "2026-10-01") is None  # no stale per-row table
+    assert read_labeled(dask, "2026-10-01") is None  # no stale per-row table
 
 
 def multiclass_landing(root: Path) -> Path:

@@ -26,7 +26,9 @@ from guap_pipeline.estimate import (
 from guap_pipeline.estimate.rows import WEIGHT
 from guap_pipeline.money.one_day import day_profit
 from guap_pipeline.series.daily_table import daily_summary
+from guap_pipeline.store.labeled import labeled_day
 from guap_pipeline.store.store import Store
+from tests.pipeline_data import store_labeled
 
 TP, FP, FN, TN = 100.0, -10.0, -150.0, 0.0
 
@@ -383,7 +385,7 @@ def built(tmp_path_factory):
         if i >= 27:
             parts.append(store_rows(rng, i, 100, now, version="v2"))
         day = pd.concat(parts, ignore_index=True)
-        store.write("labeled_predictions", day, day["date"].iloc[0])
+        store_labeled(store, day["date"].iloc[0], day)
         frames.append(day)
     rows = pd.concat(frames, ignore_index=True)
     daily = daily_summary(day_profit(rows, config).summary, config, as_of)
@@ -451,7 +453,7 @@ def test_big_days_are_read_as_weighted_samples_that_agree_with_the_whole(built, 
     assert len(rows) < 2_000 * 1.2 + 2_000 * 1.2 + 500 * 1.2  # vs 9,300 rows stored
     window = rows[rows["date"] > str(as_of - dt.timedelta(days=10))]
     unlabeled = window[window["y_true"].isna()]
-    whole = sum(len(store.read("labeled_predictions", d)) for d in window["date"].unique())
+    whole = sum(labeled_day(store, d).num_rows for d in window["date"].unique())
     assert unlabeled[WEIGHT].gt(1).any() and whole > len(window)
     sampled = estimate_days(store, config, daily, as_of=as_of, n_replicates=60)
     both = out.merge(sampled, on=["date", "model_version"], suffixes=("", "_s"))

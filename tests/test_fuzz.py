@@ -24,6 +24,7 @@ from hypothesis import strategies as st
 
 from guap_pipeline.ingest.staged import UNMATCHED_REASON, read_staged, staged_days
 from guap_pipeline.steps import quarantine
+from guap_pipeline.store.labeled import labeled_days, read_labeled
 from guap_pipeline.store.store import Store
 from tests.corruption import (
     LABEL_MUTATIONS,
@@ -168,7 +169,7 @@ def accepted_rows(store: Store) -> pd.DataFrame:
 
 
 def row_figures(store: Store, ids: set[str]) -> pd.DataFrame:
-    rows = store.read_partitions("labeled_predictions")
+    rows = pd.concat([read_labeled(store, d) for d in labeled_days(store)], ignore_index=True)
     rows = rows.loc[rows["prediction_id"].isin(ids), ROW_COLUMNS]
     return rows.sort_values("prediction_id", ignore_index=True)
 

@@ -21,6 +21,7 @@ from guap_pipeline.ingest.label_feed import (
 )
 from guap_pipeline.series.daily_table import is_mature
 from guap_pipeline.store.store import Store
+from tests.pipeline_data import store_labeled
 
 CONFIG = """\
 landing: ./landing
@@ -120,8 +121,9 @@ def test_coverage_by_age_is_learned_from_labeled_at_up_to_the_latest_label(confi
 def test_label_ages_are_counted_from_the_stored_labeled_rows(config, tmp_path: Path) -> None:
     store = Store(config.storage)
     day = pd.Timestamp("2026-01-02", tz="UTC")
-    store.write(
-        "labeled_predictions",
+    store_labeled(
+        store,
+        "2026-01-02",
         pd.DataFrame(
             {
                 "prediction_id": ["a", "b", "c", "d", "e"],
@@ -135,7 +137,6 @@ def test_label_ages_are_counted_from_the_stored_labeled_rows(config, tmp_path: P
                 ],
             }
         ),
-        "2026-01-02",
     )
     ages = label_ages(store, config, dt.date(2026, 1, 5))
     assert ages.counts["2026-01-02"].tolist() == [1, 0, 2, 0]

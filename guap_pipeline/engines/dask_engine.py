@@ -53,6 +53,7 @@ from guap_pipeline.money.one_day import (
     latest_labels,
 )
 from guap_pipeline.money.threshold import Hindsight, threshold_gains
+from guap_pipeline.store.labeled import forget_labeled
 from guap_pipeline.store.store import Store
 
 # Rows of one bucket (a task's working set) and number of score ranges of the curve.
@@ -137,8 +138,9 @@ def build_day(store: Store, config: GuapConfig, day: str, *, client: Any = None)
     orphans = _ordered([p.orphans for p in parts], list(_ORDER))
     store.write("quarantine_predictions", duplicates, day)
     store.write("quarantine_labels", orphans, day)
-    for table in ("predictions", "labels", "labeled_predictions"):
-        store.delete(table, day)  # per-row tables of an embedded build would be stale
+    forget_labeled(store, day)  # per-row tables of an embedded build would be stale
+    for table in ("predictions", "labels"):
+        store.delete(table, day)
     if not any(len(p.ledger.keys) for p in parts):
         empty = pd.DataFrame(columns=["y_true", "y_pred", "date", "model_version"])
         profit = day_profit(empty, config)

@@ -7,7 +7,6 @@ import datetime as dt
 
 import numpy as np
 import pandas as pd
-import pyarrow.parquet as pq
 
 from guap_pipeline.config import GuapConfig
 from guap_pipeline.estimate.monte_carlo import LEVEL, N_REPLICATES, Adapt
@@ -19,6 +18,7 @@ from guap_pipeline.estimate.table import (
     _need,
     estimate_frame,
 )
+from guap_pipeline.store.labeled import labeled_day
 from guap_pipeline.store.store import Store
 
 # Unlabeled rows valued one by one, at most; beyond this a seeded uniform sample of each
@@ -83,13 +83,12 @@ def _read_bounded(
     window = sorted({d for days in need.window.values() for d in days})
     wanted = {"date", "model_version", "y_true", "y_pred", "score", "predicted_at"}
     wanted |= {"labeled_at", *config.value_matrix.columns}
-    paths = {d: store.path("labeled_predictions", d) for d in reference + window}
-    paths = {d: path for d, path in paths.items() if path.exists()}
-    n_reference = sum(pq.ParquetFile(paths[d]).metadata.num_rows for d in reference if d in paths)
+    found = {d: labeled_day(store, d) for d in reference + window}
+    days = {d: labeled for d, labeled in found.items() if labeled is not None}
+    n_reference = sum(days[d].num_rows for d in reference if d in days)
     frames = []
-    for day, path in paths.items():
-        columns = [c for c in pq.read_schema(path).names if c in wanted]
-        frame = pq.read_table(path, columns=columns).to_pandas()
+    for day, labeled in days.items():
+        frame = labeled.to_pandas([c for c in labeled.names if c in wanted])
         if not len(frame):
             continue
         if day in reference:

@@ -39,10 +39,10 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 from numpy.typing import ArrayLike, NDArray
 
 from guap_pipeline.config import GuapConfig
+from guap_pipeline.store.labeled import labeled_day, labeled_days
 from guap_pipeline.store.store import Store
 
 MIN_DAYS = 14  # days observed at an age before its usual coverage is learned
@@ -119,19 +119,18 @@ class LabelAges:
 
 def label_ages(store: Store, config: GuapConfig, as_of: dt.date) -> LabelAges:
     """Count each built day's labeled rows by age (``labeled_at`` − the day's start in the
-    config's time zone), reading two columns of ``labeled_predictions`` in slices."""
+    config's time zone), reading the two label columns of its labeled predictions in slices."""
     counts: dict[str, NDArray[np.int64]] = {}
     untimed: dict[str, int] = {}
     latest: pd.Timestamp | None = None
-    for day in store.partitions("labeled_predictions"):
-        path = store.path("labeled_predictions", day)
-        reader = pq.ParquetFile(path)
-        if not {"y_true", "labeled_at"} <= set(reader.schema_arrow.names):
+    for day in labeled_days(store):
+        labeled = labeled_day(store, day)
+        if labeled is None or not {"y_true", "labeled_at"} <= set(labeled.names):
             continue
         start = pd.Timestamp(day, tz=config.timezone)
         n_ages = max((as_of - start.date()).days + 1, 1)
         counts[day], untimed[day] = np.zeros(n_ages, dtype=np.int64), 0
-        for batch in reader.iter_batches(columns=["y_true", "labeled_at"]):
+        for batch in labeled.label_batches():
             stamps = pc.filter(batch.column("labeled_at"), batch.column("y_true").is_valid())
             micros = _epoch_micros(stamps)
             untimed[day] += len(stamps) - len(micros)

@@ -30,13 +30,13 @@ from guap_pipeline.steps.label_lookup import (
     _union_sql,
 )
 from guap_pipeline.steps.quarantine import as_quarantine
+from guap_pipeline.store.labeled import write_labels
 from guap_pipeline.store.store import (
     SHARED_DUCKDB_ROWS,
     ParquetParts,
     Store,
     copy_file,
     decode_threads,
-    dictionary_text,
     duckdb_connection,
     read_columns,
 )
@@ -251,22 +251,7 @@ def fast_labeled(store: Store, day: str) -> dict[str, int] | None:
     schema = _MERGED.get(key)
     if schema is None:  # the same for every day of the same inputs
         schema = _MERGED.setdefault(key, _merged_schema(predictions, labels_file, index))
-    target = store.path("labeled_predictions", day)
-    with ParquetParts() as parts:
-        offset = 0
-        reader = pq.ParquetFile(  # its text columns decoded as dictionaries, cast below
-            predictions_path, read_dictionary=dictionary_text(predictions.schema_arrow)
-        )
-        batches = reader.iter_batches(batch_size=SLICE_ROWS, use_threads=decode_threads(reader))
-        for batch in batches:
-            n = batch.num_rows
-            part = (
-                pa.Table.from_batches([batch])
-                .append_column("y_true", y_true.slice(offset, n))
-                .append_column("labeled_at", labeled_at.slice(offset, n))
-            )
-            parts.write(target, _cast(part.select(schema.names), schema))
-            offset += n
+    write_labels(store, day, pa.table({"y_true": y_true, "labeled_at": labeled_at}), schema)
     # Labels built from the staged rows (one row per id, with its number of versions)
     # and all joined: no staged label is an orphan. Otherwise look them up.
     staged_rows = sum(
@@ -328,12 +313,3 @@ def _with_id(frame: pd.DataFrame, value: str) -> pd.DataFrame:
     """``frame`` with every prediction_id set to ``value``, in the column's own dtype."""
     ids = pd.array([value] * len(frame), dtype=frame["prediction_id"].dtype)
     return frame.assign(prediction_id=ids)
-
-
-def _cast(table: pa.Table, schema: pa.Schema) -> pa.Table:
-    """``table.cast(schema)``, also to the null type of a column that is all missing."""
-    columns = [
-        pa.nulls(len(table)) if pa.types.is_null(field.type) else table[field.name]
-        for field in schema
-    ]
-    return pa.table(columns, names=schema.names).cast(schema)

@@ -11,10 +11,8 @@ could a notebook or another orchestrator. Big days take the paths of
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
 
 import pandas as pd
-import pyarrow.parquet as pq
 
 from guap_pipeline.config import GuapConfig
 from guap_pipeline.engines import dask_engine as distributed
@@ -36,12 +34,19 @@ from guap_pipeline.series.daily_table import DAILY_COLUMNS, daily_summary, profi
 from guap_pipeline.steps.big_days import fast_labeled, fast_labels, fast_predictions
 from guap_pipeline.steps.freshness import SERIES_STATE, note_inputs, record_built, series_state
 from guap_pipeline.steps.quarantine import as_quarantine
-from guap_pipeline.store.store import SHARED_DUCKDB_ROWS, Store, read_columns, release_memory
+from guap_pipeline.store.labeled import (
+    LabeledDay,
+    forget_labeled,
+    labeled_day,
+    write_labeled_frame,
+)
+from guap_pipeline.store.store import SHARED_DUCKDB_ROWS, Store, release_memory
 
 
 def build_predictions(store: Store, day: str) -> dict[str, int]:
     """Validated, de-duplicated predictions of one day; duplicates to quarantine."""
     note_inputs(store, day, "predictions")
+    forget_labeled(store, day)  # aligned with the rows about to be replaced
     fast = fast_predictions(store, day)
     if fast is not None:
         return _released(fast, fast["n_predictions"])
@@ -65,7 +70,9 @@ def build_labels(store: Store, day: str) -> dict[str, int]:
 
 
 def build_labeled(store: Store, day: str) -> dict[str, int]:
-    """The day's predictions with their latest label; orphan labels to quarantine."""
+    """The day's predictions with their latest label (the label columns, stored aligned
+    with the predictions table: :mod:`guap_pipeline.store.labeled`); orphan labels to
+    quarantine."""
     fast = fast_labeled(store, day)
     if fast is not None:
         return _released(fast, fast["n_predictions"])
@@ -77,7 +84,7 @@ def build_labeled(store: Store, day: str) -> dict[str, int]:
         labels if labels is not None else latest_labels(pd.DataFrame())[0],
         staged if len(staged) else pd.DataFrame(columns=["prediction_id", "_source", "_row"]),
     )
-    store.write("labeled_predictions", labeled, day)
+    write_labeled_frame(store, day, labeled)
     store.write("quarantine_labels", as_quarantine(orphans), day)
     n_labeled = int(labeled["y_true"].notna().sum()) if len(labeled) else 0
     return {"n_predictions": len(labeled), "n_labeled": n_labeled, "n_orphan_labels": len(orphans)}
@@ -93,26 +100,26 @@ def _released(figures: dict[str, int], rows: int) -> dict[str, int]:
 
 def build_day_profit(store: Store, config: GuapConfig, day: str) -> DayProfit:
     """The day's money per model version; records the inputs it was built from."""
-    path = store.path("labeled_predictions", day)
+    labeled_rows = labeled_day(store, day)
     if config.engine.kind == "dask":  # the whole day, from the staged rows, on the cluster
         for step in ("predictions", "labels"):  # it reads both, in place of those steps
             note_inputs(store, day, step)
         result = distributed.build_day(store, config, day).profit
-    elif not path.exists() or pq.ParquetFile(path).metadata.num_rows == 0:
+    elif labeled_rows is None or labeled_rows.num_rows == 0:
         result = day_profit(_no_predictions(config), config)
     else:  # only the columns the money needs; a big day in two passes, to bound memory
-        stored = pq.read_schema(path).empty_table().to_pandas().dtypes
+        stored = labeled_rows.schema.empty_table().to_pandas().dtypes
         value_columns = list(config.value_matrix.columns)
         money = ["y_true", "y_pred", *value_columns, "baseline_pred"]
         hindsight = ["y_true", "score", *value_columns]
-        small = pq.ParquetFile(path).metadata.num_rows < SHARED_DUCKDB_ROWS
-        labeled = _read_for_profit(path, money + hindsight if small else money, config)
+        small = labeled_rows.num_rows < SHARED_DUCKDB_ROWS
+        labeled = _read_for_profit(labeled_rows, money + hindsight if small else money, config)
         summary, cells = day_accounts(labeled, config)
         summary, cells = _plain_keys(summary, stored), _plain_keys(cells, stored)
         if not small:
             del labeled
             release_memory()
-            labeled = _read_for_profit(path, hindsight, config)
+            labeled = _read_for_profit(labeled_rows, hindsight, config)
         hindsight_rows, curves = day_hindsight(labeled, summary, config)
         del labeled
         result = DayProfit(summary, cells, hindsight_rows, curves)
@@ -146,16 +153,15 @@ def build_timeseries(store: Store, config: GuapConfig, as_of: dt.date) -> pd.Dat
     return daily
 
 
-def _read_for_profit(path: Path, columns: list[str], config: GuapConfig) -> pd.DataFrame:
+def _read_for_profit(labeled: LabeledDay, columns: list[str], config: GuapConfig) -> pd.DataFrame:
     """The day keys and the given columns of the labeled predictions (those it has); the
     keys as categoricals, sorted so that groups come out in the same order, to group
     cheaply. ``baseline_pred`` only when the baseline reads it."""
-    names = pq.read_schema(path).names
     wanted = {*DAY_KEYS, *columns} - (
         {"baseline_pred"} if config.baseline != "baseline_pred" else set()
     )
-    keys = [c for c in DAY_KEYS if c in names]
-    table = read_columns(path, [c for c in names if c in wanted], read_dictionary=keys)
+    keys = [c for c in DAY_KEYS if c in labeled.names]
+    table = labeled.read([c for c in labeled.names if c in wanted], read_dictionary=keys)
     frame = table.to_pandas(self_destruct=True, split_blocks=True)
     del table
     release_memory()  # the reader's buffers, before the accounting allocates its own

@@ -177,14 +177,6 @@ def parquet_options(schema: pa.Schema) -> dict[str, list[str]]:
     return {"use_dictionary": few, "write_statistics": few}
 
 
-def dictionary_text(schema: pa.Schema) -> list[str]:
-    """Text columns that :func:`parquet_options` has written dictionary-encoded: read
-    with ``read_dictionary``, they decode without building a string per row."""
-    text = (pa.types.is_string, pa.types.is_large_string)
-    written = set(parquet_options(schema)["use_dictionary"])
-    return [f.name for f in schema if f.name in written and any(t(f.type) for t in text)]
-
-
 class ParquetParts:
     """Parquet files written part by part, each moved into place when all parts are in.
 

@@ -1,0 +1,172 @@
+"""A day's labeled predictions: its ``predictions`` table, and the latest label of each
+prediction stored row-aligned beside it (``labels_aligned``), read as one table.
+
+Writing only the two label columns spares re-encoding every prediction column, most of
+a big day's labeled step. Every reader goes through :func:`labeled_day`, which gives the
+table the whole file used to hold (same columns, order, types and pandas metadata). A
+day built before this layout has a whole ``labeled_predictions`` file, read as it is.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from guap_pipeline.errors import InputError
+from guap_pipeline.store.store import Store, decode_threads
+
+ALIGNED = "labels_aligned"
+LEGACY = "labeled_predictions"  # the whole table, as days built before this layout hold it
+LABEL_COLUMNS = ("y_true", "labeled_at")
+_SCHEMA = b"guap.labeled_schema"  # the whole table's schema, serialized (base64)
+_ALIGNED_WITH = b"guap.aligned_with"  # the predictions file the rows are aligned with
+
+
+@dataclass(frozen=True)
+class LabeledDay:
+    """Where one day's labeled predictions are, and the table's schema."""
+
+    predictions: Path | None  # None: every column is in ``labels`` (a whole, older file)
+    labels: Path
+    schema: pa.Schema
+    num_rows: int
+
+    @property
+    def names(self) -> list[str]:
+        return self.schema.names
+
+    def read(
+        self, columns: Sequence[str] | None = None, *, read_dictionary: Sequence[str] = ()
+    ) -> pa.Table:
+        """The table (or the given columns, in the table's order), typed as stored;
+        ``read_dictionary`` columns come dictionary-encoded, as Parquet's option gives them."""
+        names = [n for n in self.names if columns is None or n in columns]
+        found: dict[str, pa.ChunkedArray] = {}
+        for path, wanted in self._sources(names):
+            as_dictionary = [c for c in read_dictionary if c in wanted]
+            reader = pq.ParquetFile(path, read_dictionary=as_dictionary)
+            table = reader.read(columns=wanted, use_threads=decode_threads(reader))
+            found.update(zip(table.column_names, table.columns, strict=True))
+        fields, arrays = [], []
+        for name in names:
+            field, array = self.schema.field(name), found[name]
+            if pa.types.is_dictionary(array.type):
+                field = field.with_type(array.type)
+            elif array.type != field.type:
+                array = array.cast(field.type)
+            fields.append(field)
+            arrays.append(array)
+        return pa.Table.from_arrays(arrays, schema=pa.schema(fields, self.schema.metadata))
+
+    def to_pandas(self, columns: Sequence[str] | None = None) -> pd.DataFrame:
+        """:meth:`read` as pandas gives it, the dtypes of the table's pandas metadata."""
+        return self.read(columns).to_pandas()
+
+    def label_batches(self, batch_size: int = 1 << 17) -> Iterator[pa.RecordBatch]:
+        """The label columns in slices of rows (a big day's two columns, bounded memory)."""
+        reader = pq.ParquetFile(self.labels)
+        return reader.iter_batches(batch_size=batch_size, columns=list(LABEL_COLUMNS))
+
+    def _sources(self, names: list[str]) -> list[tuple[Path, list[str]]]:
+        """Which file holds which of ``names``."""
+        if self.predictions is None:
+            return [(self.labels, names)] if names else []
+        own = [n for n in names if n in LABEL_COLUMNS]
+        theirs = [n for n in names if n not in LABEL_COLUMNS]
+        return [(p, c) for p, c in ((self.predictions, theirs), (self.labels, own)) if c]
+
+
+def labeled_day(store: Store, day: str) -> LabeledDay | None:
+    """The day's labeled predictions; ``None`` when they were never built (or their
+    predictions changed since: :func:`forget_labeled` removes them then)."""
+    aligned = store.path(ALIGNED, day)
+    if not aligned.exists():
+        legacy = store.path(LEGACY, day)
+        if not legacy.exists():
+            return None
+        reader = pq.ParquetFile(legacy)
+        return LabeledDay(None, legacy, reader.schema_arrow, reader.metadata.num_rows)
+    meta = pq.read_schema(aligned).metadata or {}
+    schema = pa.ipc.read_schema(pa.py_buffer(base64.b64decode(meta[_SCHEMA])))
+    predictions = store.path("predictions", day)
+    if json.loads(meta[_ALIGNED_WITH]) != _identity(predictions):
+        raise InputError(
+            f"the labels of {day} ({aligned}) are not aligned with its predictions table "
+            f"(it was replaced or restored apart from them): run `guap-pipeline run` again, "
+            f"or delete {aligned} to have the day rebuilt"
+        )
+    rows = pq.ParquetFile(aligned).metadata.num_rows
+    return LabeledDay(predictions if predictions.exists() else None, aligned, schema, rows)
+
+
+def labeled_days(store: Store) -> list[str]:
+    """Sorted days that have labeled predictions, in either layout."""
+    return sorted({*store.partitions(ALIGNED), *store.partitions(LEGACY)})
+
+
+def read_labeled(store: Store, day: str) -> pd.DataFrame | None:
+    """The day's labeled predictions as pandas (``None`` if not built), as ``store.read``
+    gave them when they were one file."""
+    found = labeled_day(store, day)
+    return None if found is None else found.to_pandas()
+
+
+def write_labels(store: Store, day: str, labels: pa.Table, schema: pa.Schema) -> None:
+    """Store the day's labeled predictions of ``schema``: ``labels`` holds the label
+    columns of each row of the day's predictions table, in its row order."""
+    predictions = store.path("predictions", day)
+    rows = pq.ParquetFile(predictions).metadata.num_rows if predictions.exists() else 0
+    if labels.num_rows != rows:
+        raise InputError(f"{labels.num_rows} label rows for {rows} predictions of {day}")
+    columns = [
+        pa.nulls(rows) if pa.types.is_null(f.type) else labels[f.name].cast(f.type)
+        for f in (schema.field(c) for c in LABEL_COLUMNS)
+    ]
+    own = pa.schema(
+        [schema.field(c) for c in LABEL_COLUMNS],
+        {
+            _SCHEMA: base64.b64encode(schema.serialize().to_pybytes()),
+            _ALIGNED_WITH: json.dumps(_identity(predictions)).encode(),
+        },
+    )
+    store.write(ALIGNED, pa.Table.from_arrays(columns, schema=own), day)
+    store.delete(LEGACY, day)
+
+
+def write_labeled_frame(store: Store, day: str, labeled: pd.DataFrame) -> None:
+    """:func:`write_labels` from the whole labeled frame (the day's predictions with their
+    label columns, in the stored predictions' row order)."""
+    schema = pa.Schema.from_pandas(labeled, preserve_index=False)
+    labels = pa.Table.from_pandas(labeled[list(LABEL_COLUMNS)], preserve_index=False)
+    write_labels(store, day, labels, schema)
+
+
+def forget_labeled(store: Store, day: str) -> None:
+    """Remove the day's labeled predictions (before its predictions table is replaced:
+    labels aligned with the old rows must not be read against the new ones)."""
+    store.delete(ALIGNED, day)
+    store.delete(LEGACY, day)
+
+
+def _identity(predictions: Path) -> dict[str, object]:
+    """What identifies a predictions file's content: its rows and a digest of its Parquet
+    footer (which holds every column chunk's offset and size). Survives copies and
+    hard links; changes when the file is rewritten with other rows."""
+    if not predictions.exists():
+        return {"rows": 0, "footer": None}
+    with predictions.open("rb") as handle:
+        handle.seek(-8, os.SEEK_END)
+        size = int.from_bytes(handle.read(4), "little")
+        handle.seek(-8 - size, os.SEEK_END)
+        footer = handle.read(size)
+    rows = pq.ParquetFile(predictions).metadata.num_rows
+    return {"rows": rows, "footer": hashlib.sha256(footer).hexdigest()}

@@ -1,0 +1,129 @@
+"""The labeled table stored as label columns aligned with the predictions table reads
+back as the whole file did, refuses to pair labels with predictions they were not
+built against, and is forgotten when the predictions are rebuilt."""
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pytest
+
+from guap_pipeline import steps
+from guap_pipeline.config import load_config
+from guap_pipeline.errors import InputError
+from guap_pipeline.ingest.staging import stage_landing
+from guap_pipeline.store.labeled import (
+    ALIGNED,
+    LEGACY,
+    labeled_day,
+    labeled_days,
+    read_labeled,
+    write_labels,
+)
+from guap_pipeline.store.store import Store
+from tests.pipeline_data import labels_for, predictions_for, store_labeled, write_config
+
+DAY = "2026-10-01"
+
+
+def labeled_frame(n: int = 6) -> pd.DataFrame:
+    """A day's labeled predictions with every kind of column: text ids, stamps with a time
+    zone, integer classes, missing labels (so ``y_true`` is float)."""
+    start = pd.Timestamp(DAY, tz="UTC")
+    return pd.DataFrame(
+        {
+            "prediction_id": pd.array([f"id-{i}" for i in range(n)], dtype="string"),
+            "predicted_at": start + pd.to_timedelta(np.arange(n), "min"),
+            "date": pd.array([DAY] * n, dtype="string"),
+            "model_version": pd.array(["v1", "v2"] * (n // 2), dtype="string"),
+            "y_pred": np.arange(n) % 2,
+            "score": np.linspace(0.1, 0.9, n),
+            "y_true": [1.0, np.nan, 0.0, 1.0, np.nan, 0.0][:n],
+            "labeled_at": [
+                start + pd.Timedelta(days=i) if i % 3 != 1 else pd.NaT for i in range(n)
+            ],
+        }
+    )
+
+
+def as_stored(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` as a whole Parquet file of it reads back."""
+    return pa.Table.from_pandas(frame, preserve_index=False).to_pandas()
+
+
+def test_aligned_labels_read_back_as_the_whole_file_did(tmp_path: Path) -> None:
+    frame = labeled_frame()
+    aligned, legacy = Store(tmp_path / "aligned"), Store(tmp_path / "legacy")
+    store_labeled(aligned, DAY, frame)
+    legacy.write(LEGACY, frame, DAY)  # a day built before the aligned layout
+
+    assert aligned.path(ALIGNED, DAY).exists() and not aligned.path(LEGACY, DAY).exists()
+    for store in (aligned, legacy):
+        pd.testing.assert_frame_equal(read_labeled(store, DAY), as_stored(frame))
+        assert labeled_days(store) == [DAY]
+        table = labeled_day(store, DAY).read(["labeled_at", "model_version", "y_true"])
+        assert table.column_names == ["model_version", "y_true", "labeled_at"]  # table order
+        keys = labeled_day(store, DAY).read(["model_version"], read_dictionary=["model_version"])
+        assert pa.types.is_dictionary(keys["model_version"].type)
+        assert keys["model_version"].to_pylist() == ["v1", "v2"] * 3
+    stored = pd.read_parquet(aligned.path(ALIGNED, DAY))
+    assert stored.columns.tolist() == ["y_true", "labeled_at"]  # no prediction column twice
+
+
+def test_labels_are_refused_against_predictions_they_were_not_built_with(
+    tmp_path: Path,
+) -> None:
+    store = Store(tmp_path / "store")
+    frame = labeled_frame()
+    store_labeled(store, DAY, frame)
+    shutil.copytree(store.root, tmp_path / "copy")  # a backup: other inodes, same content
+    pd.testing.assert_frame_equal(read_labeled(Store(tmp_path / "copy"), DAY), as_stored(frame))
+
+    other = frame.drop(columns=["y_true", "labeled_at"]).iloc[::-1]  # same rows, other order
+    store.write("predictions", other, DAY)
+    with pytest.raises(InputError, match=f"labels of {DAY} .* not aligned with its predictions"):
+        read_labeled(store, DAY)
+
+
+def test_label_rows_must_be_one_per_prediction(tmp_path: Path) -> None:
+    store = Store(tmp_path / "store")
+    frame = labeled_frame()
+    store_labeled(store, DAY, frame)
+    schema = labeled_day(store, DAY).schema
+    short = pa.Table.from_pandas(frame[["y_true", "labeled_at"]].iloc[:5], preserve_index=False)
+    with pytest.raises(InputError, match=f"5 label rows for 6 predictions of {DAY}"):
+        write_labels(store, DAY, short, schema)
+
+
+def test_rebuilding_a_days_predictions_forgets_its_labels_until_they_are_rebuilt(
+    tmp_path: Path,
+) -> None:
+    config = load_config(write_config(tmp_path))
+    predictions = predictions_for(DAY, 80, seed=3)
+    predictions.to_parquet(tmp_path / "landing" / "predictions" / "p.parquet")
+    labels_for(predictions, share=0.7, seed=4).to_parquet(
+        tmp_path / "landing" / "labels" / "l.parquet"
+    )
+    store = Store(config.storage)
+    stage_landing(config, store)
+    steps.build_predictions(store, DAY)
+    steps.build_labels(store, DAY)
+    steps.build_labeled(store, DAY)
+    built = read_labeled(store, DAY)
+    assert len(built) == 80 and built["y_true"].notna().sum() == 56
+
+    steps.build_predictions(store, DAY)
+    assert labeled_day(store, DAY) is None  # not labels aligned with rows since replaced
+    steps.build_labeled(store, DAY)
+    pd.testing.assert_frame_equal(read_labeled(store, DAY), built)
+
+
+def test_a_day_without_predictions_reads_as_an_empty_labeled_table(tmp_path: Path) -> None:
+    store = Store(tmp_path / "store")
+    empty = labeled_frame().iloc[:0]
+    store_labeled(store, DAY, empty)
+    got = read_labeled(store, DAY)
+    assert got.empty and got.columns.tolist() == empty.columns.tolist()
+    assert labeled_day(store, DAY).num_rows == 0
