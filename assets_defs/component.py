@@ -27,7 +27,7 @@ from assets_defs.resources import AlertsResource, GuapResource, SourceResource
 from assets_defs.sensors import run_failure_alert_sensor_for
 from guap_pipeline.config import GuapConfig
 from guap_pipeline.errors import ConfigError
-from guap_pipeline.models_config import MODEL_NAME, load_deployment
+from guap_pipeline.models_config import MODEL_NAME, load_deployment, own_folders
 
 # Definitions.merge accepts one resource key from several instances only when it is the
 # very same object; the config path lives in each model's ModelKeys, not here.
@@ -79,7 +79,9 @@ class GuapModel(dg.Component, dg.Model, dg.Resolvable):
     def build_defs(self, context: dg.ComponentLoadContext) -> dg.Definitions:
         path = (Path(context.path) / self.config).resolve()
         model = ModelKeys(self.name, config_path=str(path))
-        own = model_definitions(model, component_config(self.name, path))
+        config = component_config(self.name, path)
+        claim_folders(Path(context.path).resolve(), config)
+        own = model_definitions(model, config)
         sensor = run_failure_alert_sensor_for(model.named("run_failure_alert_sensor"), own.jobs)
         return dg.Definitions.merge(
             own, dg.Definitions(sensors=[sensor], resources=SHARED_RESOURCES)
@@ -103,3 +105,17 @@ def component_config(name: str, path: Path) -> GuapConfig:
             "single-model file (or load that file as its own code location)",
         )
     return replace(deployment.models[""], model_name=name)  # alerts and report name it
+
+
+# The config of every component loaded in this process, by its defs.yaml's folder (a
+# reload of the same folder replaces its entry).
+_LOADED: dict[Path, GuapConfig] = {}
+
+
+def claim_folders(folder: Path, config: GuapConfig) -> None:
+    """Refuse a component whose store or landing folder another component of the project
+    already uses (as a ``models:`` section refuses it): each instance loads on its own, so
+    nothing else would see two models writing one store."""
+    others = {str(k): c for k, c in _LOADED.items() if k != folder}
+    own_folders({**others, str(folder): config}, field=lambda _key, name: name)
+    _LOADED[folder] = config

@@ -11,7 +11,7 @@ each entry reads on its own, as the single-model file it would be.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -89,22 +89,27 @@ def parse_deployment(raw: object, *, base_dir: str | Path = ".") -> Deployment:
         except ConfigError as exc:
             field = "" if exc.field == "<file>" else f".{exc.field}"
             raise ConfigError(f"{MODELS_KEY}.{name}{field}", exc.problem) from None
-    _own_folders(models)
+    own_folders(models)
     return Deployment(models)
 
 
-def _own_folders(models: Mapping[str, GuapConfig]) -> None:
+def own_folders(
+    models: Mapping[str, GuapConfig],
+    field: Callable[[str, str], str] = lambda key, folder: f"{MODELS_KEY}.{key}.{folder}",
+) -> None:
     """Each model keeps its own store and reads its own landing folder: shared, one
-    model's run would overwrite the other's tables or stage its files."""
+    model's run would overwrite the other's tables or stage its files. Raises on the
+    first model (in ``models``' order) whose folder an earlier one holds; ``field``
+    names the config field from the model's key and the folder."""
     for folder in ("storage", "landing"):
         seen: dict[Path, str] = {}
-        for name, config in models.items():
+        for key, config in models.items():
             if folder == "landing" and config.source is not None:
                 continue  # read from a database: the landing folder is not used
             path = getattr(config, folder).resolve()
             if path in seen:
                 raise ConfigError(
-                    f"{MODELS_KEY}.{name}.{folder}",
+                    field(key, folder),
                     f"{path} is model {seen[path]!r}'s {folder} too; each model needs its own",
                 )
-            seen[path] = name
+            seen[path] = config.model_name or key

@@ -229,6 +229,27 @@ def test_errors_name_the_attribute_or_the_field(
     )
 
 
+def test_two_components_cannot_share_a_store(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each instance loads on its own; one writing the other's store would mix their tables."""
+    project = scaffold(tmp_path)
+    churn = project / "shop" / "defs" / "churn" / "guap.yaml"
+    churn.write_text(churn.read_text().replace("churn-store", "fraud-store"))
+    with pytest.raises(Exception) as failure:
+        load(project, monkeypatch)
+    cause = failure.value.__cause__
+    assert isinstance(cause, ConfigError), repr(cause)
+    store = tmp_path / "fraud-store"
+    assert re.fullmatch(
+        rf"config field 'storage': {store} is model '(fraud|churn)''s storage too; "
+        "each model needs its own",
+        str(cause),
+    )
+    churn.write_text(churn.read_text().replace("fraud-store", "churn-store"))
+    dg.Definitions.validate_loadable(load(project, monkeypatch))  # a reload, fixed: loads
+
+
 def cli(project: Path, *command: str) -> str:
     """Run a command of this environment (``dagster``, ``dg``) in ``project``; its output."""
     home = project.parent / "dagster_home"
