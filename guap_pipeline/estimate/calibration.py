@@ -42,10 +42,16 @@ def _bin_index(scores: NDArray[np.float64], max_bins: int) -> tuple[NDArray[np.i
     return index.astype(np.intp), int(index.max()) + 1
 
 
-def _isotonic(num: NDArray[np.float64], den: NDArray[np.float64], pseudo: float) -> NDArray:
+def prior_rows(total_weight: float, rows: int) -> float:
+    """The weight of :func:`shrunk_isotonic`'s shrinkage: ``PRIOR_WEIGHT`` rows of the
+    average weight of ``rows`` rows weighing ``total_weight``."""
+    return PRIOR_WEIGHT * total_weight / max(rows, 1)
+
+
+def shrunk_isotonic(num: NDArray[np.float64], den: NDArray[np.float64], pseudo: float) -> NDArray:
     """Isotonic ``num / den`` per bin (weights ``den``), shrunk towards the overall ratio.
 
-    ``pseudo`` is the weight of the shrinkage (one average row). Bins with no weight (a
+    ``pseudo`` is the weight of the shrinkage (:func:`prior_rows`). Bins with no weight (a
     bootstrap replicate can empty them) get their neighbours' value.
     """
     keep = den > 0
@@ -102,7 +108,7 @@ def fit_calibration(
     den = np.bincount(index, weights=w, minlength=n_bins)
     num = np.bincount(index, weights=w * y, minlength=n_bins)
     knots = np.bincount(index, weights=s, minlength=n_bins) / np.bincount(index, minlength=n_bins)
-    probs = _isotonic(num, den, PRIOR_WEIGHT * den.sum() / len(s))
+    probs = shrunk_isotonic(num, den, prior_rows(den.sum(), len(s)))
     return Calibration(knots, probs, prevalence=float(num.sum() / den.sum()))
 
 
@@ -132,11 +138,11 @@ def isotonic_helps(
     cells = folds * n_bins + index
     num = np.bincount(cells, weights=weights * y_true, minlength=k * n_bins).reshape(k, n_bins)
     den = np.bincount(cells, weights=weights, minlength=k * n_bins).reshape(k, n_bins)
-    pseudo = PRIOR_WEIGHT * den.sum() / max(len(weights), 1)
+    pseudo = prior_rows(den.sum(), len(weights))
     num_all, den_all = num.sum(axis=0), den.sum(axis=0)
     loss_iso = 0.0
     for f in range(k):
-        p = _isotonic(num_all - num[f], den_all - den[f], pseudo)
+        p = shrunk_isotonic(num_all - num[f], den_all - den[f], pseudo)
         loss_iso += float(np.sum(num[f] - 2 * p * num[f] + p * p * den[f]))  # Σ w (y - p)², y² = y
     loss_raw = float(np.sum(weights * (y_true - scores) ** 2))
     return loss_iso < loss_raw

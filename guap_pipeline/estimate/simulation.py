@@ -15,11 +15,11 @@ from scipy.special import expit, gammaincinv, logit
 from guap_pipeline.estimate.calibration import (
     _EPS,
     MAX_BINS,
-    PRIOR_WEIGHT,
     _bin_index,
-    _isotonic,
     cv_folds,
     isotonic_helps,
+    prior_rows,
+    shrunk_isotonic,
 )
 from guap_pipeline.estimate.delays import _delay_terms, fit_label_delays
 from guap_pipeline.estimate.prior_shift import adapt_prior, class_balance_fit
@@ -260,7 +260,7 @@ class _Engine:
             if fit not in fits:
                 den = np.bincount(self.index, weights=x, minlength=self.n_bins)
                 num = np.bincount(self.index, weights=x * ref.positive, minlength=self.n_bins)
-                probs = _isotonic(num, den, PRIOR_WEIGHT * den.sum() / max(len(x), 1))
+                probs = shrunk_isotonic(num, den, prior_rows(den.sum(), len(x)))
                 fits[fit] = probs, self.lerp(probs)
             return *fits[fit], False
 
