@@ -116,6 +116,7 @@ def _new_duckdb() -> duckdb.DuckDBPyConnection:
     con.execute(f"SET memory_limit = '{os.environ.get(DUCKDB_MEMORY_ENV, '1GB')}'")
     con.execute(f"SET temp_directory = {sql_path(spill_folder())}")
     con.execute("SET preserve_insertion_order = false")
+    con.execute("SET enable_progress_bar = false")  # its bar, on a query over 2 s, is noise
     return con
 
 
