@@ -84,24 +84,25 @@ def match_labels(
         JOIN ({_numbered_ids(chunks, "chunk", "i")}) AS p
         USING (prediction_id)
     """
+    # Per labels file, batches of (row, chunk, prediction row), all 32-bit: they pile up
+    # while DuckDB still holds its hash table (a backfill's peak); days come after.
     found: list[list[tuple[np.ndarray, ...]]] = [[] for _ in raw_paths]
     with duckdb_connection() as con:
         for batch in con.sql(query).to_arrow_reader(SLICE_ROWS):
             files, rows, chunk, predictions = (column.to_numpy() for column in batch.columns)
-            days = chunk_days[chunk]
             if len(raw_paths) == 1:  # the usual single labels file: nothing to sort apart
-                found[0].append((rows, days, predictions))
+                found[0].append((rows, chunk, predictions))
                 continue
             order = np.argsort(_small_ints(files), kind="stable")
             bounds = np.searchsorted(files[order], np.arange(len(raw_paths) + 1))
-            rows, days, predictions = rows[order], days[order], predictions[order]
+            rows, chunk, predictions = rows[order], chunk[order], predictions[order]
             for i, (a, b) in enumerate(pairwise(bounds)):
                 if b > a:
-                    found[i].append((rows[a:b], days[a:b], predictions[a:b]))
+                    found[i].append((rows[a:b], chunk[a:b], predictions[a:b]))
     return [
         (
             np.concatenate([r for r, _, _ in parts]).astype(np.int64),
-            np.concatenate([d for _, d, _ in parts]),
+            chunk_days[np.concatenate([c for _, c, _ in parts])],
             np.concatenate([p for _, _, p in parts]),
         )
         if parts
