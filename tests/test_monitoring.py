@@ -299,7 +299,7 @@ def test_pending_alerts_are_delivered_by_a_later_run(tmp_path: Path) -> None:
     delivery = deliver_pending(store, [recorder], backoff_seconds=0)
     assert recorder.sent == ["v1: profit down 900/day"]
     assert (delivery.sent, delivery.pending) == (1, 0)
-    assert delivery.describe() == "alerts: 1 pending alert(s) delivered"
+    assert delivery.describe() == "alerts: 1 delivered"
     stored = store.read("alerts").iloc[0]
     assert stored["attempts"] == 4 and pd.notna(stored["delivered_at"])
     assert deliver_pending(store, [recorder]).describe() == ""  # nothing left: silent

@@ -143,12 +143,12 @@ class Delivery:
             return "alerts: another run is delivering them; pending ones wait for the next run"
         if not (self.sent or self.pending):
             return ""
-        text = f"alerts: {self.sent} pending alert(s) delivered"
+        said = [f"{self.sent} delivered"] if self.sent else []
         if self.pending:
             errors = self.alerts.loc[self.alerts["delivered_at"].isna(), "last_error"].dropna()
             reason = f" ({errors.iloc[-1]})" if len(errors) else ""
-            text += f", {self.pending} still pending{reason}, retried by the next run"
-        return text
+            said.append(f"{self.pending} not delivered{reason}, retried by the next run")
+        return "alerts: " + ", ".join(said)
 
 
 def deliver_pending(
