@@ -150,6 +150,7 @@ def test_nothing_labeled_prints_no_nan(tmp_path: Path, capsys: pytest.CaptureFix
     assert status == 0, err
     assert "nan" not in out.lower()
     assert "n/a" in out  # no mature day: no recent pace, no value capture
+    assert "2026-10-18 .. 2026-10-18, 1 day (recent pace" in out
 
 
 def test_an_error_inside_a_step_is_told_with_its_cause(

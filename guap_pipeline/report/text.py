@@ -153,9 +153,9 @@ def summary_text(
     label feed's warning, flags."""
     if daily is None or daily.empty:
         return "No labeled predictions yet: nothing to summarise."
-    first, last = daily["date"].min(), daily["date"].max()
+    first, last, n_days = daily["date"].min(), daily["date"].max(), daily["date"].nunique()
     lines = [
-        f"guap-pipeline summary: {first} .. {last}, {daily['date'].nunique()} days "
+        f"guap-pipeline summary: {first} .. {last}, {n_days} day{'s' if n_days != 1 else ''} "
         f"(recent pace = last {RECENT_DAYS} mature days)",
         "",
     ]
