@@ -14,9 +14,11 @@ from guap_pipeline import steps
 from guap_pipeline.config import load_config
 from guap_pipeline.errors import InputError
 from guap_pipeline.ingest.staging import stage_landing
+from guap_pipeline.store import labeled
 from guap_pipeline.store.labeled import (
     ALIGNED,
     LEGACY,
+    forget_labeled,
     labeled_day,
     labeled_days,
     read_labeled,
@@ -127,3 +129,38 @@ def test_a_day_without_predictions_reads_as_an_empty_labeled_table(tmp_path: Pat
     got = read_labeled(store, DAY)
     assert got.empty and got.columns.tolist() == empty.columns.tolist()
     assert labeled_day(store, DAY).num_rows == 0
+
+
+def test_a_read_keeps_the_pair_it_opened_while_another_run_rebuilds_the_day(
+    tmp_path: Path,
+) -> None:
+    store = Store(tmp_path / "store")
+    old, new = labeled_frame(), labeled_frame().assign(score=0.5, y_true=1.0)
+    store_labeled(store, DAY, old)
+    held = labeled_day(store, DAY)
+    forget_labeled(store, DAY)  # what build_predictions does, then the new rows and labels
+    store_labeled(store, DAY, new)
+    pd.testing.assert_frame_equal(held.to_pandas(), as_stored(old))
+    pd.testing.assert_frame_equal(read_labeled(store, DAY), as_stored(new))
+
+
+def test_labels_met_against_predictions_being_replaced_are_read_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another run replaced the predictions between opening the labels and opening them:
+    the second look finds the pair consistent; a pair never consistent is refused."""
+    store = Store(tmp_path / "store")
+    store_labeled(store, DAY, labeled_frame())
+    identity = labeled._identity
+    looks: list[int] = []
+
+    def replaced_once(predictions: pa.NativeFile | None) -> dict[str, object]:
+        looks.append(1)
+        return {"rows": -1, "footer": None} if len(looks) == 1 else identity(predictions)
+
+    monkeypatch.setattr(labeled, "_identity", replaced_once)
+    pd.testing.assert_frame_equal(read_labeled(store, DAY), as_stored(labeled_frame()))
+    assert len(looks) == 2
+    monkeypatch.setattr(labeled, "_identity", lambda _: {"rows": -1, "footer": None})
+    with pytest.raises(InputError, match="restore both from the same backup"):
+        labeled_day(store, DAY)

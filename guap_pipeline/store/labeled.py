@@ -12,10 +12,8 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
@@ -33,10 +31,11 @@ _ALIGNED_WITH = b"guap.aligned_with"  # the predictions file the rows are aligne
 
 @dataclass(frozen=True)
 class LabeledDay:
-    """Where one day's labeled predictions are, and the table's schema."""
+    """One day's labeled predictions: its files, opened (a run replacing them meanwhile
+    cannot mix its rows into this read), and the table's schema."""
 
-    predictions: Path | None  # None: every column is in ``labels`` (a whole, older file)
-    labels: Path
+    predictions: pa.NativeFile | None  # None: every column is in ``labels`` (an older file)
+    labels: pa.NativeFile
     schema: pa.Schema
     num_rows: int
 
@@ -51,9 +50,9 @@ class LabeledDay:
         ``read_dictionary`` columns come dictionary-encoded, as Parquet's option gives them."""
         names = [n for n in self.names if columns is None or n in columns]
         found: dict[str, pa.ChunkedArray] = {}
-        for path, wanted in self._sources(names):
+        for source, wanted in self._sources(names):
             as_dictionary = [c for c in read_dictionary if c in wanted]
-            reader = pq.ParquetFile(path, read_dictionary=as_dictionary)
+            reader = pq.ParquetFile(source, read_dictionary=as_dictionary)
             table = reader.read(columns=wanted, use_threads=decode_threads(reader))
             found.update(zip(table.column_names, table.columns, strict=True))
         fields, arrays = [], []
@@ -76,36 +75,61 @@ class LabeledDay:
         reader = pq.ParquetFile(self.labels)
         return reader.iter_batches(batch_size=batch_size, columns=list(LABEL_COLUMNS))
 
-    def _sources(self, names: list[str]) -> list[tuple[Path, list[str]]]:
+    def _sources(self, names: list[str]) -> list[tuple[pa.NativeFile, list[str]]]:
         """Which file holds which of ``names``."""
         if self.predictions is None:
             return [(self.labels, names)] if names else []
         own = [n for n in names if n in LABEL_COLUMNS]
         theirs = [n for n in names if n not in LABEL_COLUMNS]
-        return [(p, c) for p, c in ((self.predictions, theirs), (self.labels, own)) if c]
+        return [(f, c) for f, c in ((self.predictions, theirs), (self.labels, own)) if c]
+
+
+class _Misaligned(Exception):
+    """The aligned labels were built against another predictions file than the one read."""
 
 
 def labeled_day(store: Store, day: str) -> LabeledDay | None:
     """The day's labeled predictions; ``None`` when they were never built (or their
-    predictions changed since: :func:`forget_labeled` removes them then)."""
-    aligned = store.path(ALIGNED, day)
-    if not aligned.exists():
-        legacy = store.path(LEGACY, day)
-        if not legacy.exists():
+    predictions changed since: :func:`forget_labeled` removes them then).
+
+    Another run may be rebuilding the day: it removes the labels, then replaces the
+    predictions, then writes new labels. A read that met the old labels and the new
+    predictions is done again, and finds none or the new pair; labels that still do not
+    match their predictions file were paired with it by hand, and are refused."""
+    for _ in range(2):
+        try:
+            return _opened(store, day)
+        except _Misaligned:
+            continue
+    raise InputError(
+        f"the labels of {day} ({store.path(ALIGNED, day)}) are not aligned with its "
+        "predictions table (one was replaced or restored without the other): restore both "
+        f"from the same backup, or delete {day}'s entry from {store.root / 'built_days.json'} "
+        "and run `guap-pipeline run` to rebuild the day"
+    )
+
+
+def _opened(store: Store, day: str) -> LabeledDay | None:
+    """:func:`labeled_day`'s files, opened; raises :class:`_Misaligned`."""
+    try:
+        labels = pa.OSFile(str(store.path(ALIGNED, day)))
+    except FileNotFoundError:
+        try:
+            legacy = pa.OSFile(str(store.path(LEGACY, day)))
+        except FileNotFoundError:
             return None
         reader = pq.ParquetFile(legacy)
         return LabeledDay(None, legacy, reader.schema_arrow, reader.metadata.num_rows)
-    meta = pq.read_schema(aligned).metadata or {}
+    reader = pq.ParquetFile(labels)
+    meta = reader.schema_arrow.metadata or {}
     schema = pa.ipc.read_schema(pa.py_buffer(base64.b64decode(meta[_SCHEMA])))
-    predictions = store.path("predictions", day)
+    try:
+        predictions = pa.OSFile(str(store.path("predictions", day)))
+    except FileNotFoundError:
+        predictions = None
     if json.loads(meta[_ALIGNED_WITH]) != _identity(predictions):
-        raise InputError(
-            f"the labels of {day} ({aligned}) are not aligned with its predictions table "
-            f"(it was replaced or restored apart from them): run `guap-pipeline run` again, "
-            f"or delete {aligned} to have the day rebuilt"
-        )
-    rows = pq.ParquetFile(aligned).metadata.num_rows
-    return LabeledDay(predictions if predictions.exists() else None, aligned, schema, rows)
+        raise _Misaligned
+    return LabeledDay(predictions, labels, schema, reader.metadata.num_rows)
 
 
 def labeled_days(store: Store) -> list[str]:
@@ -123,8 +147,11 @@ def read_labeled(store: Store, day: str) -> pd.DataFrame | None:
 def write_labels(store: Store, day: str, labels: pa.Table, schema: pa.Schema) -> None:
     """Store the day's labeled predictions of ``schema``: ``labels`` holds the label
     columns of each row of the day's predictions table, in its row order."""
-    predictions = store.path("predictions", day)
-    rows = pq.ParquetFile(predictions).metadata.num_rows if predictions.exists() else 0
+    try:
+        predictions = pa.OSFile(str(store.path("predictions", day)))
+    except FileNotFoundError:
+        predictions = None
+    rows = pq.ParquetFile(predictions).metadata.num_rows if predictions is not None else 0
     if labels.num_rows != rows:
         raise InputError(f"{labels.num_rows} label rows for {rows} predictions of {day}")
     columns = [
@@ -157,16 +184,14 @@ def forget_labeled(store: Store, day: str) -> None:
     store.delete(LEGACY, day)
 
 
-def _identity(predictions: Path) -> dict[str, object]:
+def _identity(predictions: pa.NativeFile | None) -> dict[str, object]:
     """What identifies a predictions file's content: its rows and a digest of its Parquet
     footer (which holds every column chunk's offset and size). Survives copies and
     hard links; changes when the file is rewritten with other rows."""
-    if not predictions.exists():
+    if predictions is None:
         return {"rows": 0, "footer": None}
-    with predictions.open("rb") as handle:
-        handle.seek(-8, os.SEEK_END)
-        size = int.from_bytes(handle.read(4), "little")
-        handle.seek(-8 - size, os.SEEK_END)
-        footer = handle.read(size)
+    end = predictions.size()
+    size = int.from_bytes(predictions.read_at(4, end - 8), "little")
+    footer = predictions.read_at(size, end - 8 - size)
     rows = pq.ParquetFile(predictions).metadata.num_rows
     return {"rows": rows, "footer": hashlib.sha256(footer).hexdigest()}
