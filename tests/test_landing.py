@@ -1,7 +1,6 @@
 """Staging the landing folder: each kind of bad input gets a defined outcome."""
 
 import json
-import threading
 from pathlib import Path
 
 import numpy as np
@@ -11,13 +10,11 @@ import pyarrow.parquet as pq
 import pytest
 
 from guap_pipeline import load_config
-from guap_pipeline.ingest import staging
-from guap_pipeline.ingest.scan import LandingFile
 from guap_pipeline.ingest.staged import read_staged
 from guap_pipeline.ingest.staging import stage_landing
 from guap_pipeline.steps import build_labels, build_predictions, dirty_days, quarantine
 from guap_pipeline.store.store import Store
-from tests.pipeline_data import labels_for, predictions_for, write_config
+from tests.pipeline_data import predictions_for, write_config
 from tests.test_convergence import monitoring_run
 
 HEADER = "prediction_id,predicted_at,y_pred,score,amount\n"
@@ -568,52 +565,3 @@ def test_a_quoted_value_over_several_lines_is_one_good_row(root: Path) -> None:
     assert bad.empty
     staged = read_staged(store, "predictions", "2026-10-01")
     assert staged["country"].tolist() == ["Bosnia\nand Herzegovina", "France"]
-
-
-def test_big_files_read_slice_by_slice_stage_side_by_side_and_alike(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Every file counts as big here. Those read a slice at a time (Parquet whose row
-    groups hold at most a slice) are staged two at a time, memory bounded whatever their
-    size; a CSV or a Parquet file with bigger row groups is read whole, and alone. The
-    staged rows are those of staging one file at a time."""
-    monkeypatch.setattr(staging, "PARALLEL_BYTES", 0)
-    monkeypatch.setattr(staging, "SLICE_ROWS", 50)
-    threads: dict[str, str] = {}
-    prepare = staging._Stager.prepare
-
-    def recorded(self: staging._Stager, landing_file: LandingFile) -> tuple:
-        threads[landing_file.relative] = threading.current_thread().name
-        return prepare(self, landing_file)
-
-    monkeypatch.setattr(staging._Stager, "prepare", recorded)
-    stores = {}
-    for workers in (2, 1):
-        root = tmp_path / f"threads{workers}"
-        write_config(root)
-        monkeypatch.setattr(staging, "STAGING_THREADS", workers)
-        first, second = (
-            predictions_for("2026-10-01", 120, seed=1),
-            predictions_for("2026-10-02", 120, seed=2),
-        )
-        first.to_parquet(root / "landing" / "predictions" / "sliced.parquet", row_group_size=50)
-        second.to_parquet(root / "landing" / "predictions" / "whole.parquet", row_group_size=120)
-        labels = pd.concat(
-            [labels_for(first, share=1.0, seed=3), labels_for(second, share=0.5, seed=4)],
-            ignore_index=True,
-        )
-        labels.to_parquet(root / "landing" / "labels" / "sliced.parquet", row_group_size=40)
-        second.head(10).assign(prediction_id=lambda f: "csv-" + f["prediction_id"]).to_csv(
-            root / "landing" / "predictions" / "whole.csv", index=False
-        )
-        threads.clear()
-        stores[workers], _ = stage(root)
-        if workers == 2:
-            alone = {r for r, name in threads.items() if name == "MainThread"}
-            assert alone == {"predictions/whole.parquet", "predictions/whole.csv"}
-            assert len(threads) == 4
-    for day in ("2026-10-01", "2026-10-02"):
-        for kind in ("predictions", "labels"):
-            pd.testing.assert_frame_equal(
-                read_staged(stores[2], kind, day), read_staged(stores[1], kind, day)
-            )

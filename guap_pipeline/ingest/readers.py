@@ -95,19 +95,6 @@ def iter_landing_file(
         yield read_landing_file(path)
 
 
-def streams_in_slices(
-    path: Path, *, batch_rows: int, timestamp: str, whole_if_gaps: bool = False
-) -> bool:
-    """Whether :func:`iter_landing_file` holds at most a few slices of the file at a time,
-    whatever its size: Parquet read batch by batch, no row group over ``batch_rows`` rows
-    (a row group is decoded whole)."""
-    reader = _batch_reader(path, timestamp, whole_if_gaps)
-    if reader is None:
-        return False
-    meta = reader.metadata
-    return all(meta.row_group(i).num_rows <= batch_rows for i in range(meta.num_row_groups))
-
-
 def _batch_reader(path: Path, timestamp: str, whole_if_gaps: bool) -> pq.ParquetFile | None:
     """A reader for batches if the file is Parquet of plain columns, else ``None``."""
     with path.open("rb") as handle:

@@ -26,7 +26,7 @@ import pyarrow.parquet as pq
 
 from guap_pipeline.config import GuapConfig
 from guap_pipeline.errors import InputError
-from guap_pipeline.ingest.readers import ROW, iter_landing_file, streams_in_slices
+from guap_pipeline.ingest.readers import ROW, iter_landing_file
 from guap_pipeline.ingest.routing import (
     SLICE_ROWS,
     Route,
@@ -55,8 +55,7 @@ from guap_pipeline.store.layout import (
 from guap_pipeline.store.store import ParquetParts, Store, release_memory
 
 MANIFEST_SECONDS = 1.0
-# Files up to this size, and bigger ones read slice by slice, are staged STAGING_THREADS
-# at a time.
+# Files up to this size are staged STAGING_THREADS at a time.
 PARALLEL_BYTES = 32 << 20
 STAGING_THREADS = 2
 MANIFEST = "landing_manifest"
@@ -136,11 +135,12 @@ class _Stager:
         """
         predictions = landing_file.kind == "predictions"
         validate = validate_predictions if predictions else validate_labels
+        stamp = self.config.file_column("predicted_at" if predictions else "labeled_at")
         raw_path = self.staging.file_part(LABELS_RAW, landing_file.file_id)
         quarantines, empty, columns = [], None, []
-        reading = self._reading(landing_file)
-        stamp = reading["timestamp"]
-        batches = iter_landing_file(landing_file.path, **reading)
+        batches = iter_landing_file(
+            landing_file.path, batch_rows=SLICE_ROWS, timestamp=stamp, whole_if_gaps=not predictions
+        )
         with ParquetParts() as parts:
             for raw in batches:
                 for part in _slices(raw, stamp, whole_if_gaps=not predictions):
@@ -173,19 +173,6 @@ class _Stager:
             entry["route"] = True
         found = [q for q in quarantines if len(q)]
         return pd.concat(found, ignore_index=True) if len(found) > 1 else (found or quarantines)[0]
-
-    def _reading(self, landing_file: LandingFile) -> dict:
-        """How :func:`iter_landing_file` reads the file (its time stamp column among them)."""
-        predictions = landing_file.kind == "predictions"
-        stamp = self.config.file_column("predicted_at" if predictions else "labeled_at")
-        return {"batch_rows": SLICE_ROWS, "timestamp": stamp, "whole_if_gaps": not predictions}
-
-    def _bounded(self, landing_file: LandingFile) -> bool:
-        """Whether staging the file holds a bounded amount of it in memory: a small file,
-        or one read slice by slice (:func:`streams_in_slices`)."""
-        if landing_file.refused or landing_file.path.stat().st_size <= PARALLEL_BYTES:
-            return True
-        return streams_in_slices(landing_file.path, **self._reading(landing_file))
 
     def stage_file(self, landing_file: LandingFile) -> None:
         self.record(landing_file, *self.prepare(landing_file))
@@ -222,16 +209,15 @@ class _Stager:
         self.save_manifest()
 
     def stage_files(self, files: list[LandingFile]) -> None:
-        """Stage files two at a time (reading, validating and writing Parquet release the
-        GIL for much of the work), except big ones read whole: alone, to bound memory. A
-        day's big predictions and labels files, read slice by slice, go side by side."""
-        together = [f for f in files if self._bounded(f)]
+        """Stage files; small ones two at a time (reading, validating and writing Parquet
+        release the GIL for much of the work), big ones alone to bound memory."""
+        small = [f for f in files if f.refused or f.path.stat().st_size <= PARALLEL_BYTES]
         workers = min(STAGING_THREADS, os.cpu_count() or 1)
         done: dict[str, tuple[dict, FileOutcome]] = {}
-        if len(together) > 1 and workers > 1:
+        if len(small) > 1 and workers > 1:
             with ThreadPoolExecutor(max_workers=workers) as pool:
-                staged = pool.map(self.prepare, together)
-                done = dict(zip([f.relative for f in together], staged, strict=True))
+                staged = pool.map(self.prepare, small)
+                done = dict(zip([f.relative for f in small], staged, strict=True))
         for landing_file in files:  # recorded in path order, as when staged one by one
             staged = done.pop(landing_file.relative, None) or self.prepare(landing_file)
             self.record(landing_file, *staged)
