@@ -24,7 +24,7 @@ import pandas as pd
 
 from guap_pipeline.config import load_config
 from guap_pipeline.ingest.label_feed import label_ages
-from guap_pipeline.store.labeled import write_labeled_frame
+from guap_pipeline.store.labeled import predictions_identity, write_labeled_frame
 from guap_pipeline.store.store import Store
 
 
@@ -43,7 +43,8 @@ def write_days(store: Store, days: int, rows: int, seed: int) -> dt.date:
             }
         )
         store.write("predictions", frame[["prediction_id"]], day.isoformat())
-        write_labeled_frame(store, day.isoformat(), frame)  # labels aligned with it
+        built_from = predictions_identity(store, day.isoformat())
+        write_labeled_frame(store, day.isoformat(), frame, built_from)  # aligned with it
     return first + dt.timedelta(days=days + 30)
 
 

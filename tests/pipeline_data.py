@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from guap_pipeline.store.labeled import LABEL_COLUMNS, write_labeled_frame
+from guap_pipeline.store.labeled import LABEL_COLUMNS, predictions_identity, write_labeled_frame
 from guap_pipeline.store.store import Store
 
 CONFIG = """\
@@ -70,4 +70,4 @@ def store_labeled(store: Store, day: str, labeled: pd.DataFrame) -> None:
     """Store a whole labeled frame as a built day holds it: its predictions table and
     the label columns aligned with it."""
     store.write("predictions", labeled.drop(columns=list(LABEL_COLUMNS)), day)
-    write_labeled_frame(store, day, labeled)
+    write_labeled_frame(store, day, labeled, predictions_identity(store, day))

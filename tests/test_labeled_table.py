@@ -21,7 +21,9 @@ from guap_pipeline.store.labeled import (
     forget_labeled,
     labeled_day,
     labeled_days,
+    predictions_identity,
     read_labeled,
+    write_labeled_frame,
     write_labels,
 )
 from guap_pipeline.store.store import Store
@@ -96,7 +98,22 @@ def test_label_rows_must_be_one_per_prediction(tmp_path: Path) -> None:
     schema = labeled_day(store, DAY).schema
     short = pa.Table.from_pandas(frame[["y_true", "labeled_at"]].iloc[:5], preserve_index=False)
     with pytest.raises(InputError, match=f"5 label rows for 6 predictions of {DAY}"):
-        write_labels(store, DAY, short, schema)
+        write_labels(store, DAY, short, schema, predictions_identity(store, DAY))
+
+
+def test_labels_built_while_another_run_replaced_the_predictions_are_refused(
+    tmp_path: Path,
+) -> None:
+    """Computed from the rows as they were when the step began: written against the
+    table another run put in their place, they would pair each label with another row."""
+    store = Store(tmp_path / "store")
+    frame = labeled_frame()
+    store_labeled(store, DAY, frame)
+    built_from = predictions_identity(store, DAY)
+    reordered = frame.drop(columns=["y_true", "labeled_at"]).iloc[::-1]
+    store.write("predictions", reordered, DAY)  # the other run
+    with pytest.raises(InputError, match=f"predictions of {DAY} were replaced while"):
+        write_labeled_frame(store, DAY, frame, built_from)
 
 
 def test_rebuilding_a_days_predictions_forgets_its_labels_until_they_are_rebuilt(
@@ -118,6 +135,8 @@ def test_rebuilding_a_days_predictions_forgets_its_labels_until_they_are_rebuilt
 
     steps.build_predictions(store, DAY)
     assert labeled_day(store, DAY) is None  # not labels aligned with rows since replaced
+    with pytest.raises(InputError, match=f"day {DAY} has predictions but no labeled table"):
+        steps.build_day_profit(store, config, DAY)  # not a day of no money, recorded built
     steps.build_labeled(store, DAY)
     pd.testing.assert_frame_equal(read_labeled(store, DAY), built)
 

@@ -83,11 +83,16 @@ def _read_bounded(
     window = sorted({d for days in need.window.values() for d in days})
     wanted = {"date", "model_version", "y_true", "y_pred", "score", "predicted_at"}
     wanted |= {"labeled_at", *config.value_matrix.columns}
-    found = {d: labeled_day(store, d) for d in reference + window}
-    days = {d: labeled for d, labeled in found.items() if labeled is not None}
-    n_reference = sum(days[d].num_rows for d in reference if d in days)
+    # Row counts first, each day's files open only while they are read: a long window
+    # would otherwise hold two open files per day.
+    days = dict.fromkeys(reference + window)
+    rows = {d: found.num_rows for d in days if (found := labeled_day(store, d)) is not None}
+    n_reference = sum(rows.get(d, 0) for d in reference)
     frames = []
-    for day, labeled in days.items():
+    for day in rows:
+        labeled = labeled_day(store, day)
+        if labeled is None:  # removed since it was counted: a run is rebuilding it
+            continue
         frame = labeled.to_pandas([c for c in labeled.names if c in wanted])
         if not len(frame):
             continue

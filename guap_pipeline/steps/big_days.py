@@ -30,7 +30,7 @@ from guap_pipeline.steps.label_lookup import (
     _union_sql,
 )
 from guap_pipeline.steps.quarantine import as_quarantine
-from guap_pipeline.store.labeled import write_labels
+from guap_pipeline.store.labeled import Identity, write_labels
 from guap_pipeline.store.store import (
     SHARED_DUCKDB_ROWS,
     ParquetParts,
@@ -223,7 +223,7 @@ def _labeled_at_order(labeled_at: pa.ChunkedArray) -> np.ndarray | None:
     return stable_order(keys.view(np.uint64) ^ np.uint64(1 << 63))  # in int64 order
 
 
-def fast_labeled(store: Store, day: str) -> dict[str, int] | None:
+def fast_labeled(store: Store, day: str, built_from: Identity) -> dict[str, int] | None:
     predictions_path, labels_path = store.path("predictions", day), store.path("labels", day)
     if not (predictions_path.exists() and labels_path.exists()):
         return None
@@ -251,7 +251,8 @@ def fast_labeled(store: Store, day: str) -> dict[str, int] | None:
     schema = _MERGED.get(key)
     if schema is None:  # the same for every day of the same inputs
         schema = _MERGED.setdefault(key, _merged_schema(predictions, labels_file, index))
-    write_labels(store, day, pa.table({"y_true": y_true, "labeled_at": labeled_at}), schema)
+    labels = pa.table({"y_true": y_true, "labeled_at": labeled_at})
+    write_labels(store, day, labels, schema, built_from)
     # Labels built from the staged rows (one row per id, with its number of versions)
     # and all joined: no staged label is an orphan. Otherwise look them up.
     staged_rows = sum(

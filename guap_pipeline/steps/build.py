@@ -13,9 +13,11 @@ from __future__ import annotations
 import datetime as dt
 
 import pandas as pd
+import pyarrow.parquet as pq
 
 from guap_pipeline.config import GuapConfig
 from guap_pipeline.engines import dask_engine as distributed
+from guap_pipeline.errors import InputError
 from guap_pipeline.estimate import estimate_days
 from guap_pipeline.ingest import label_feed
 from guap_pipeline.ingest.staged import read_staged
@@ -38,6 +40,7 @@ from guap_pipeline.store.labeled import (
     LabeledDay,
     forget_labeled,
     labeled_day,
+    predictions_identity,
     write_labeled_frame,
 )
 from guap_pipeline.store.store import SHARED_DUCKDB_ROWS, Store, release_memory
@@ -73,7 +76,8 @@ def build_labeled(store: Store, day: str) -> dict[str, int]:
     """The day's predictions with their latest label (the label columns, stored aligned
     with the predictions table: :mod:`guap_pipeline.store.labeled`); orphan labels to
     quarantine."""
-    fast = fast_labeled(store, day)
+    built_from = predictions_identity(store, day)  # before the rows are read
+    fast = fast_labeled(store, day, built_from)
     if fast is not None:
         return _released(fast, fast["n_predictions"])
     predictions = store.read("predictions", day)
@@ -84,7 +88,7 @@ def build_labeled(store: Store, day: str) -> dict[str, int]:
         labels if labels is not None else latest_labels(pd.DataFrame())[0],
         staged if len(staged) else pd.DataFrame(columns=["prediction_id", "_source", "_row"]),
     )
-    write_labeled_frame(store, day, labeled)
+    write_labeled_frame(store, day, labeled, built_from)
     store.write("quarantine_labels", as_quarantine(orphans), day)
     n_labeled = int(labeled["y_true"].notna().sum()) if len(labeled) else 0
     return {"n_predictions": len(labeled), "n_labeled": n_labeled, "n_orphan_labels": len(orphans)}
@@ -100,12 +104,11 @@ def _released(figures: dict[str, int], rows: int) -> dict[str, int]:
 
 def build_day_profit(store: Store, config: GuapConfig, day: str) -> DayProfit:
     """The day's money per model version; records the inputs it was built from."""
-    labeled_rows = labeled_day(store, day)
     if config.engine.kind == "dask":  # the whole day, from the staged rows, on the cluster
         for step in ("predictions", "labels"):  # it reads both, in place of those steps
             note_inputs(store, day, step)
         result = distributed.build_day(store, config, day).profit
-    elif labeled_rows is None or labeled_rows.num_rows == 0:
+    elif (labeled_rows := _labeled_for_profit(store, day)) is None:
         result = day_profit(_no_predictions(config), config)
     else:  # only the columns the money needs; a big day in two passes, to bound memory
         stored = labeled_rows.schema.empty_table().to_pandas().dtypes
@@ -129,6 +132,22 @@ def build_day_profit(store: Store, config: GuapConfig, day: str) -> DayProfit:
     store.write("threshold_curve", result.curves, day)
     record_built(store, day)
     return result
+
+
+def _labeled_for_profit(store: Store, day: str) -> LabeledDay | None:
+    """The day's labeled predictions, ``None`` when it has none. Predictions without a
+    labeled table mean another run is rebuilding the day (its predictions step removed
+    the labels): an error, rather than a day of no money recorded as built."""
+    labeled = labeled_day(store, day)
+    if labeled is not None:
+        return labeled if labeled.num_rows else None
+    predictions = store.path("predictions", day)
+    if predictions.exists() and pq.ParquetFile(predictions).metadata.num_rows:
+        raise InputError(
+            f"day {day} has predictions but no labeled table: another run is rebuilding "
+            "it, or its labeled step failed; run `guap-pipeline run` again"
+        )
+    return None
 
 
 def _no_predictions(config: GuapConfig) -> pd.DataFrame:

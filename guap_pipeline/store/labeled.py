@@ -27,6 +27,7 @@ LEGACY = "labeled_predictions"  # the whole table, as days built before this lay
 LABEL_COLUMNS = ("y_true", "labeled_at")
 _SCHEMA = b"guap.labeled_schema"  # the whole table's schema, serialized (base64)
 _ALIGNED_WITH = b"guap.aligned_with"  # the predictions file the rows are aligned with
+Identity = dict[str, object]  # a predictions file's rows and footer digest (_identity)
 
 
 @dataclass(frozen=True)
@@ -144,14 +145,19 @@ def read_labeled(store: Store, day: str) -> pd.DataFrame | None:
     return None if found is None else found.to_pandas()
 
 
-def write_labels(store: Store, day: str, labels: pa.Table, schema: pa.Schema) -> None:
+def write_labels(
+    store: Store, day: str, labels: pa.Table, schema: pa.Schema, built_from: Identity
+) -> None:
     """Store the day's labeled predictions of ``schema``: ``labels`` holds the label
-    columns of each row of the day's predictions table, in its row order."""
-    try:
-        predictions = pa.OSFile(str(store.path("predictions", day)))
-    except FileNotFoundError:
-        predictions = None
-    rows = pq.ParquetFile(predictions).metadata.num_rows if predictions is not None else 0
+    columns of each row of the day's predictions table, in its row order, as that table
+    was when the step began (``built_from``, :func:`predictions_identity`). Refused if
+    another run replaced the table since: these labels would pair with its new rows."""
+    if predictions_identity(store, day) != built_from:
+        raise InputError(
+            f"the predictions of {day} were replaced while its labels were being built "
+            "(another run is building the same day): run `guap-pipeline run` again"
+        )
+    rows = int(built_from["rows"] or 0)
     if labels.num_rows != rows:
         raise InputError(f"{labels.num_rows} label rows for {rows} predictions of {day}")
     columns = [
@@ -162,19 +168,32 @@ def write_labels(store: Store, day: str, labels: pa.Table, schema: pa.Schema) ->
         [schema.field(c) for c in LABEL_COLUMNS],
         {
             _SCHEMA: base64.b64encode(schema.serialize().to_pybytes()),
-            _ALIGNED_WITH: json.dumps(_identity(predictions)).encode(),
+            _ALIGNED_WITH: json.dumps(built_from).encode(),
         },
     )
     store.write(ALIGNED, pa.Table.from_arrays(columns, schema=own), day)
     store.delete(LEGACY, day)
 
 
-def write_labeled_frame(store: Store, day: str, labeled: pd.DataFrame) -> None:
+def write_labeled_frame(
+    store: Store, day: str, labeled: pd.DataFrame, built_from: Identity
+) -> None:
     """:func:`write_labels` from the whole labeled frame (the day's predictions with their
     label columns, in the stored predictions' row order)."""
     schema = pa.Schema.from_pandas(labeled, preserve_index=False)
     labels = pa.Table.from_pandas(labeled[list(LABEL_COLUMNS)], preserve_index=False)
-    write_labels(store, day, labels, schema)
+    write_labels(store, day, labels, schema, built_from)
+
+
+def predictions_identity(store: Store, day: str) -> Identity:
+    """The identity of the day's predictions table as it is now (:func:`_identity`); a
+    labeled step takes it before reading the table, and writes its labels with it."""
+    try:
+        predictions = pa.OSFile(str(store.path("predictions", day)))
+    except FileNotFoundError:
+        return _identity(None)
+    with predictions:
+        return _identity(predictions)
 
 
 def forget_labeled(store: Store, day: str) -> None:
@@ -184,7 +203,7 @@ def forget_labeled(store: Store, day: str) -> None:
     store.delete(LEGACY, day)
 
 
-def _identity(predictions: pa.NativeFile | None) -> dict[str, object]:
+def _identity(predictions: pa.NativeFile | None) -> Identity:
     """What identifies a predictions file's content: its rows and a digest of its Parquet
     footer (which holds every column chunk's offset and size). Survives copies and
     hard links; changes when the file is rewritten with other rows."""
