@@ -108,7 +108,8 @@ def component_config(name: str, path: Path) -> GuapConfig:
 
 
 # The config of every component loaded in this process, by its defs.yaml's folder (a
-# reload of the same folder replaces its entry).
+# reload of the same folder replaces its entry; a folder since removed or renamed is
+# forgotten when the next component loads).
 _LOADED: dict[Path, GuapConfig] = {}
 
 
@@ -116,6 +117,8 @@ def claim_folders(folder: Path, config: GuapConfig) -> None:
     """Refuse a component whose store or landing folder another component of the project
     already uses (as a ``models:`` section refuses it): each instance loads on its own, so
     nothing else would see two models writing one store."""
+    for gone in [k for k in _LOADED if not k.is_dir()]:
+        del _LOADED[gone]
     others = {str(k): c for k, c in _LOADED.items() if k != folder}
     own_folders({**others, str(folder): config}, field=lambda _key, name: name)
     _LOADED[folder] = config

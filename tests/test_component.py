@@ -248,6 +248,9 @@ def test_two_components_cannot_share_a_store(
     )
     churn.write_text(churn.read_text().replace("fraud-store", "churn-store"))
     dg.Definitions.validate_loadable(load(project, monkeypatch))  # a reload, fixed: loads
+    defs = project / "shop" / "defs"
+    (defs / "churn").rename(defs / "churn_eu")  # renamed, reloaded in the same process:
+    dg.Definitions.validate_loadable(load(project, monkeypatch))  # not its own old entry
 
 
 def cli(project: Path, *command: str) -> str:
