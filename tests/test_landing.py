@@ -10,6 +10,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from guap_pipeline import load_config
+from guap_pipeline.ingest import staging
 from guap_pipeline.ingest.staged import read_staged
 from guap_pipeline.ingest.staging import stage_landing
 from guap_pipeline.steps import build_labels, build_predictions, dirty_days, quarantine
@@ -565,3 +566,28 @@ def test_a_quoted_value_over_several_lines_is_one_good_row(root: Path) -> None:
     assert bad.empty
     staged = read_staged(store, "predictions", "2026-10-01")
     assert staged["country"].tolist() == ["Bosnia\nand Herzegovina", "France"]
+
+
+def test_quarantine_rows_written_slice_by_slice_are_the_whole_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A big file of bad rows keeps one slice of them in memory, not all (each carries its
+    raw record): the quarantine table and the reasons counted are those of one slice."""
+    frame = predictions_for("2026-10-01", 60, seed=3)
+    frame.loc[frame.index % 3 == 0, "score"] = 1.5  # out of range
+    frame.loc[frame.index % 5 == 0, "prediction_id"] = None  # missing
+    found = {}
+    for slice_rows in (1_000, 7):
+        monkeypatch.setattr(staging, "SLICE_ROWS", slice_rows)
+        root = tmp_path / str(slice_rows)
+        write_config(root)
+        frame.to_parquet(root / "landing" / "predictions" / "bad.parquet", row_group_size=7)
+        config = load_config(root / "guap.yaml")
+        store = Store(config.storage)
+        report = stage_landing(config, store)
+        (path,) = store.staging.file_parts("quarantine")
+        found[slice_rows] = (pq.read_table(path), report.files[0].reasons)
+    (whole, whole_reasons), (sliced, sliced_reasons) = found[1_000], found[7]
+    assert whole.equals(sliced) and whole.schema.equals(sliced.schema, check_metadata=True)
+    assert sliced_reasons == whole_reasons
+    assert sum(whole_reasons.values()) == len(whole) == 60 - 60 * 8 // 15  # 1/3 + 1/5 - 1/15

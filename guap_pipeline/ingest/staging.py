@@ -127,9 +127,11 @@ class _Stager:
 
     def _stage_rows(
         self, landing_file: LandingFile, entry: dict, outcome: FileOutcome
-    ) -> pd.DataFrame:
-        """Validate and write a file's rows, slice by slice; returns its quarantine rows
-        and counts the rows read and accepted in ``outcome``.
+    ) -> dict[str, int]:
+        """Validate and write a file's rows and its quarantine rows, slice by slice (a big
+        file of bad rows holds one slice of them, not all: each carries its raw record);
+        counts the rows read and accepted in ``outcome``, returns the quarantined rows per
+        reason.
 
         Raises :class:`InputError` for an unreadable file, having written nothing.
         """
@@ -137,7 +139,9 @@ class _Stager:
         validate = validate_predictions if predictions else validate_labels
         stamp = self.config.file_column("predicted_at" if predictions else "labeled_at")
         raw_path = self.staging.file_part(LABELS_RAW, landing_file.file_id)
-        quarantines, empty, columns = [], None, []
+        quarantine_path = self.staging.file_part(QUARANTINE, landing_file.file_id)
+        reasons: dict[str, int] = {}
+        empty, columns = None, []
         batches = iter_landing_file(
             landing_file.path, batch_rows=SLICE_ROWS, timestamp=stamp, whole_if_gaps=not predictions
         )
@@ -145,7 +149,10 @@ class _Stager:
             for raw in batches:
                 for part in _slices(raw, stamp, whole_if_gaps=not predictions):
                     good, quarantine = validate(part, self.config, source=landing_file.relative)
-                    quarantines.append(quarantine)
+                    if len(quarantine):
+                        parts.write(quarantine_path, quarantine)
+                        for reason, n in quarantine["reason"].value_counts(sort=False).items():
+                            reasons[reason] = reasons.get(reason, 0) + int(n)
                     outcome.rows_read += len(part)
                     outcome.rows_accepted += len(good)
                     if predictions:
@@ -158,7 +165,7 @@ class _Stager:
                         parts.write(raw_path, good)
                     else:
                         empty = good
-                    del part, good
+                    del part, good, quarantine
                     release_memory()
                 columns = [c for c in raw.columns if c != ROW]
                 del raw
@@ -171,8 +178,7 @@ class _Stager:
                 entry["days"][path.parent.name] = n_rows
         else:
             entry["route"] = True
-        found = [q for q in quarantines if len(q)]
-        return pd.concat(found, ignore_index=True) if len(found) > 1 else (found or quarantines)[0]
+        return reasons
 
     def stage_file(self, landing_file: LandingFile) -> None:
         self.record(landing_file, *self.prepare(landing_file))
@@ -186,18 +192,18 @@ class _Stager:
             outcome.rejected = landing_file.refused
         else:
             try:
-                quarantine = self._stage_rows(landing_file, entry, outcome)
+                outcome.reasons = self._stage_rows(landing_file, entry, outcome)
             except InputError as exc:
                 outcome = FileOutcome(landing_file.relative, landing_file.kind, rejected=str(exc))
         if outcome.rejected is not None:
-            quarantine = _whole_file(landing_file, outcome.rejected)
+            whole = _whole_file(landing_file, outcome.rejected)
+            self.write(self.staging.file_part(QUARANTINE, landing_file.file_id), whole)
+            quarantined = len(whole)
         else:
-            outcome.reasons = quarantine["reason"].value_counts(sort=False).to_dict()
-        if len(quarantine):
-            self.write(self.staging.file_part(QUARANTINE, landing_file.file_id), quarantine)
+            quarantined = sum(outcome.reasons.values())
         entry["fingerprint"] = landing_file.fingerprint
         entry["reading"] = reading_signature(self.config)
-        entry["quarantined"] = len(quarantine)
+        entry["quarantined"] = quarantined
         return entry, outcome
 
     def record(self, landing_file: LandingFile, entry: dict, outcome: FileOutcome) -> None:
