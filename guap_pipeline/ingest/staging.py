@@ -200,7 +200,7 @@ class _Stager:
             self.write(self.staging.file_part(QUARANTINE, landing_file.file_id), whole)
             quarantined = len(whole)
         else:
-            quarantined = sum(outcome.reasons.values())
+            quarantined = outcome.rows_quarantined
         entry["fingerprint"] = landing_file.fingerprint
         entry["reading"] = reading_signature(self.config)
         entry["quarantined"] = quarantined

@@ -112,22 +112,17 @@ def labeled_day(store: Store, day: str) -> LabeledDay | None:
 
 def _opened(store: Store, day: str) -> LabeledDay | None:
     """:func:`labeled_day`'s files, opened; raises :class:`_Misaligned`."""
-    try:
-        labels = pa.OSFile(str(store.path(ALIGNED, day)))
-    except FileNotFoundError:
-        try:
-            legacy = pa.OSFile(str(store.path(LEGACY, day)))
-        except FileNotFoundError:
+    labels = _open(store, ALIGNED, day)
+    if labels is None:
+        legacy = _open(store, LEGACY, day)
+        if legacy is None:
             return None
         reader = pq.ParquetFile(legacy)
         return LabeledDay(None, legacy, reader.schema_arrow, reader.metadata.num_rows)
     reader = pq.ParquetFile(labels)
     meta = reader.schema_arrow.metadata or {}
     schema = pa.ipc.read_schema(pa.py_buffer(base64.b64decode(meta[_SCHEMA])))
-    try:
-        predictions = pa.OSFile(str(store.path("predictions", day)))
-    except FileNotFoundError:
-        predictions = None
+    predictions = _open(store, "predictions", day)
     if json.loads(meta[_ALIGNED_WITH]) != _identity(predictions):
         raise _Misaligned
     return LabeledDay(predictions, labels, schema, reader.metadata.num_rows)
@@ -157,7 +152,7 @@ def write_labels(
             f"the predictions of {day} were replaced while its labels were being built "
             "(another run is building the same day): run `guap-pipeline run` again"
         )
-    rows = int(built_from["rows"] or 0)
+    rows = int(built_from["rows"])
     if labels.num_rows != rows:
         raise InputError(f"{labels.num_rows} label rows for {rows} predictions of {day}")
     columns = [
@@ -188,9 +183,8 @@ def write_labeled_frame(
 def predictions_identity(store: Store, day: str) -> Identity:
     """The identity of the day's predictions table as it is now (:func:`_identity`); a
     labeled step takes it before reading the table, and writes its labels with it."""
-    try:
-        predictions = pa.OSFile(str(store.path("predictions", day)))
-    except FileNotFoundError:
+    predictions = _open(store, "predictions", day)
+    if predictions is None:
         return _identity(None)
     with predictions:
         return _identity(predictions)
@@ -201,6 +195,14 @@ def forget_labeled(store: Store, day: str) -> None:
     labels aligned with the old rows must not be read against the new ones)."""
     store.delete(ALIGNED, day)
     store.delete(LEGACY, day)
+
+
+def _open(store: Store, table: str, day: str) -> pa.NativeFile | None:
+    """The day's file of ``table``, opened; ``None`` if there is none."""
+    try:
+        return pa.OSFile(str(store.path(table, day)))
+    except FileNotFoundError:
+        return None
 
 
 def _identity(predictions: pa.NativeFile | None) -> Identity:
