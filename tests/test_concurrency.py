@@ -41,11 +41,21 @@ def landing(root: Path) -> Path:
     return config
 
 
+def run_at_once(config: Path, start: multiprocessing.synchronize.Barrier) -> None:
+    """A monitoring run that begins when the others do (not a second later, once its
+    imports are done), so that their steps on the same days interleave."""
+    start.wait()
+    monitoring_run(config)
+
+
 def test_two_runs_at_once_give_the_same_table_as_one(tmp_path: Path) -> None:
+    """Each run rebuilds the days the other is rebuilding: its steps meet tables that
+    the other replaced in between, and must still finish with the right money."""
     alone = monitoring_run(landing(tmp_path / "alone"))
     config = landing(tmp_path / "shared")
     context = multiprocessing.get_context("spawn")
-    runs = [context.Process(target=monitoring_run, args=(config,)) for _ in range(2)]
+    start = context.Barrier(2)
+    runs = [context.Process(target=run_at_once, args=(config, start)) for _ in range(2)]
     for run in runs:
         run.start()
     for run in runs:

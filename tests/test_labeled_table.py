@@ -135,10 +135,57 @@ def test_rebuilding_a_days_predictions_forgets_its_labels_until_they_are_rebuilt
 
     steps.build_predictions(store, DAY)
     assert labeled_day(store, DAY) is None  # not labels aligned with rows since replaced
-    with pytest.raises(InputError, match=f"day {DAY} has predictions but no labeled table"):
-        steps.build_day_profit(store, config, DAY)  # not a day of no money, recorded built
     steps.build_labeled(store, DAY)
     pd.testing.assert_frame_equal(read_labeled(store, DAY), built)
+
+
+def test_money_of_a_day_whose_predictions_another_run_rebuilt_labels_them_again(
+    tmp_path: Path,
+) -> None:
+    """Two runs at once: the other run's predictions step removes the labels this run's
+    money step is about to read. The money step labels the day again: the same money,
+    not a day of no money recorded as built, nor a failed run."""
+    config = load_config(write_config(tmp_path))
+    predictions = predictions_for(DAY, 80, seed=3)
+    predictions.to_parquet(tmp_path / "landing" / "predictions" / "p.parquet")
+    labels_for(predictions, share=0.7, seed=4).to_parquet(
+        tmp_path / "landing" / "labels" / "l.parquet"
+    )
+    store = Store(config.storage)
+    stage_landing(config, store)
+    steps.build_predictions(store, DAY)
+    steps.build_labels(store, DAY)
+    steps.build_labeled(store, DAY)
+    alone = steps.build_day_profit(store, config, DAY).summary
+    truth = predictions.merge(labels_for(predictions, share=0.7, seed=4), on="prediction_id")
+    assert alone["n_labeled"].sum() == len(truth) == 56
+
+    steps.build_predictions(store, DAY)  # the other run
+    again = steps.build_day_profit(store, config, DAY).summary
+    pd.testing.assert_frame_equal(again, alone)
+    assert read_labeled(store, DAY)["y_true"].notna().sum() == 56
+
+
+def test_labels_built_while_another_run_replaced_the_predictions_are_built_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The labeled step's write is refused once (the predictions changed since it read
+    them); it builds again from the rows now stored, and pairs each label with its row."""
+    store = Store(tmp_path / "store")
+    frame = labeled_frame()
+    store_labeled(store, DAY, frame)
+    store.write("labels", frame[["prediction_id", "y_true", "labeled_at"]].dropna(), DAY)
+    real = steps.build.predictions_identity
+    tries = []
+
+    def replaced_once(store: Store, day: str) -> dict[str, object]:
+        tries.append(day)
+        return {"rows": 6, "footer": "replaced"} if len(tries) == 1 else real(store, day)
+
+    monkeypatch.setattr(steps.build, "predictions_identity", replaced_once)
+    steps.build_labeled(store, DAY)
+    assert len(tries) == 2
+    pd.testing.assert_frame_equal(read_labeled(store, DAY), as_stored(frame), check_dtype=False)
 
 
 def test_a_day_without_predictions_reads_as_an_empty_labeled_table(tmp_path: Path) -> None:

@@ -38,12 +38,15 @@ from guap_pipeline.steps.freshness import SERIES_STATE, note_inputs, record_buil
 from guap_pipeline.steps.quarantine import as_quarantine
 from guap_pipeline.store.labeled import (
     LabeledDay,
+    PredictionsReplaced,
     forget_labeled,
     labeled_day,
     predictions_identity,
     write_labeled_frame,
 )
 from guap_pipeline.store.store import SHARED_DUCKDB_ROWS, Store, release_memory
+
+REBUILD_TRIES = 3  # another run rebuilding the same day, met again and again: give up
 
 
 def build_predictions(store: Store, day: str) -> dict[str, int]:
@@ -75,7 +78,17 @@ def build_labels(store: Store, day: str) -> dict[str, int]:
 def build_labeled(store: Store, day: str) -> dict[str, int]:
     """The day's predictions with their latest label (the label columns, stored aligned
     with the predictions table: :mod:`guap_pipeline.store.labeled`); orphan labels to
-    quarantine."""
+    quarantine. Built again when another run replaced the predictions meanwhile."""
+    for _ in range(REBUILD_TRIES - 1):
+        try:
+            return _build_labeled(store, day)
+        except PredictionsReplaced:
+            continue  # again, from the rows now stored
+    return _build_labeled(store, day)
+
+
+def _build_labeled(store: Store, day: str) -> dict[str, int]:
+    """One try of :func:`build_labeled`; raises :class:`PredictionsReplaced`."""
     built_from = predictions_identity(store, day)  # before the rows are read
     fast = fast_labeled(store, day, built_from)
     if fast is not None:
@@ -136,18 +149,21 @@ def build_day_profit(store: Store, config: GuapConfig, day: str) -> DayProfit:
 
 def _labeled_for_profit(store: Store, day: str) -> LabeledDay | None:
     """The day's labeled predictions, ``None`` when it has none. Predictions without a
-    labeled table mean another run is rebuilding the day (its predictions step removed
-    the labels): an error, rather than a day of no money recorded as built."""
-    labeled = labeled_day(store, day)
-    if labeled is not None:
-        return labeled if labeled.num_rows else None
-    predictions = store.path("predictions", day)
-    if predictions.exists() and pq.ParquetFile(predictions).metadata.num_rows:
-        raise InputError(
-            f"day {day} has predictions but no labeled table: another run is rebuilding "
-            "it, or its labeled step failed; run `guap-pipeline run` again"
-        )
-    return None
+    labeled table mean another run rebuilt them after this run's labeled step (which
+    removes the labels aligned with the old rows): they are labeled again here, rather
+    than the day recorded as built with no money."""
+    for _ in range(REBUILD_TRIES):
+        labeled = labeled_day(store, day)
+        if labeled is not None:
+            return labeled if labeled.num_rows else None
+        predictions = store.path("predictions", day)
+        if not (predictions.exists() and pq.ParquetFile(predictions).metadata.num_rows):
+            return None
+        build_labeled(store, day)
+    raise InputError(
+        f"the predictions of {day} kept being replaced by another run while its money "
+        "was computed: run `guap-pipeline run` again once that run has finished"
+    )
 
 
 def _no_predictions(config: GuapConfig) -> pd.DataFrame:

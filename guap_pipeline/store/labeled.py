@@ -85,6 +85,10 @@ class LabeledDay:
         return [(f, c) for f, c in ((self.predictions, theirs), (self.labels, own)) if c]
 
 
+class PredictionsReplaced(InputError):
+    """Another run replaced the day's predictions while labels were built for them."""
+
+
 class _Misaligned(Exception):
     """The aligned labels were built against another predictions file than the one read."""
 
@@ -148,7 +152,7 @@ def write_labels(
     was when the step began (``built_from``, :func:`predictions_identity`). Refused if
     another run replaced the table since: these labels would pair with its new rows."""
     if predictions_identity(store, day) != built_from:
-        raise InputError(
+        raise PredictionsReplaced(
             f"the predictions of {day} were replaced while its labels were being built "
             "(another run is building the same day): run `guap-pipeline run` again"
         )
