@@ -392,6 +392,27 @@ def test_a_changed_label_keeps_its_history_and_the_latest_wins(root: Path) -> No
     assert history["y_true"].tolist() == [1, 0]
 
 
+def test_the_labels_table_keeps_each_latest_label_in_file_and_row_order(root: Path) -> None:
+    """Not in labeled_at order: a day whose ids are each labeled once is then its staged
+    rows as they are (a big day's labels are written without a sort)."""
+    preds = "".join(f"{x},2026-10-01T1{i}:00:00Z,1,0.9,10\n" for i, x in enumerate("pqrs"))
+    write(root, "predictions/p.csv", HEADER + preds)
+    write(
+        root,
+        "labels/a.csv",
+        "prediction_id,y_true,labeled_at\nr,1,2026-10-08\np,0,2026-10-02\nq,1,2026-10-05\n",
+    )
+    write(root, "labels/b.csv", "prediction_id,y_true,labeled_at\ns,0,2026-10-03\np,1,2026-10-04\n")
+    store, bad = stage(root)
+    assert bad.empty
+    build_labels(store, "2026-10-01")
+    latest = store.read("labels", "2026-10-01")
+    # a.csv rows 1 and 3 (r, q), then b.csv rows 1 and 2 (s, and p's later label)
+    assert latest["prediction_id"].tolist() == ["r", "q", "s", "p"]
+    assert latest["y_true"].tolist() == [1, 1, 0, 1]
+    assert latest["n_label_versions"].tolist() == [1, 1, 1, 2]
+
+
 def test_a_day_with_a_single_class(root: Path) -> None:
     """Every label and decision negative: all TN, zero money, value_capture undefined."""
     write(

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import numpy as np
-import pyarrow as pa
 import pytest
 
 from guap_pipeline.money.ordering import stable_order
 from guap_pipeline.money.threshold import descending_order
-from guap_pipeline.steps.big_days import _labeled_at_order
 
 RNG = np.random.default_rng(7)
 
@@ -61,30 +59,6 @@ def test_row_numbers_packed_slice_by_slice_give_the_same_order(
 )
 def test_descending_order_is_the_stable_argsort_of_minus_scores(scores: np.ndarray) -> None:
     np.testing.assert_array_equal(descending_order(scores), np.argsort(-scores, kind="stable"))
-
-
-def _naive_labeled_at_order(stamps: list[int | None]) -> list[int]:
-    """Rows by labeled_at, missing first, ties in row order, by Python's stable sort."""
-    return sorted(range(len(stamps)), key=lambda i: (stamps[i] is not None, stamps[i] or 0))
-
-
-@pytest.mark.parametrize(
-    "stamps",
-    [
-        [30, None, 10, 30, None, -(1 << 63), 10, 20],
-        [None, None, 5, 1],
-        [1 << 62, -(1 << 62), 0, None, 1 << 62, -(1 << 62)],  # a range wider than 63 bits
-        [int(s) for s in RNG.integers(1_772_496_000_000_000, 1_774_224_000_000_000, 5000)],
-    ],
-)
-def test_labeled_at_order_is_the_naive_order(stamps: list[int | None]) -> None:
-    column = pa.chunked_array([pa.array(stamps, pa.int64()).cast(pa.timestamp("us", "UTC"))])
-    assert _labeled_at_order(column).tolist() == _naive_labeled_at_order(stamps)
-
-
-def test_labeled_at_order_is_none_when_sorted() -> None:
-    column = pa.chunked_array([pa.array([None, 1, 1, 2], pa.timestamp("us", "UTC"))])
-    assert _labeled_at_order(column) is None
 
 
 def test_signed_keys_are_refused_rather_than_misordered() -> None:

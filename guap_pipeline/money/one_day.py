@@ -67,7 +67,9 @@ def dedupe_predictions(staged: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame
 
 
 def latest_labels(staged: pd.DataFrame) -> tuple[pd.DataFrame, int]:
-    """The latest label of each prediction_id (by ``labeled_at``, then file and row order).
+    """The latest label of each prediction_id (by ``labeled_at``, then file and row order),
+    in the staged order (source file, row): a big day's labels, each id labeled once, are
+    then its staged rows as they are, without a sort.
 
     Returns (one row per id with ``n_label_versions``, number of ids whose label changed).
     """
@@ -88,6 +90,7 @@ def latest_labels(staged: pd.DataFrame) -> tuple[pd.DataFrame, int]:
     versions = grouped["y_true"].transform("size")
     changed = int((grouped["y_true"].nunique() > 1).sum())
     latest = ordered.assign(n_label_versions=versions).drop_duplicates("prediction_id", keep="last")
+    latest = latest.sort_values([SOURCE, ROW], kind="stable")
     columns = ["prediction_id", "y_true", "labeled_at", "n_label_versions"]
     return latest[columns].reset_index(drop=True), changed
 

@@ -9,6 +9,7 @@ is a file copy. Anything unusual (chunks of several schemas, rows out of order) 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,7 +23,6 @@ from guap_pipeline.ingest.readers import ROW
 from guap_pipeline.ingest.routing import SLICE_ROWS, staged_matches
 from guap_pipeline.ingest.validation import SOURCE, empty_quarantine
 from guap_pipeline.money.one_day import dedupe_predictions
-from guap_pipeline.money.ordering import stable_order
 from guap_pipeline.steps.label_lookup import (
     _joined_labels,
     _matched_labels,
@@ -38,7 +38,6 @@ from guap_pipeline.store.store import (
     copy_file,
     decode_threads,
     duckdb_connection,
-    read_columns,
 )
 
 
@@ -174,30 +173,36 @@ def _each_labeled_once(store: Store, day: str, chunks: _Chunks) -> bool:
 
 
 def fast_labels(store: Store, day: str) -> dict[str, int] | None:
+    """The labels table when no prediction is labeled twice: the staged rows as they are
+    (already in the table's order, source file then row), each with one version."""
     columns = ["prediction_id", "y_true", "labeled_at"]
     chunks = _staged_chunks(store, "labels", day, load=columns)
     if chunks is None or _labeled_twice(store, day, chunks):
         return None  # ids labeled more than once: the pandas path picks the latest
-    table = pa.concat_tables(
-        chunks.tables or (read_columns(path, columns) for path in chunks.paths)
-    ).combine_chunks()
-    order = _labeled_at_order(table["labeled_at"])
-    frame = table.slice(0, 0).to_pandas()
-    frame["n_label_versions"] = np.array([], dtype=np.int64)
-    schema = pa.Schema.from_pandas(frame, preserve_index=False)
+    target, schema = store.path("labels", day), None
     with ParquetParts() as parts:
-        target = store.path("labels", day)
-        for start in range(0, len(table), SLICE_ROWS):
-            part = (
-                table.take(order[start : start + SLICE_ROWS])
-                if order is not None
-                else (table.slice(start, SLICE_ROWS))
-            )
+        for part in _label_slices(chunks, columns):
+            if schema is None:  # the pandas path's: from the staged columns' own metadata
+                frame = part.slice(0, 0).to_pandas()
+                frame["n_label_versions"] = np.array([], dtype=np.int64)
+                schema = pa.Schema.from_pandas(frame, preserve_index=False)
             versions = pa.array(np.ones(len(part), dtype=np.int64))
             parts.write(target, part.append_column("n_label_versions", versions).cast(schema))
-        if not len(table):
-            parts.write(target, schema.empty_table())
-    return {"n_labels": len(table), "n_label_rows": len(table), "n_changed_labels": 0}
+    return {"n_labels": chunks.rows, "n_label_rows": chunks.rows, "n_changed_labels": 0}
+
+
+def _label_slices(chunks: _Chunks, columns: list[str]) -> Iterator[pa.Table]:
+    """``columns`` of the chunks' rows in order: the loaded tables, or a big day's files
+    read slice by slice."""
+    if chunks.tables is not None:
+        yield from chunks.tables
+        return
+    for path in chunks.paths:
+        reader = pq.ParquetFile(path)
+        for batch in reader.iter_batches(
+            batch_size=SLICE_ROWS, columns=columns, use_threads=decode_threads(reader)
+        ):
+            yield pa.Table.from_batches([batch])
 
 
 def _labeled_twice(store: Store, day: str, chunks: _Chunks) -> bool:
@@ -209,18 +214,6 @@ def _labeled_twice(store: Store, day: str, chunks: _Chunks) -> bool:
         return bool(_n_duplicates(chunks))
     rows = np.concatenate(list(found[1].values()))
     return bool(len(rows)) and int(np.bincount(rows).max()) > 1
-
-
-def _labeled_at_order(labeled_at: pa.ChunkedArray) -> np.ndarray | None:
-    """Row order by ``labeled_at`` (missing first), ties in row order; ``None`` if sorted.
-    Missing stamps count as just before the earliest, which keeps the keys' range narrow."""
-    stamps = labeled_at.cast(pa.int64())
-    lowest, earliest = np.iinfo(np.int64).min, pc.min(stamps).as_py()
-    missing = lowest if earliest is None else max(earliest - 1, lowest)
-    keys = pc.fill_null(stamps, missing).to_numpy()
-    if (keys[1:] >= keys[:-1]).all():
-        return None
-    return stable_order(keys.view(np.uint64) ^ np.uint64(1 << 63))  # in int64 order
 
 
 def fast_labeled(store: Store, day: str, built_from: Identity) -> dict[str, int] | None:
