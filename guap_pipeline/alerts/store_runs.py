@@ -28,7 +28,8 @@ from guap_pipeline.alerts.incidents import (
 from guap_pipeline.config import GuapConfig
 from guap_pipeline.errors import LockTimeoutError
 from guap_pipeline.flags import FLAG_COLUMNS
-from guap_pipeline.formatting import day
+from guap_pipeline.flags.series import usable_days
+from guap_pipeline.formatting import as_number, day
 from guap_pipeline.series.attribution import around, attribute, describe
 from guap_pipeline.series.recent import RECENT_DAYS
 from guap_pipeline.store.store import Store
@@ -69,17 +70,23 @@ def flag_context(
     start = flag.get("start_date")
     if daily is None or daily.empty or start is None or pd.isna(start):
         return Context(proximity=proximity)
-    rows = daily
+    mature = daily[usable_days(daily, config.flags)]  # the days the detectors read
     if "model_version" in daily.columns and flag.get("model_version"):
-        rows = daily[daily["model_version"].astype(str) == str(flag["model_version"])]
-    mature = rows[rows["mature"].fillna(False).astype(bool)]
+        mature = mature[mature["model_version"].astype(str) == str(flag["model_version"])]
     before, after = around(mature, start)
     since = mature[pd.to_datetime(mature["date"]) >= pd.Timestamp(start)]
     recent = mature[mature["date"].isin(sorted(mature["date"].unique())[-RECENT_DAYS:])]
     # A decline's money at stake is its fall per labeled prediction times the version's
     # volume since the change: where the money went is put on that same basis.
     where = (
-        _where(before, after, day(start, today=today), _per_day(since, "n_predictions"), config)
+        _where(
+            before,
+            after,
+            day(start, today=today),
+            _per_day(since, "n_predictions"),
+            config,
+            at_stake=as_number(flag.get("money_at_stake")),
+        )
         if flag["flag"] == "decline"
         else ""
     )
@@ -93,22 +100,44 @@ def flag_context(
 
 
 def _where(
-    before: pd.DataFrame, after: pd.DataFrame, start: str, volume: float, config: GuapConfig
+    before: pd.DataFrame,
+    after: pd.DataFrame,
+    start: str,
+    volume: float,
+    config: GuapConfig,
+    *,
+    at_stake: float = math.nan,
 ) -> str:
     """Where the money went: the quadrants, the mature days before ``start`` against those
     from it on, both at ``volume`` predictions a day (the headline's basis, so a version
     that lost traffic is not read as losing money); empty when a side has no day or the
-    quadrant counts are unknown."""
+    quadrant counts are unknown.
+
+    With the headline's drop (``at_stake`` a day), that drop is what is split, in the
+    proportions the quadrants moved: the detector's level and these windows are not the
+    same average, and a reader must not meet two figures for one drop."""
     both = pd.concat([before, after])
     if before.empty or after.empty or both[list(QUADRANTS)].isna().any().any():
         return ""
     change = attribute(
         _at_volume(before, volume), _at_volume(after, volume), dict(config.quadrants)
     )
+    periods = (
+        f"{before['date'].nunique()} mature days before {start} "
+        f"{{}} {after['date'].nunique()} from it on"
+    )
+    total = float(change["delta"].sum())
+    if at_stake > 0 and total < 0:  # NaN compares False: no headline figure, no split
+        share = at_stake / -total
+        change = change.assign(
+            **{c: change[c] * share for c in ("delta", "volume_effect", "rate_effect")}
+        )
+        how = "split as the quadrants moved between the " + periods.format("and the")
+    else:
+        how = periods.format("against")
     return (
         f"{WHERE_PREFIX}, per day at the {volume:,.0f} predictions a day since {start}, "
-        f"{before['date'].nunique()} mature days before {start} against "
-        f"{after['date'].nunique()} from it on: {describe(change, currency=config.currency)}"
+        f"{how}: {describe(change, currency=config.currency)}"
     )
 
 

@@ -116,15 +116,7 @@ def prepare_series(daily: pd.DataFrame, settings: FlagSettings) -> PreparedSerie
         versions = np.where(raw.isna(), DEFAULT_VERSION, raw.astype(str)).astype(object)
     else:
         versions = np.full(len(daily), DEFAULT_VERSION, dtype=object)
-    last_date = dates.max()
-    window_passed = dates <= last_date - np.timedelta64(settings.label_window_days, "D")
-    if "mature" in daily.columns:
-        mature = daily["mature"].fillna(False).to_numpy(dtype=bool, copy=True)
-        if settings.strict_maturity:
-            mature &= window_passed | (n_labeled >= n_predictions)
-    else:
-        mature = window_passed
-    usable = mature & (n_labeled > 0) & np.isfinite(uplift)
+    usable = usable_days(daily, settings)
     notes: list[str] = []
     if not usable.any():
         notes.append(
@@ -167,6 +159,23 @@ def prepare_series(daily: pd.DataFrame, settings: FlagSettings) -> PreparedSerie
                 f"{s.dates[-1]}), so it raises no flag"
             )
     return PreparedSeries(tuple(series), current, tuple(notes))
+
+
+def usable_days(daily: pd.DataFrame, settings: FlagSettings) -> NDArray[np.bool_]:
+    """Which rows of a daily summary table the detectors read: mature days (strictly so
+    inside the label window, see :class:`FlagSettings`) with labels and a finite uplift.
+    A flag's message takes its days and volume from these rows too."""
+    dates = _dates(daily["date"])
+    n_labeled = _numeric(daily, "n_labeled")
+    n_predictions = _numeric(daily, "n_predictions") if "n_predictions" in daily else n_labeled
+    window_passed = dates <= dates.max() - np.timedelta64(settings.label_window_days, "D")
+    if "mature" in daily.columns:
+        mature = daily["mature"].fillna(False).to_numpy(dtype=bool, copy=True)
+        if settings.strict_maturity:
+            mature &= window_passed | (n_labeled >= n_predictions)
+    else:
+        mature = window_passed
+    return mature & (n_labeled > 0) & np.isfinite(_numeric(daily, "uplift"))
 
 
 def _dates(values: pd.Series) -> NDArray[np.datetime64]:
