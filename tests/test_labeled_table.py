@@ -160,6 +160,51 @@ def test_money_of_a_day_whose_predictions_another_run_rebuilt_labels_them_again(
     assert read_labeled(store, DAY)["y_true"].notna().sum() == 56
 
 
+def test_the_money_step_labels_again_from_the_labels_staged_now(tmp_path: Path) -> None:
+    """The other run staged more labels before rebuilding the predictions: this run's
+    labels table predates them. Labeling the day again from that table would give money
+    of the old labels, recorded as built from the new ones (nothing would rebuild it);
+    the money step rebuilds the labels table too."""
+    config, store = labeled_store(tmp_path)
+    predictions = predictions_for(DAY, 80, seed=3)
+    first = set(labels_for(predictions, share=0.7, seed=4)["prediction_id"])
+    rest = predictions[~predictions["prediction_id"].isin(first)]
+    labels_for(rest, share=1.0, seed=5).to_parquet(tmp_path / "landing" / "labels" / "m.parquet")
+    stage_landing(config, store)  # the other run stages the 24 new labels ...
+    steps.build_predictions(store, DAY)  # ... and rebuilds the predictions
+
+    money = steps.build_day_profit(store, config, DAY).summary
+    assert money["n_labeled"].sum() == 80
+    assert steps.dirty_days(store) == []
+
+
+def test_labels_stamped_against_predictions_replaced_since_are_labeled_again(
+    tmp_path: Path,
+) -> None:
+    """The other run replaced the predictions between this run's check and its write: the
+    labels on disk are aligned with rows no longer there. The money step labels again."""
+    config, store = labeled_store(tmp_path)
+    alone = steps.build_day_profit(store, config, DAY).summary
+    stored = store.read("predictions", DAY)
+    store.write("predictions", stored.iloc[::-1].reset_index(drop=True), DAY)
+    with pytest.raises(InputError, match="not aligned with its predictions"):
+        labeled_day(store, DAY)  # what any other reader meets
+
+    again = steps.build_day_profit(store, config, DAY).summary
+    pd.testing.assert_frame_equal(again, alone)
+    assert labeled_day(store, DAY) is not None
+
+
+def test_a_money_step_that_keeps_meeting_replaced_predictions_gives_up_saying_why(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config, store = labeled_store(tmp_path)
+    monkeypatch.setattr(steps.build, "build_labeled", lambda store, day: forget_labeled(store, day))
+    forget_labeled(store, DAY)
+    with pytest.raises(InputError, match=f"predictions of {DAY} kept being replaced"):
+        steps.build_day_profit(store, config, DAY)
+
+
 def test_labels_built_while_another_run_replaced_the_predictions_are_built_again(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -38,6 +38,7 @@ from guap_pipeline.steps.freshness import SERIES_STATE, note_inputs, record_buil
 from guap_pipeline.steps.quarantine import as_quarantine
 from guap_pipeline.store.labeled import (
     LabeledDay,
+    LabelsMisaligned,
     PredictionsReplaced,
     forget_labeled,
     labeled_day,
@@ -148,18 +149,25 @@ def build_day_profit(store: Store, config: GuapConfig, day: str) -> DayProfit:
 
 
 def _labeled_for_profit(store: Store, day: str) -> LabeledDay | None:
-    """The day's labeled predictions, ``None`` when it has none. Predictions without a
-    labeled table mean another run rebuilt them after this run's labeled step (which
-    removes the labels aligned with the old rows): they are labeled again here, rather
-    than the day recorded as built with no money."""
-    for _ in range(REBUILD_TRIES):
-        labeled = labeled_day(store, day)
+    """The day's labeled predictions, ``None`` when it has none.
+
+    Predictions without labels aligned with them mean another run rebuilt the predictions
+    after this run's labeled step (removing the labels of the old rows, or writing its
+    own just after they were replaced): the day is labeled again here, from the labels
+    as staged now, rather than recorded as built with no money or failing the run."""
+    for attempt in range(2):
+        try:
+            labeled = labeled_day(store, day)
+        except LabelsMisaligned:
+            labeled = None
         if labeled is not None:
             return labeled if labeled.num_rows else None
         predictions = store.path("predictions", day)
         if not (predictions.exists() and pq.ParquetFile(predictions).metadata.num_rows):
             return None
-        build_labeled(store, day)
+        if attempt == 0:
+            build_labels(store, day)
+            build_labeled(store, day)
     raise InputError(
         f"the predictions of {day} kept being replaced by another run while its money "
         "was computed: run `guap-pipeline run` again once that run has finished"

@@ -89,6 +89,10 @@ class PredictionsReplaced(InputError):
     """Another run replaced the day's predictions while labels were built for them."""
 
 
+class LabelsMisaligned(InputError):
+    """The day's stored labels are aligned with another predictions file than its own."""
+
+
 class _Misaligned(Exception):
     """The aligned labels were built against another predictions file than the one read."""
 
@@ -106,7 +110,7 @@ def labeled_day(store: Store, day: str) -> LabeledDay | None:
             return _opened(store, day)
         except _Misaligned:
             continue
-    raise InputError(
+    raise LabelsMisaligned(
         f"the labels of {day} ({store.path(ALIGNED, day)}) are not aligned with its "
         "predictions table (one was replaced or restored without the other): restore both "
         f"from the same backup, or delete {day}'s entry from {store.root / 'built_days.json'} "
