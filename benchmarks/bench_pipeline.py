@@ -486,16 +486,16 @@ def bench_day_cli(out: Path, rows: int, ids: str, repeat: int = 1) -> dict:
     for i in range(repeat):
         for folder in (big, empty):
             shutil.rmtree(folder / "store", ignore_errors=True)
-        floor = child("duckdb-tables", big, log=out / "duckdb_tables.log")
-        base = run_cli(empty, as_of, log=out / "run_empty.log")
-        run = run_cli(big, as_of, log=out / "run_day.log")
+        floor = child("duckdb-tables", big, log=out / f"duckdb_tables_{i + 1}.log")
+        base = run_cli(empty, as_of, log=out / f"run_empty_{i + 1}.log")
+        run = run_cli(big, as_of, log=out / f"run_day_{i + 1}.log")
         cells = _stored_cells(big)
         rounds.append(
             {
                 "floor": floor,
                 "almost_empty": base,
                 "run": run,
-                "phases": run_phases((out / "run_day.log").read_text()),
+                "phases": run_phases((out / f"run_day_{i + 1}.log").read_text()),
                 "ratio_wall": (run["process_wall"] - base["process_wall"]) / floor["wall"],
                 "ratio_cpu": (run["process_cpu"] - base["process_cpu"]) / floor["cpu"],
                 "agree": _agree(cells, duck["cells"]) and _agree(floor["cells"], duck["cells"]),
@@ -677,6 +677,13 @@ def run_phases(log: str) -> dict[str, int]:
     return phases
 
 
+def _positive(text: str) -> int:
+    """An argument that must be a whole number of at least 1."""
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {text!r}")
+    return int(text)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
@@ -695,7 +702,7 @@ def main(argv: list[str] | None = None) -> int:
         "--ids", choices=["str", "int"], default="str", help="prediction_id type of the big day"
     )
     parser.add_argument(
-        "--repeat", type=int, default=1, help="rounds of the day-cli benchmark (medians reported)"
+        "--repeat", type=_positive, default=1, help="rounds of the day-cli benchmark (medians)"
     )
     parser.add_argument("--out", type=Path, default=ROOT / "out" / "pipeline", help="work folder")
     parser.add_argument("--keep", action="store_true", help="keep the generated data and stores")

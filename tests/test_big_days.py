@@ -28,6 +28,7 @@ from guap_pipeline.steps import (
     dirty_days,
     quarantine,
 )
+from guap_pipeline.steps import build as steps_build
 from guap_pipeline.store import store as storage
 from guap_pipeline.store.labeled import read_labeled
 from guap_pipeline.store.store import Store
@@ -144,6 +145,42 @@ def test_integer_ids_with_a_gap_read_in_slices_as_whole(tmp_path: Path) -> None:
     store, _ = build(config)
     kept = store.read("predictions", "2026-10-04")["prediction_id"]
     assert kept.iloc[0] == "1000.0" and len(kept) == 29
+
+
+@pytest.mark.parametrize("big", [False, True], ids=["read-whole", "read-in-slices"])
+def test_labels_of_several_files_are_written_as_staged_in_file_and_row_order(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, big: bool
+) -> None:
+    """Each id labeled once, across three files whose names sort otherwise than their
+    staged chunks: the fast path writes the chunks as they are, in the order of the
+    files' names, as the pandas path orders them; a big day reads them slice by slice."""
+    if big:
+        monkeypatch.setattr(big_days, "SHARED_DUCKDB_ROWS", 1)
+    config = write_config(tmp_path)
+    land = tmp_path / "landing"
+    day = "2026-10-07"
+    predictions = predictions_for(day, 60, seed=17)
+    predictions.to_parquet(land / "predictions" / "p.parquet")
+    labels = labels_for(predictions, share=0.9, seed=18)
+    for i, name in enumerate(("zz.parquet", "a.parquet", "m.csv")):
+        part = labels.iloc[i::3].iloc[::-1]  # rows out of id and time order
+        if name.endswith(".csv"):
+            part.to_csv(land / "labels" / name, index=False)
+        else:
+            part.to_parquet(land / "labels" / name)
+    took_fast_path = []
+
+    def fast_labels(store: Store, day: str) -> dict[str, int] | None:
+        figures = big_days.fast_labels(store, day)
+        took_fast_path.append(figures is not None)
+        return figures
+
+    monkeypatch.setattr(steps_build, "fast_labels", fast_labels)
+    store, _ = build(config)
+    assert took_fast_path == [True]
+    check_against_pandas(store, day)
+    sources = read_staged(store, "labels", day).sort_values(["_source", "_row"])
+    assert store.read("labels", day)["prediction_id"].tolist() == sources["prediction_id"].tolist()
 
 
 def test_routing_matches_stand_in_for_the_join_only_while_they_hold(tmp_path: Path) -> None:
