@@ -21,6 +21,7 @@ from guap_pipeline.series.attribution import around, attribute
 from guap_pipeline.series.daily_table import DAILY_COLUMNS
 from guap_pipeline.store.store import Store
 
+TODAY = dt.date(2026, 6, 30)
 MATRIX = {"tp": 100, "fp": -10, "fn": -50, "tn": 0}
 
 
@@ -156,9 +157,9 @@ def test_where_the_money_went_is_at_todays_volume_as_the_headline_is() -> None:
 
 
 def test_where_the_money_went_splits_the_headlines_drop_in_the_quadrants_proportions() -> None:
-    """The detector says 3,000 a day were lost; the 28 days either side show 2,400 of it,
-    2,400 on TP and none on the others: the message splits 3,000, all of it on TP. A
-    comparison that shows no drop at all is given as it is, not stretched."""
+    """The detector says 3,000 a day were lost; the 28 days either side show ~2,500, nearly
+    all on TP: the message splits the 3,000 in those proportions. Windows that show a
+    tenth of the drop, or a rise, do not explain it: the line says so, not stretched."""
     config = parse_config({"value_matrix": MATRIX, "quadrants": FRAUD})
     daily = fraud_days(180, version="v1", seed=4, change_day=120, tp_value_after=70.0)
     before, after = around(daily, "2026-05-01")
@@ -170,17 +171,25 @@ def test_where_the_money_went_splits_the_headlines_drop_in_the_quadrants_proport
          "money_at_stake": 3000.0}
     )  # fmt: skip
 
-    where = flag_context(daily, config, flag, today=dt.date(2026, 6, 30)).where
+    where = flag_context(daily, config, flag, today=TODAY).where
 
     moved = re.search(r"from it on: −([\d.]+)k/day: fraud stopped −([\d.]+)k \(", where)
     assert moved, where
     assert moved[1] == "3.0"
     assert float(moved[2]) == pytest.approx(3 * tp / total, abs=0.05)
 
+    unclear = (
+        "Where it went: unclear, the quadrants do not show the {} drop: per day at the 1,000 "
+        "predictions a day since 1 May, the 28 mature days before 1 May against 28 from it on: "
+    )
+    tenfold = flag_context(
+        daily, config, pd.Series({**flag, "money_at_stake": 30_000.0}), today=TODAY
+    )
+    assert tenfold.where.startswith(unclear.format("30.0k/day") + "−2."), tenfold.where
     rising = daily.assign(value_tp=daily["value_tp"].where(~daily["date"].isin(after["date"]),
                                                            daily["value_tp"] * 1.5))  # fmt: skip
-    where = flag_context(rising, config, flag, today=dt.date(2026, 6, 30)).where
-    assert "28 mature days before 1 May against 28 from it on: +" in where, where
+    where = flag_context(rising, config, flag, today=TODAY).where
+    assert where.startswith(unclear.format("3.0k/day") + "+"), where
 
 
 def test_two_versions_declining_together_alert_twice_over_three_days(tmp_path: Path) -> None:

@@ -29,12 +29,13 @@ from guap_pipeline.config import GuapConfig
 from guap_pipeline.errors import LockTimeoutError
 from guap_pipeline.flags import FLAG_COLUMNS
 from guap_pipeline.flags.series import usable_days
-from guap_pipeline.formatting import as_number, day
+from guap_pipeline.formatting import as_number, day, money
 from guap_pipeline.series.attribution import around, attribute, describe
 from guap_pipeline.series.recent import RECENT_DAYS
 from guap_pipeline.store.store import Store
 from guap_pipeline.value_matrix import QUADRANTS
 
+SPLIT_RANGE = (0.5, 2.0)  # a decline's drop over the windows' drop, for them to split it
 ALERTS_LOCK = "alerts"  # held while the incidents and alerts tables are read and rewritten
 LOCK_SECONDS = 10.0  # how long a delivery waits for another run's
 
@@ -115,29 +116,34 @@ def _where(
 
     With the headline's drop (``at_stake`` a day), that drop is what is split, in the
     proportions the quadrants moved: the detector's level and these windows are not the
-    same average, and a reader must not meet two figures for one drop."""
+    same average, and a reader must not meet two figures for one drop. Windows whose
+    drop is not within a factor of 2 of the headline's do not explain it: said so."""
     both = pd.concat([before, after])
     if before.empty or after.empty or both[list(QUADRANTS)].isna().any().any():
         return ""
     change = attribute(
         _at_volume(before, volume), _at_volume(after, volume), dict(config.quadrants)
     )
-    periods = (
-        f"{before['date'].nunique()} mature days before {start} "
-        f"{{}} {after['date'].nunique()} from it on"
-    )
+    n_before, n_after = before["date"].nunique(), after["date"].nunique()
+    basis = f"per day at the {volume:,.0f} predictions a day since {start}"
+    compared = f"{n_before} mature days before {start} against {n_after} from it on"
     total = float(change["delta"].sum())
-    if at_stake > 0 and total < 0:  # NaN compares False: no headline figure, no split
-        share = at_stake / -total
-        change = change.assign(
-            **{c: change[c] * share for c in ("delta", "volume_effect", "rate_effect")}
+    if not at_stake > 0:  # no headline figure (NaN, 0): the comparison as it is
+        return f"{WHERE_PREFIX}, {basis}, {compared}: {describe(change, currency=config.currency)}"
+    share = at_stake / -total if total < 0 else math.inf
+    if not SPLIT_RANGE[0] <= share <= SPLIT_RANGE[1]:
+        drop = money(at_stake, config.currency, compact=True)
+        return (
+            f"{WHERE_PREFIX}: unclear, the quadrants do not show the {drop}/day drop: {basis}, "
+            f"the {compared}: {describe(change, currency=config.currency)}"
         )
-        how = "split as the quadrants moved between the " + periods.format("and the")
-    else:
-        how = periods.format("against")
+    split = change.assign(
+        **{c: change[c] * share for c in ("delta", "volume_effect", "rate_effect")}
+    )
     return (
-        f"{WHERE_PREFIX}, per day at the {volume:,.0f} predictions a day since {start}, "
-        f"{how}: {describe(change, currency=config.currency)}"
+        f"{WHERE_PREFIX}, {basis}, split as the quadrants moved between the {n_before} "
+        f"mature days before {start} and the {n_after} from it on: "
+        f"{describe(split, currency=config.currency)}"
     )
 
 
