@@ -28,7 +28,7 @@ from guap_pipeline.alerts.incidents import (
 from guap_pipeline.config import GuapConfig
 from guap_pipeline.errors import LockTimeoutError
 from guap_pipeline.flags import FLAG_COLUMNS
-from guap_pipeline.flags.series import usable_days
+from guap_pipeline.flags.days import usable_days
 from guap_pipeline.formatting import as_number, day, money
 from guap_pipeline.series.attribution import around, attribute, describe
 from guap_pipeline.series.recent import RECENT_DAYS

@@ -22,7 +22,6 @@ ordinary least-squares slope whose standard error allows for lag-1 autocorrelati
 from __future__ import annotations
 
 import math
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -31,8 +30,8 @@ from numpy.typing import NDArray
 from scipy import stats
 
 from guap_pipeline.errors import FlagInputError
+from guap_pipeline.flags.days import dates_of, numbers_of, usable_days
 from guap_pipeline.flags.settings import FlagSettings
-from guap_pipeline.numeric import as_floats
 
 DEFAULT_VERSION = "default"
 REQUIRED_COLUMNS: tuple[str, ...] = ("date", "n_labeled", "uplift")
@@ -107,10 +106,10 @@ def prepare_series(daily: pd.DataFrame, settings: FlagSettings) -> PreparedSerie
         )
     if daily.empty:
         return PreparedSeries((), (), ("the daily table is empty",))
-    dates = _dates(daily["date"])
-    n_labeled = _numeric(daily, "n_labeled")
-    uplift = _numeric(daily, "uplift")
-    n_predictions = _numeric(daily, "n_predictions") if "n_predictions" in daily else n_labeled
+    dates = dates_of(daily["date"])
+    n_labeled = numbers_of(daily, "n_labeled")
+    uplift = numbers_of(daily, "uplift")
+    n_predictions = numbers_of(daily, "n_predictions") if "n_predictions" in daily else n_labeled
     if "model_version" in daily.columns:
         raw = daily["model_version"]
         versions = np.where(raw.isna(), DEFAULT_VERSION, raw.astype(str)).astype(object)
@@ -159,45 +158,6 @@ def prepare_series(daily: pd.DataFrame, settings: FlagSettings) -> PreparedSerie
                 f"{s.dates[-1]}), so it raises no flag"
             )
     return PreparedSeries(tuple(series), current, tuple(notes))
-
-
-def usable_days(daily: pd.DataFrame, settings: FlagSettings) -> NDArray[np.bool_]:
-    """Which rows of a daily summary table the detectors read: mature days (strictly so
-    inside the label window, see :class:`FlagSettings`) with labels and a finite uplift.
-    A flag's message takes its days and volume from these rows too."""
-    dates = _dates(daily["date"])
-    n_labeled = _numeric(daily, "n_labeled")
-    n_predictions = _numeric(daily, "n_predictions") if "n_predictions" in daily else n_labeled
-    window_passed = dates <= dates.max() - np.timedelta64(settings.label_window_days, "D")
-    if "mature" in daily.columns:
-        mature = daily["mature"].fillna(False).to_numpy(dtype=bool, copy=True)
-        if settings.strict_maturity:
-            mature &= window_passed | (n_labeled >= n_predictions)
-    else:
-        mature = window_passed
-    return mature & (n_labeled > 0) & np.isfinite(_numeric(daily, "uplift"))
-
-
-def _dates(values: pd.Series) -> NDArray[np.datetime64]:
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)  # "could not infer format"
-            parsed = pd.to_datetime(values)
-    except (ValueError, TypeError) as exc:
-        raise FlagInputError(f"column 'date' cannot be read as dates: {exc}") from None
-    if parsed.isna().any():
-        raise FlagInputError("column 'date' has empty values")
-    if getattr(parsed.dt, "tz", None) is not None:
-        parsed = parsed.dt.tz_localize(None)
-    return parsed.to_numpy(dtype="datetime64[D]")
-
-
-def _numeric(daily: pd.DataFrame, column: str) -> NDArray[np.float64]:
-    """A column of the daily table as numbers; gaps (NaN) are kept, text is refused."""
-    try:
-        return as_floats(daily[column], not_numeric="raise")
-    except (ValueError, TypeError):
-        raise FlagInputError(f"column '{column}' must be numeric") from None
 
 
 # --- shared statistics -------------------------------------------------------------------
