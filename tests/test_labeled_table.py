@@ -178,6 +178,38 @@ def test_the_money_step_labels_again_from_the_labels_staged_now(tmp_path: Path) 
     assert steps.dirty_days(store) == []
 
 
+def test_money_read_before_another_run_rebuilt_the_day_is_computed_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While this run computes the day's money, another run stages more labels and
+    rebuilds the day: money of the labels read before would be written over that run's
+    and recorded as built from the newer inputs. It is computed again from the day as
+    the other run left it."""
+    config, store = labeled_store(tmp_path)
+    predictions = predictions_for(DAY, 80, seed=3)
+    first = set(labels_for(predictions, share=0.7, seed=4)["prediction_id"])
+    rest = predictions[~predictions["prediction_id"].isin(first)]
+    labels_for(rest, share=1.0, seed=5).to_parquet(tmp_path / "landing" / "labels" / "m.parquet")
+    real, seen = steps.build._money, []
+
+    def money_while_the_other_run_rebuilds(labeled, config):
+        result = real(labeled, config)
+        seen.append(int(result.summary["n_labeled"].sum()))
+        if len(seen) == 1:  # the other run, start to end, before this one writes
+            stage_landing(config, store)
+            for step in (steps.build_predictions, steps.build_labels, steps.build_labeled):
+                step(store, DAY)
+        return result
+
+    monkeypatch.setattr(steps.build, "_money", money_while_the_other_run_rebuilds)
+    written = steps.build_day_profit(store, config, DAY).summary
+
+    assert seen == [56, 80]
+    assert written["n_labeled"].sum() == 80
+    assert store.read("daily_quadrant_profit", DAY)["n_labeled"].sum() == 80
+    assert steps.dirty_days(store) == []
+
+
 def test_labels_stamped_against_predictions_replaced_since_are_labeled_again(
     tmp_path: Path,
 ) -> None:

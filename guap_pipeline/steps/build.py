@@ -13,7 +13,6 @@ from __future__ import annotations
 import datetime as dt
 
 import pandas as pd
-import pyarrow.parquet as pq
 
 from guap_pipeline.config import GuapConfig
 from guap_pipeline.engines import dask_engine as distributed
@@ -41,13 +40,19 @@ from guap_pipeline.store.labeled import (
     LabelsMisaligned,
     PredictionsReplaced,
     forget_labeled,
+    has_predictions,
     labeled_day,
     predictions_identity,
+    still_stored,
     write_labeled_frame,
 )
 from guap_pipeline.store.store import SHARED_DUCKDB_ROWS, Store, release_memory
 
 REBUILD_TRIES = 3  # another run rebuilding the same day, met again and again: give up
+_REPLACED = (
+    "the predictions of {day} kept being replaced by another run while its money was "
+    "computed: run `guap-pipeline run` again once that run has finished"
+)
 
 
 def build_predictions(store: Store, day: str) -> dict[str, int]:
@@ -117,29 +122,23 @@ def _released(figures: dict[str, int], rows: int) -> dict[str, int]:
 
 
 def build_day_profit(store: Store, config: GuapConfig, day: str) -> DayProfit:
-    """The day's money per model version; records the inputs it was built from."""
+    """The day's money per model version; records the inputs it was built from.
+
+    Money computed from a labeled table that another run replaced meanwhile (it rebuilt
+    the day from newer inputs) is computed again rather than written over that run's:
+    the day would be recorded as built from inputs its money did not see."""
     if config.engine.kind == "dask":  # the whole day, from the staged rows, on the cluster
         for step in ("predictions", "labels"):  # it reads both, in place of those steps
             note_inputs(store, day, step)
         result = distributed.build_day(store, config, day).profit
-    elif (labeled_rows := _labeled_for_profit(store, day)) is None:
-        result = day_profit(_no_predictions(config), config)
-    else:  # only the columns the money needs; a big day in two passes, to bound memory
-        stored = labeled_rows.schema.empty_table().to_pandas().dtypes
-        value_columns = list(config.value_matrix.columns)
-        money = ["y_true", "y_pred", *value_columns, "baseline_pred"]
-        hindsight = ["y_true", "score", *value_columns]
-        small = labeled_rows.num_rows < SHARED_DUCKDB_ROWS
-        labeled = _read_for_profit(labeled_rows, money + hindsight if small else money, config)
-        summary, cells = day_accounts(labeled, config)
-        summary, cells = _plain_keys(summary, stored), _plain_keys(cells, stored)
-        if not small:
-            del labeled
-            release_memory()
-            labeled = _read_for_profit(labeled_rows, hindsight, config)
-        hindsight_rows, curves = day_hindsight(labeled, summary, config)
-        del labeled
-        result = DayProfit(summary, cells, hindsight_rows, curves)
+    else:
+        for _ in range(REBUILD_TRIES):
+            labeled = _labeled_for_profit(store, day)
+            result = _money(labeled, config)
+            if still_stored(store, day, labeled):
+                break
+        else:
+            raise InputError(_REPLACED.format(day=day))
     store.write("daily_quadrant_profit", result.summary, day)
     store.write("daily_cells", result.cells, day)
     store.write("threshold_hindsight", result.hindsight, day)
@@ -148,8 +147,30 @@ def build_day_profit(store: Store, config: GuapConfig, day: str) -> DayProfit:
     return result
 
 
+def _money(labeled_rows: LabeledDay | None, config: GuapConfig) -> DayProfit:
+    """The money of the day's labeled predictions (``None``: a day without any)."""
+    if labeled_rows is None or not labeled_rows.num_rows:
+        return day_profit(_no_predictions(config), config)
+    # only the columns the money needs; a big day in two passes, to bound memory
+    stored = labeled_rows.schema.empty_table().to_pandas().dtypes
+    value_columns = list(config.value_matrix.columns)
+    money = ["y_true", "y_pred", *value_columns, "baseline_pred"]
+    hindsight = ["y_true", "score", *value_columns]
+    small = labeled_rows.num_rows < SHARED_DUCKDB_ROWS
+    labeled = _read_for_profit(labeled_rows, money + hindsight if small else money, config)
+    summary, cells = day_accounts(labeled, config)
+    summary, cells = _plain_keys(summary, stored), _plain_keys(cells, stored)
+    if not small:
+        del labeled
+        release_memory()
+        labeled = _read_for_profit(labeled_rows, hindsight, config)
+    hindsight_rows, curves = day_hindsight(labeled, summary, config)
+    del labeled
+    return DayProfit(summary, cells, hindsight_rows, curves)
+
+
 def _labeled_for_profit(store: Store, day: str) -> LabeledDay | None:
-    """The day's labeled predictions, ``None`` when it has none.
+    """The day's labeled predictions; ``None`` when it has no predictions.
 
     Predictions without labels aligned with them mean another run rebuilt the predictions
     after this run's labeled step (removing the labels of the old rows, or writing its
@@ -161,17 +182,13 @@ def _labeled_for_profit(store: Store, day: str) -> LabeledDay | None:
         except LabelsMisaligned:
             labeled = None
         if labeled is not None:
-            return labeled if labeled.num_rows else None
-        predictions = store.path("predictions", day)
-        if not (predictions.exists() and pq.ParquetFile(predictions).metadata.num_rows):
+            return labeled
+        if not has_predictions(store, day):
             return None
         if attempt == 0:
             build_labels(store, day)
             build_labeled(store, day)
-    raise InputError(
-        f"the predictions of {day} kept being replaced by another run while its money "
-        "was computed: run `guap-pipeline run` again once that run has finished"
-    )
+    raise InputError(_REPLACED.format(day=day))
 
 
 def _no_predictions(config: GuapConfig) -> pd.DataFrame:

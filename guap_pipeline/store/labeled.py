@@ -136,6 +136,34 @@ def _opened(store: Store, day: str) -> LabeledDay | None:
     return LabeledDay(predictions, labels, schema, reader.metadata.num_rows)
 
 
+def still_stored(store: Store, day: str, labeled: LabeledDay | None) -> bool:
+    """Whether the store still holds the labeled predictions that were read as ``labeled``
+    (``None``: none), the same files: no other run rebuilt the day since."""
+    if labeled is None:
+        gone = _open(store, ALIGNED, day) is None and _open(store, LEGACY, day) is None
+        return gone and not has_predictions(store, day)
+    table = ALIGNED if labeled.predictions is not None else LEGACY
+    now = [_open(store, table, day), _open(store, "predictions", day)]
+    try:
+        same_labels = now[0] is not None and _identity(now[0]) == _identity(labeled.labels)
+        if labeled.predictions is None:
+            return same_labels
+        return same_labels and _identity(now[1]) == _identity(labeled.predictions)
+    finally:
+        for handle in now:
+            if handle is not None:
+                handle.close()
+
+
+def has_predictions(store: Store, day: str) -> bool:
+    """Whether the day's predictions table holds a row."""
+    predictions = _open(store, "predictions", day)
+    if predictions is None:
+        return False
+    with predictions:
+        return pq.ParquetFile(predictions).metadata.num_rows > 0
+
+
 def labeled_days(store: Store) -> list[str]:
     """Sorted days that have labeled predictions, in either layout."""
     return sorted({*store.partitions(ALIGNED), *store.partitions(LEGACY)})
