@@ -23,6 +23,7 @@ from guap_pipeline.store.labeled import (
     labeled_days,
     predictions_identity,
     read_labeled,
+    still_stored,
     write_labeled_frame,
     write_labels,
 )
@@ -233,8 +234,68 @@ def test_a_money_step_that_keeps_meeting_replaced_predictions_gives_up_saying_wh
     config, store = labeled_store(tmp_path)
     monkeypatch.setattr(steps.build, "build_labeled", lambda store, day: forget_labeled(store, day))
     forget_labeled(store, DAY)
-    with pytest.raises(InputError, match=f"predictions of {DAY} kept being replaced"):
+    with pytest.raises(InputError, match=f"another run rebuilt day {DAY} 3 times while"):
         steps.build_day_profit(store, config, DAY)
+
+
+def test_one_overlap_while_the_money_step_labels_again_is_not_a_failure(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The other run writes its predictions just after this run's money step labeled the
+    day again against the old ones: the labels are misaligned once more, and the money
+    step labels again instead of giving up after that single overlap."""
+    config, store = labeled_store(tmp_path)
+    alone = steps.build_day_profit(store, config, DAY).summary
+    real, calls = steps.build.build_labeled, []
+
+    def labeled_then_replaced(store: Store, day: str) -> dict[str, int]:
+        figures = real(store, day)
+        calls.append(day)
+        if len(calls) == 1:  # the other run's predictions, rows in another order
+            stored = store.read("predictions", day)
+            store.write("predictions", stored.iloc[::-1].reset_index(drop=True), day)
+        return figures
+
+    monkeypatch.setattr(steps.build, "build_labeled", labeled_then_replaced)
+    forget_labeled(store, DAY)  # the other run's predictions step has begun
+    again = steps.build_day_profit(store, config, DAY).summary
+    assert len(calls) == 2
+    pd.testing.assert_frame_equal(again, alone)
+
+
+@pytest.mark.parametrize("replaced", ["labels", "predictions"])
+def test_a_read_is_still_stored_until_either_file_is_rewritten_even_alike(
+    tmp_path: Path, replaced: str
+) -> None:
+    """Rewritten with the same rows (so the same sizes and footer), a file is still
+    another file: the money step must not take it for the one it read."""
+    store = Store(tmp_path)
+    store_labeled(store, DAY, labeled_frame())
+    read = labeled_day(store, DAY)
+    assert still_stored(store, DAY, read)
+    table = ALIGNED if replaced == "labels" else "predictions"
+    path = store.path(table, DAY)
+    shutil.copyfile(path, tmp_path / "copy.parquet")
+    (tmp_path / "copy.parquet").replace(path)
+    assert not still_stored(store, DAY, read)
+
+
+def test_a_day_without_predictions_is_still_so_until_some_arrive(tmp_path: Path) -> None:
+    store = Store(tmp_path)
+    assert still_stored(store, DAY, None)
+    store.write("predictions", labeled_frame().drop(columns=["y_true", "labeled_at"]), DAY)
+    assert not still_stored(store, DAY, None)
+
+
+def test_a_read_of_an_older_whole_file_is_still_stored_until_it_is_rewritten(
+    tmp_path: Path,
+) -> None:
+    store = Store(tmp_path)
+    store.write(LEGACY, labeled_frame(), DAY)
+    read = labeled_day(store, DAY)
+    assert read is not None and read.predictions is None and still_stored(store, DAY, read)
+    store.write(LEGACY, labeled_frame(), DAY)
+    assert not still_stored(store, DAY, read)
 
 
 def test_labels_built_while_another_run_replaced_the_predictions_are_built_again(

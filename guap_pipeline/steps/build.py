@@ -50,8 +50,8 @@ from guap_pipeline.store.store import SHARED_DUCKDB_ROWS, Store, release_memory
 
 REBUILD_TRIES = 3  # another run rebuilding the same day, met again and again: give up
 _REPLACED = (
-    "the predictions of {day} kept being replaced by another run while its money was "
-    "computed: run `guap-pipeline run` again once that run has finished"
+    "another run rebuilt day {day} {tries} times while this one computed its money: run "
+    "`guap-pipeline run` again once that run has finished"
 )
 
 
@@ -133,12 +133,15 @@ def build_day_profit(store: Store, config: GuapConfig, day: str) -> DayProfit:
         result = distributed.build_day(store, config, day).profit
     else:
         for _ in range(REBUILD_TRIES):
-            labeled = _labeled_for_profit(store, day)
+            try:
+                labeled = _labeled_for_profit(store, day)
+            except _Relabeled:
+                continue  # read what was just built
             result = _money(labeled, config)
             if still_stored(store, day, labeled):
                 break
         else:
-            raise InputError(_REPLACED.format(day=day))
+            raise InputError(_REPLACED.format(day=day, tries=REBUILD_TRIES))
     store.write("daily_quadrant_profit", result.summary, day)
     store.write("daily_cells", result.cells, day)
     store.write("threshold_hindsight", result.hindsight, day)
@@ -169,26 +172,28 @@ def _money(labeled_rows: LabeledDay | None, config: GuapConfig) -> DayProfit:
     return DayProfit(summary, cells, hindsight_rows, curves)
 
 
-def _labeled_for_profit(store: Store, day: str) -> LabeledDay | None:
-    """The day's labeled predictions; ``None`` when it has no predictions.
+class _Relabeled(Exception):
+    """The money step labeled the day again (another run had rebuilt its predictions)."""
 
-    Predictions without labels aligned with them mean another run rebuilt the predictions
-    after this run's labeled step (removing the labels of the old rows, or writing its
-    own just after they were replaced): the day is labeled again here, from the labels
-    as staged now, rather than recorded as built with no money or failing the run."""
-    for attempt in range(2):
-        try:
-            labeled = labeled_day(store, day)
-        except LabelsMisaligned:
-            labeled = None
-        if labeled is not None:
-            return labeled
-        if not has_predictions(store, day):
-            return None
-        if attempt == 0:
-            build_labels(store, day)
-            build_labeled(store, day)
-    raise InputError(_REPLACED.format(day=day))
+
+def _labeled_for_profit(store: Store, day: str) -> LabeledDay | None:
+    """The day's labeled predictions; ``None`` when it has no predictions. Raises
+    :class:`_Relabeled` when it had predictions without labels aligned with them and was
+    labeled again.
+
+    That means another run rebuilt the predictions after this run's labeled step
+    (removing the labels of the old rows, or writing its own just after they were
+    replaced): the day is labeled again, from the labels as staged now, rather than
+    recorded as built with no money or failing the run."""
+    try:
+        labeled = labeled_day(store, day)
+    except LabelsMisaligned:
+        labeled = None
+    if labeled is not None or not has_predictions(store, day):
+        return labeled
+    build_labels(store, day)
+    build_labeled(store, day)
+    raise _Relabeled
 
 
 def _no_predictions(config: GuapConfig) -> pd.DataFrame:

@@ -12,8 +12,10 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
@@ -137,22 +139,25 @@ def _opened(store: Store, day: str) -> LabeledDay | None:
 
 
 def still_stored(store: Store, day: str, labeled: LabeledDay | None) -> bool:
-    """Whether the store still holds the labeled predictions that were read as ``labeled``
-    (``None``: none), the same files: no other run rebuilt the day since."""
+    """Whether the store still holds the very files read as ``labeled`` (``None``: a day
+    without predictions, and still without): no other run replaced them since. Every
+    write renames a new file into place, so a replaced file is another file, whatever
+    its content; the open handles keep the read ones from being reused meanwhile."""
     if labeled is None:
-        gone = _open(store, ALIGNED, day) is None and _open(store, LEGACY, day) is None
-        return gone and not has_predictions(store, day)
+        return not has_predictions(store, day)
     table = ALIGNED if labeled.predictions is not None else LEGACY
-    now = [_open(store, table, day), _open(store, "predictions", day)]
+    read = ((table, labeled.labels), ("predictions", labeled.predictions))
+    return all(handle is None or _same_file(store.path(name, day), handle) for name, handle in read)
+
+
+def _same_file(path: Path, handle: pa.NativeFile) -> bool:
+    """Whether ``path`` names the file ``handle`` has open."""
     try:
-        same_labels = now[0] is not None and _identity(now[0]) == _identity(labeled.labels)
-        if labeled.predictions is None:
-            return same_labels
-        return same_labels and _identity(now[1]) == _identity(labeled.predictions)
-    finally:
-        for handle in now:
-            if handle is not None:
-                handle.close()
+        now = path.stat()
+    except FileNotFoundError:
+        return False
+    opened = os.fstat(handle.fileno())
+    return (now.st_dev, now.st_ino) == (opened.st_dev, opened.st_ino)
 
 
 def has_predictions(store: Store, day: str) -> bool:
