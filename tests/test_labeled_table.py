@@ -211,6 +211,43 @@ def test_money_read_before_another_run_rebuilt_the_day_is_computed_again(
     assert steps.dirty_days(store) == []
 
 
+def test_a_step_whose_staged_inputs_changed_before_it_finished_builds_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """This run's predictions step read the staged rows; before it finished, more
+    predictions were staged and another run built the whole day from them. Its table of
+    the older rows would replace that run's, and the day be recorded as built from the
+    newer inputs: the step builds again from the rows staged now."""
+    config, store = labeled_store(tmp_path)
+    late = predictions_for(DAY, 20, seed=9)
+    late["prediction_id"] = late["prediction_id"] + "-late"
+    real, built, other_run = steps.build._build_predictions, [], []
+
+    def predictions_while_more_arrive(store: Store, day: str) -> dict[str, int]:
+        figures = real(store, day)
+        if other_run:
+            return figures
+        built.append(figures["n_predictions"])
+        if len(built) == 1:  # staged, then the other run, start to end
+            late.to_parquet(tmp_path / "landing" / "predictions" / "late.parquet")
+            stage_landing(config, store)
+            other_run.append(True)
+            for step in (steps.build_predictions, steps.build_labels, steps.build_labeled):
+                step(store, day)
+            steps.build_day_profit(store, config, day)
+            other_run.clear()
+        return figures
+
+    monkeypatch.setattr(steps.build, "_build_predictions", predictions_while_more_arrive)
+    steps.build_predictions(store, DAY)
+    steps.build_labels(store, DAY)
+    steps.build_labeled(store, DAY)
+    money = steps.build_day_profit(store, config, DAY).summary
+    assert built == [80, 100]
+    assert money["n_predictions"].sum() == 100
+    assert steps.dirty_days(store) == []
+
+
 def test_labels_stamped_against_predictions_replaced_since_are_labeled_again(
     tmp_path: Path,
 ) -> None:

@@ -33,7 +33,12 @@ from guap_pipeline.money.one_day import (
 )
 from guap_pipeline.series.daily_table import DAILY_COLUMNS, daily_summary, profit_timeseries
 from guap_pipeline.steps.big_days import fast_labeled, fast_labels, fast_predictions
-from guap_pipeline.steps.freshness import SERIES_STATE, note_inputs, record_built, series_state
+from guap_pipeline.steps.freshness import (
+    SERIES_STATE,
+    from_staged,
+    record_built,
+    series_state,
+)
 from guap_pipeline.steps.quarantine import as_quarantine
 from guap_pipeline.store.labeled import (
     LabeledDay,
@@ -57,7 +62,10 @@ _REPLACED = (
 
 def build_predictions(store: Store, day: str) -> dict[str, int]:
     """Validated, de-duplicated predictions of one day; duplicates to quarantine."""
-    note_inputs(store, day, "predictions")
+    return from_staged(store, day, ["predictions"], lambda: _build_predictions(store, day))
+
+
+def _build_predictions(store: Store, day: str) -> dict[str, int]:
     forget_labeled(store, day)  # aligned with the rows about to be replaced
     fast = fast_predictions(store, day)
     if fast is not None:
@@ -71,7 +79,10 @@ def build_predictions(store: Store, day: str) -> dict[str, int]:
 
 def build_labels(store: Store, day: str) -> dict[str, int]:
     """Latest label per prediction of one day (history stays in the staged chunks)."""
-    note_inputs(store, day, "labels")
+    return from_staged(store, day, ["labels"], lambda: _build_labels(store, day))
+
+
+def _build_labels(store: Store, day: str) -> dict[str, int]:
     fast = fast_labels(store, day)
     if fast is not None:
         return _released(fast, fast["n_label_rows"])
@@ -128,9 +139,12 @@ def build_day_profit(store: Store, config: GuapConfig, day: str) -> DayProfit:
     the day from newer inputs) is computed again rather than written over that run's:
     the day would be recorded as built from inputs its money did not see."""
     if config.engine.kind == "dask":  # the whole day, from the staged rows, on the cluster
-        for step in ("predictions", "labels"):  # it reads both, in place of those steps
-            note_inputs(store, day, step)
-        result = distributed.build_day(store, config, day).profit
+        result = from_staged(  # it reads both kinds, in place of their steps
+            store,
+            day,
+            ["predictions", "labels"],
+            lambda: distributed.build_day(store, config, day).profit,
+        )
     else:
         for _ in range(REBUILD_TRIES):
             try:

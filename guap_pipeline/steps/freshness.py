@@ -11,7 +11,9 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from guap_pipeline.config import GuapConfig
 from guap_pipeline.ingest.source import input_changes
@@ -19,19 +21,42 @@ from guap_pipeline.ingest.staged import has_staged_rows, staged_days, staged_sig
 from guap_pipeline.series.daily_table import DAILY_COLUMNS
 from guap_pipeline.store.store import Store
 
+T = TypeVar("T")
+
 BUILT = "built_days"
 INPUTS = "inputs"  # per day: the staged signature each build step started from
 SERIES_STATE = "timeseries_state"
 
 
-def note_inputs(store: Store, day: str, step: str) -> None:
+STAGED_TRIES = 3  # a step built again while staging keeps changing its inputs
+
+
+def note_inputs(store: Store, day: str, step: str) -> str:
     """Fingerprint the day's staged inputs as a step starts reading them, so that a
-    staging pass landing mid-build leaves the day dirty rather than recorded as fresh."""
+    staging pass landing mid-build leaves the day dirty rather than recorded as fresh;
+    returns the fingerprint."""
     name = f"{INPUTS}-{day}"
     with store.lock(name):
         seen = store.read_json(name, {})
-        seen[step] = staged_signature(store, day)
+        seen[step] = signature = staged_signature(store, day)
         store.write_json(name, seen)
+    return signature
+
+
+def from_staged(store: Store, day: str, steps: Sequence[str], build: Callable[[], T]) -> T:
+    """``build()``, which reads the day's staged inputs in place of ``steps``, done again
+    when a staging pass changed them before it finished (up to :data:`STAGED_TRIES`).
+
+    Otherwise its table, of the older inputs, could replace one that another run built
+    from the newer inputs, which the shared inputs file then names: the day would be
+    recorded as built from inputs its money never saw. After the last try the step's
+    table stands; the day then stays dirty (its inputs moved on) and is rebuilt."""
+    for _ in range(STAGED_TRIES):
+        noted = {note_inputs(store, day, step) for step in steps}
+        result = build()
+        if noted == {staged_signature(store, day)}:
+            break
+    return result
 
 
 def record_built(store: Store, day: str) -> None:
