@@ -30,7 +30,7 @@ from guap_pipeline.errors import LockTimeoutError
 from guap_pipeline.flags import FLAG_COLUMNS
 from guap_pipeline.flags.days import usable_days
 from guap_pipeline.formatting import as_number, day, money
-from guap_pipeline.series.attribution import around, attribute, describe
+from guap_pipeline.series.attribution import around, attribute, describe, movers
 from guap_pipeline.series.recent import RECENT_DAYS
 from guap_pipeline.store.store import Store
 from guap_pipeline.value_matrix import QUADRANTS
@@ -126,16 +126,20 @@ def _where(
     )
     n_before, n_after = before["date"].nunique(), after["date"].nunique()
     basis = f"per day at the {volume:,.0f} predictions a day since {start}"
-    compared = f"{n_before} mature days before {start} against {n_after} from it on"
     total = float(change["delta"].sum())
     if not at_stake > 0:  # no headline figure (NaN, 0): the comparison as it is
-        return f"{WHERE_PREFIX}, {basis}, {compared}: {describe(change, currency=config.currency)}"
+        return (
+            f"{WHERE_PREFIX}, {basis}, {n_before} mature days before {start} against "
+            f"{n_after} from it on: {describe(change, currency=config.currency)}"
+        )
     share = at_stake / -total if total < 0 else math.inf
     if not SPLIT_RANGE[0] <= share <= SPLIT_RANGE[1]:
+        shown = money(total, config.currency, compact=True, signed=True)
         drop = money(at_stake, config.currency, compact=True)
         return (
-            f"{WHERE_PREFIX}: unclear, the quadrants do not show the {drop}/day drop: {basis}, "
-            f"the {compared}: {describe(change, currency=config.currency)}"
+            f"{WHERE_PREFIX}: unclear. Comparing the {n_before} mature days before {start} "
+            f"with the {n_after} from it on ({basis}) shows {shown}/day, not the headline's "
+            f"drop of {drop}/day: {movers(change)}"
         )
     split = change.assign(
         **{c: change[c] * share for c in ("delta", "volume_effect", "rate_effect")}

@@ -90,16 +90,19 @@ def describe(table: pd.DataFrame, *, top: int = 3, currency: str = "") -> str:
     (40 more a day)``
     """
     total = float(table["delta"].sum())
-    movers = table.reindex(table["delta"].abs().sort_values(ascending=False).index).head(top)
+    return f"{money(total, currency, compact=True, signed=True)}/day: {movers(table, top=top)}"
+
+
+def movers(table: pd.DataFrame, *, top: int = 3) -> str:
+    """The quadrants that moved the most, e.g. ``fraud paid out −15.1k (310 more a day)``."""
+    biggest = table.reindex(table["delta"].abs().sort_values(ascending=False).index).head(top)
     parts = [
         f"{row.name} {money(row.delta, compact=True, signed=True)} "
         f"({_count_change(row.count_after - row.count_before)})"
-        for row in movers.itertuples()
+        for row in biggest.itertuples()
         if money(row.delta, compact=True) != "0"
     ]
-    return f"{money(total, currency, compact=True, signed=True)}/day: " + (
-        ", ".join(parts) if parts else "no quadrant moved"
-    )
+    return ", ".join(parts) if parts else "no quadrant moved"
 
 
 def _count_change(change: float) -> str:
