@@ -22,7 +22,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from guap_pipeline import SUMMARY_COLUMNS, ValueMatrix, account, normalized_profit
-from guap_pipeline.money.threshold import hindsight, profit_curve
+from guap_pipeline.money.one_day import CURVE_GRID
+from guap_pipeline.money.threshold import descending_curve, hindsight, profit_curve
 
 RATES = (-2.0, -1.0, -0.5, 0.25, 0.5, 1.0, 1.5)
 GROUPINGS = (
@@ -334,33 +335,43 @@ def curve_cases(draw: st.DrawFn) -> CurveCase:
     )
 
 
-@PROPERTY_SETTINGS
-@given(curve_cases())
-def test_profit_curve_matches_naive_loop_over_thresholds(case: CurveCase) -> None:
-    matrix = ValueMatrix.from_nested(case.cells, classes=case.classes)
+def naive_curve_point(case: CurveCase, threshold: float) -> tuple[float, int]:
+    """Profit and rows predicted positive when ``score >= threshold`` is predicted positive."""
     negative = next(c for c in case.classes if c != case.positive)
-    curve = profit_curve(
+    profit, flagged = 0.0, 0
+    for r in case.rows:
+        decision = case.positive if r["score"] >= threshold else negative
+        flagged += decision == case.positive
+        cell = case.cells[case.classes.index(r["y_true"])][case.classes.index(decision)]
+        profit += cell_value(cell, r)
+    return profit, flagged
+
+
+def curve_inputs(case: CurveCase) -> tuple[list[int], list[float], ValueMatrix, dict]:
+    matrix = ValueMatrix.from_nested(case.cells, classes=case.classes)
+    return (
         [case.classes.index(r["y_true"]) for r in case.rows],
         [r["score"] for r in case.rows],
         matrix,
-        positive_class=case.positive,
-        columns={c: [r[c] for r in case.rows] for c in ("amount", "qty")},
+        {"positive_class": case.positive, "columns": curve_columns(case)},
     )
 
+
+def curve_columns(case: CurveCase) -> dict[str, list]:
+    return {c: [r[c] for r in case.rows] for c in ("amount", "qty")}
+
+
+@PROPERTY_SETTINGS
+@given(curve_cases())
+def test_profit_curve_matches_naive_loop_over_thresholds(case: CurveCase) -> None:
+    true, scores, matrix, options = curve_inputs(case)
+    curve = profit_curve(true, scores, matrix, **options)
+
     thresholds = [*sorted({r["score"] for r in case.rows}), math.inf]
-    want_profit, want_positive = [], []
-    for threshold in thresholds:
-        profit, flagged = 0.0, 0
-        for r in case.rows:
-            decision = case.positive if r["score"] >= threshold else negative
-            flagged += decision == case.positive
-            cell = case.cells[case.classes.index(r["y_true"])][case.classes.index(decision)]
-            profit += cell_value(cell, r)
-        want_profit.append(profit)
-        want_positive.append(flagged)
+    want_profit, want_positive = zip(*(naive_curve_point(case, t) for t in thresholds), strict=True)
 
     assert curve.threshold.tolist() == thresholds
-    assert curve.n_predicted_positive.tolist() == want_positive
+    assert curve.n_predicted_positive.tolist() == list(want_positive)
     for got, want in zip(curve.profit, want_profit, strict=True):
         assert math.isclose(got, want, rel_tol=1e-9, abs_tol=1e-6)
 
@@ -372,3 +383,23 @@ def test_profit_curve_matches_naive_loop_over_thresholds(case: CurveCase) -> Non
         t for t, p in zip(thresholds, want_profit, strict=True) if p == best
     )
     assert math.isclose(result.left_on_table, best - case.realized, rel_tol=1e-9, abs_tol=1e-6)
+
+
+@PROPERTY_SETTINGS
+@given(curve_cases())
+def test_the_stored_curve_and_best_point_match_naive_loops(case: CurveCase) -> None:
+    """What a day stores: profit at each grid threshold, and the best point."""
+    true, scores, matrix, options = curve_inputs(case)
+    curve = descending_curve(true, scores, matrix, **options)
+
+    for threshold, got in zip(CURVE_GRID, curve.profit_at(CURVE_GRID), strict=True):
+        want = naive_curve_point(case, threshold)[0]
+        assert math.isclose(got, want, rel_tol=1e-9, abs_tol=1e-6), threshold
+
+    points = {t: naive_curve_point(case, t)[0] for t in {r["score"] for r in case.rows}}
+    points[math.inf] = naive_curve_point(case, math.inf)[0]
+    best = curve.best(case.realized)
+    want = max(points.values())
+    assert math.isclose(best.best_profit, want, rel_tol=1e-9, abs_tol=1e-6)
+    assert best.best_threshold == max(t for t, p in points.items() if p == want)  # ties: highest
+    assert best.realized_profit == case.realized

@@ -18,7 +18,7 @@ from guap_pipeline.ingest.columns import class_codes
 from guap_pipeline.ingest.readers import ROW
 from guap_pipeline.ingest.validation import SOURCE, empty_quarantine, quarantine_rows
 from guap_pipeline.money.accounting import SUMMARY_COLUMNS, Accounts, account, group_ids
-from guap_pipeline.money.threshold import Hindsight, hindsight, profit_curve
+from guap_pipeline.money.threshold import Hindsight, descending_curve
 
 DAY_KEYS = ("date", "model_version")
 HINDSIGHT_COLUMNS = (
@@ -195,16 +195,14 @@ def day_hindsight(
             scores = score[rows_of_key]  # gathered once: checked, then the curve's
             if not len(rows_of_key) or pd.isna(scores).any():
                 continue
-            curve = profit_curve(
+            curve = descending_curve(
                 true_codes[rows_of_key],
                 scores,
                 matrix,
                 positive_class=config.positive_class,
                 columns={c: values[rows_of_key] for c, values in columns.items()},
             )
-            at = np.searchsorted(curve["threshold"].to_numpy(), CURVE_GRID, side="left")
-            best = hindsight(curve, float(realized.loc[key]))
-            found.append((key, best, curve["profit"].to_numpy()[at]))
+            found.append((key, curve.best(realized.loc[key]), curve.profit_at(CURVE_GRID)))
     return hindsight_tables(found)
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from numpy.typing import ArrayLike
+from numpy.typing import ArrayLike, NDArray
 
 from guap_pipeline.errors import InputError
 from guap_pipeline.money.ordering import stable_order
@@ -45,6 +45,31 @@ class Hindsight:
         return left
 
 
+@dataclass(frozen=True)
+class Curve:
+    """Profit at every distinct threshold, from the highest (``inf``: no row predicted
+    positive) down: the arrays :func:`profit_curve` tabulates, without the table (a big
+    day has millions of distinct scores)."""
+
+    threshold: NDArray[np.float64]
+    profit: NDArray[np.float64]
+    last_row: NDArray[np.intp]  # per threshold below inf, its last row in score order
+
+    @property
+    def n_predicted_positive(self) -> NDArray[np.int64]:
+        return np.r_[0, self.last_row + 1].astype(np.int64)
+
+    def best(self, realized_profit: float) -> Hindsight:
+        """The best point; ties go to the highest threshold."""
+        return _best(self.threshold, self.profit, realized_profit)
+
+    def profit_at(self, thresholds: ArrayLike) -> NDArray[np.float64]:
+        """Profit when rows of ``score >= t`` are predicted positive, for each ``t``
+        (at most 1: the curve ends at ``inf``)."""
+        ascending = self.threshold[::-1]
+        return self.profit[::-1][np.searchsorted(ascending, thresholds, side="left")]
+
+
 def profit_curve(
     true_codes: ArrayLike,
     scores: ArrayLike,
@@ -58,23 +83,46 @@ def profit_curve(
     ``true_codes`` index ``matrix.classes`` (labeled rows only); ``scores`` are the
     positive-class probabilities in [0, 1]. Sorted by ascending threshold.
     """
+    curve = descending_curve(
+        true_codes, scores, matrix, positive_class=positive_class, columns=columns
+    )
+    return pd.DataFrame(
+        {
+            "threshold": curve.threshold[::-1],
+            "n_predicted_positive": curve.n_predicted_positive[::-1],
+            "profit": curve.profit[::-1],
+        }
+    )
+
+
+def descending_curve(
+    true_codes: ArrayLike,
+    scores: ArrayLike,
+    matrix: ValueMatrix,
+    *,
+    positive_class: Hashable,
+    columns: Mapping[str, ArrayLike] | None = None,
+) -> Curve:
+    """:func:`profit_curve` as a :class:`Curve`, highest threshold first."""
     s, row_gain, base = threshold_gains(
         true_codes, scores, matrix, positive_class=positive_class, columns=columns
     )
     order = descending_order(s)
     s_desc = s[order]
     gain = row_gain[order]
+    del order, row_gain
     np.cumsum(gain, out=gain)
     # last index of each run of equal scores: predicting positive at threshold = that score
     ends = np.flatnonzero(np.r_[s_desc[1:] != s_desc[:-1], True]) if s.size else np.array([], int)
-    curve = pd.DataFrame(
-        {
-            "threshold": np.r_[np.inf, s_desc[ends]],
-            "n_predicted_positive": np.r_[0, ends + 1].astype(np.int64),
-            "profit": base + np.r_[0.0, gain[ends]],
-        }
-    )
-    return curve.iloc[::-1].reset_index(drop=True)
+    threshold = np.empty(len(ends) + 1)
+    threshold[0] = np.inf
+    np.take(s_desc, ends, out=threshold[1:])
+    del s_desc
+    profit = np.empty(len(ends) + 1)
+    profit[0] = 0.0
+    np.take(gain, ends, out=profit[1:])
+    profit += base
+    return Curve(threshold, profit, ends)
 
 
 def descending_order(scores: np.ndarray) -> np.ndarray:
@@ -120,9 +168,16 @@ def threshold_gains(
 
 def hindsight(curve: pd.DataFrame, realized_profit: float) -> Hindsight:
     """Best point of a :func:`profit_curve`; ties go to the highest threshold."""
-    best = curve.iloc[len(curve) - 1 - int(np.argmax(curve["profit"].to_numpy()[::-1]))]
+    thresholds, profits = curve["threshold"].to_numpy(), curve["profit"].to_numpy()
+    return _best(thresholds[::-1], profits[::-1], realized_profit)
+
+
+def _best(thresholds: NDArray, profits: NDArray, realized_profit: float) -> Hindsight:
+    """The best point of a curve given highest threshold first: the first maximum, so
+    ties go to the highest threshold."""
+    at = int(np.argmax(profits))
     return Hindsight(
-        best_threshold=float(best["threshold"]),
-        best_profit=float(best["profit"]),
+        best_threshold=float(thresholds[at]),
+        best_profit=float(profits[at]),
         realized_profit=float(realized_profit),
     )
