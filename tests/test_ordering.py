@@ -45,6 +45,19 @@ def test_row_numbers_packed_slice_by_slice_give_the_same_order(
         np.testing.assert_array_equal(stable_order(keys), np.argsort(keys, kind="stable"))
 
 
+def test_big_keys_sorted_in_halves_on_two_threads_give_the_same_order(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("guap_pipeline.money.ordering._PARALLEL_ROWS", 8)
+    for keys in (
+        RNG.integers(0, 50, 10_001).astype(np.uint64),  # odd length: unequal halves
+        RNG.integers(0, 1 << 64, 10_000, dtype=np.uint64, endpoint=False),
+        _wide_with_near_ties(20_000),
+        np.arange(5000, dtype=np.uint64)[::-1].copy(),  # every key of one half above the other's
+    ):
+        np.testing.assert_array_equal(stable_order(keys), np.argsort(keys, kind="stable"))
+
+
 @pytest.mark.parametrize(
     "scores",
     [
