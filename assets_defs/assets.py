@@ -10,7 +10,8 @@ a model's assets, under its name when the config lists several.
 """
 
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any
+from functools import partial
+from typing import Any, TypeVar
 
 import dagster as dg
 
@@ -23,21 +24,26 @@ from guap_pipeline.config import GuapConfig
 from guap_pipeline.steps.each_day import built_alone, each_day
 from guap_pipeline.store.store import Store
 
+R = TypeVar("R")
+
 
 def report_days(
     context: dg.AssetExecutionContext,
     config: GuapConfig,
     store: Store,
-    per_day: Callable[[str], Mapping[str, Any]],
+    build: Callable[[str], R],
+    describe: Callable[[R], Mapping[str, Any]],
 ) -> dg.MaterializeResult:
-    """Run ``per_day`` for every partition, small days two at a time
-    (:func:`~guap_pipeline.steps.each_day.each_day`); each day's metadata goes on that
-    day's own materialization, in day order, in a one-day run and in a range run alike
-    (no extra events: the event log commits each one, which is most of a long backfill's
-    bookkeeping). A day that fails fails the step with its own error."""
+    """Build every partition, small days two at a time
+    (:func:`~guap_pipeline.steps.each_day.each_day`: in worker processes for a long range,
+    so ``build`` is a module-level function or a partial of one), and put each day's
+    ``describe(result)`` on that day's own materialization, in day order, in a one-day run
+    and in a range run alike (no extra events: the event log commits each one, which is
+    most of a long backfill's bookkeeping). A day that fails fails the step with its own
+    error."""
     alone = built_alone(config, store)
-    for day, metadata in each_day(context.partition_keys, per_day, alone=alone):
-        context.add_asset_metadata(metadata, partition_key=day)
+    for day, result in each_day(context.partition_keys, build, alone=alone, processes=True):
+        context.add_asset_metadata(describe(result), partition_key=day)
     return dg.MaterializeResult()
 
 
@@ -53,8 +59,8 @@ def row_step(
     engine = config.engine.kind
     if engine != "embedded":
         handed = {"engine": engine, "built_by": "daily_quadrant_profit"}
-        return report_days(context, config, store, lambda day: handed)
-    return report_days(context, config, store, lambda day: build(store, day))
+        return report_days(context, config, store, lambda _day: handed, dict)
+    return report_days(context, config, store, partial(build, store), dict)
 
 
 STAGE_REPORT = "stage_report"
@@ -153,9 +159,8 @@ def daily_assets(
             context,
             config,
             store,
-            lambda day: day_metadata(
-                pipeline.build_day_profit(store, config, day).summary, config, today
-            ),
+            partial(pipeline.build_day_profit, store, config),
+            lambda profit: day_metadata(profit.summary, config, today),
         )
 
     return [validated_predictions, outcome_labels, labeled_predictions, daily_quadrant_profit]

@@ -1,7 +1,9 @@
-"""Days built two at a time (``steps.each_day``) give what building them one by one gives:
-the same results in day order, the same stored tables, the first failing day's own error."""
+"""Days built two at a time (``steps.each_day``), on threads or in worker processes, give
+what building them one by one gives: the same results in day order, the same stored
+tables, the first failing day's own error."""
 
 import dataclasses
+import os
 import shutil
 import threading
 import time
@@ -12,7 +14,7 @@ import pandas as pd
 import pytest
 
 from benchmarks.compare_stores import compare, tables
-from guap_pipeline import load_config
+from guap_pipeline import InputError, load_config
 from guap_pipeline.ingest.staging import stage_landing
 from guap_pipeline.steps import (
     build_day_profit,
@@ -22,8 +24,8 @@ from guap_pipeline.steps import (
     dirty_days,
 )
 from guap_pipeline.steps import each_day as module
-from guap_pipeline.steps.each_day import built_alone, each_day, staged_bytes
-from guap_pipeline.store.store import Store
+from guap_pipeline.steps.each_day import WorkerDiedError, built_alone, each_day, staged_bytes
+from guap_pipeline.store.store import Store, spill_folder
 from tests.pipeline_data import days, labels_for, predictions_for, write_config
 
 DAYS = days("2026-10-01", 9)
@@ -99,8 +101,12 @@ def test_big_days_and_distributed_engines_are_built_alone(tmp_path: Path) -> Non
     assert built_alone(dask, store)(DAYS[1])
 
 
-def test_days_built_two_at_a_time_store_what_one_at_a_time_stores(tmp_path: Path) -> None:
+@pytest.mark.parametrize("processes", [False, True], ids=["threads", "processes"])
+def test_days_built_two_at_a_time_store_what_one_at_a_time_stores(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, processes: bool
+) -> None:
     """Every table of every step, byte for byte in content, against the one-by-one loop."""
+    monkeypatch.setattr(module, "PROCESS_MIN_DAYS", 2)  # the nine days go to the workers
     config_path = write_config(tmp_path / "one")
     landing = tmp_path / "one" / "landing"
     for i, day in enumerate(DAYS):
@@ -125,7 +131,7 @@ def test_days_built_two_at_a_time_store_what_one_at_a_time_stores(tmp_path: Path
             partial(build_day_profit, store, config),
         ):
             if threads:
-                list(each_day(built, step, alone=lambda _day: False))
+                list(each_day(built, step, alone=lambda _day: False, processes=processes))
             else:
                 for day in built:
                     step(day)
@@ -133,3 +139,77 @@ def test_days_built_two_at_a_time_store_what_one_at_a_time_stores(tmp_path: Path
     assert sorted(one) == sorted(two) and len(one) >= 6 * len(DAYS)
     assert all(not compare(one[name], two[name], set()) for name in one)
     assert not dirty_days(stores["two"]) and not dirty_days(stores["one"])  # built, recorded
+
+
+def _process_of(day: str) -> tuple[str, int]:
+    return day, os.getpid()
+
+
+def _fails_on(bad: str, day: str) -> str:
+    if day == bad:
+        raise InputError(f"table 'labels' of {day} is damaged: restore it from a backup")
+    return day
+
+
+def _dies_on(bad: str, day: str) -> str:
+    if day == bad:
+        os._exit(9)  # as the out-of-memory killer ends a process
+    return day
+
+
+def test_a_long_range_is_built_in_two_worker_processes_in_day_order(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(module, "PROCESS_MIN_DAYS", len(DAYS))
+    got = list(each_day(DAYS, _process_of, alone=lambda _day: False, processes=True))
+    assert [day for day, _ in got] == DAYS
+    workers = {pid for _, (_, pid) in got}
+    assert os.getpid() not in workers and 1 <= len(workers) <= 2
+    assert [result_day for _, (result_day, _) in got] == DAYS
+
+    shorter = list(each_day(DAYS[1:], _process_of, alone=lambda _day: False, processes=True))
+    assert {pid for _, (_, pid) in shorter} == {os.getpid()}  # below the bar: threads
+
+
+def test_a_day_built_alone_stays_in_this_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(module, "PROCESS_MIN_DAYS", 2)
+    got = dict(each_day(DAYS, _process_of, alone=lambda day: day == DAYS[4], processes=True))
+    assert got[DAYS[4]][1] == os.getpid()
+    assert all(pid != os.getpid() for day, (_, pid) in got.items() if day != DAYS[4])
+
+
+def test_a_day_failing_in_a_worker_raises_its_own_error_after_the_days_before_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(module, "PROCESS_MIN_DAYS", 2)
+    seen = []
+    with pytest.raises(InputError, match=f"table 'labels' of {DAYS[5]} is damaged"):
+        build = partial(_fails_on, DAYS[5])
+        for day, _ in each_day(DAYS, build, alone=lambda _day: False, processes=True):
+            seen.append(day)
+    assert seen == DAYS[:5]
+
+
+def test_a_worker_that_dies_is_told_and_the_next_step_gets_new_workers(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(module, "PROCESS_MIN_DAYS", 2)
+    with pytest.raises(WorkerDiedError, match="died before it finished"):
+        list(each_day(DAYS, partial(_dies_on, DAYS[3]), alone=lambda _: False, processes=True))
+    got = list(each_day(DAYS, _process_of, alone=lambda _day: False, processes=True))
+    assert [day for day, _ in got] == DAYS
+
+
+def test_a_worker_spills_under_this_process_folder_which_goes_at_its_exit(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Even a killed worker leaves no spill folder behind: it is this process's to remove."""
+    monkeypatch.setattr(module, "PROCESS_MIN_DAYS", 2)
+    got = dict(each_day(DAYS, _spill_of, alone=lambda _day: False, processes=True))
+    folders = set(got.values())
+    assert 1 <= len(folders) <= 2
+    assert all(folder.parent == spill_folder() and folder.is_dir() for folder in folders)
+
+
+def _spill_of(_day: str) -> Path:
+    return spill_folder()

@@ -134,6 +134,14 @@ def spill_folder() -> Path:
     return _SPILL[1]
 
 
+def spill_under(parent: Path) -> None:
+    """Spill into a new folder under ``parent`` from now on: a worker process's
+    (steps.each_day), under its run's, which the run removes at its exit even when the
+    worker was killed."""
+    global _SPILL
+    _SPILL = (os.getpid(), Path(tempfile.mkdtemp(prefix=f"worker-{os.getpid()}-", dir=parent)))
+
+
 def _remove_spill_folder(pid: int, folder: Path) -> None:
     """At exit, by the process that made it (a forked child inherits the hook)."""
     if os.getpid() == pid:
