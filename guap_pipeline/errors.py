@@ -18,6 +18,9 @@ class ConfigError(GuapError, ValueError):
         self.problem = problem
         super().__init__(f"config field '{field}': {problem}")
 
+    def __reduce__(self) -> tuple[type, tuple[str, str]]:  # pickles, e.g. from a worker
+        return type(self), (self.field, self.problem)
+
 
 class InputError(GuapError, ValueError):
     """Input data cannot be used as given; the message names the file, row or column."""
@@ -25,6 +28,10 @@ class InputError(GuapError, ValueError):
 
 class LockTimeoutError(GuapError, TimeoutError):
     """Another run held a lock on the store for longer than the caller would wait."""
+
+
+class WorkerDiedError(GuapError, RuntimeError):
+    """A worker process building days ended without finishing them (out of memory, killed)."""
 
 
 class DeliveryError(GuapError):
@@ -42,6 +49,9 @@ class FlagSettingsError(FlagError, ValueError):
         self.field = field
         self.problem = problem
         super().__init__(f"flag setting '{field}': {problem}")
+
+    def __reduce__(self) -> tuple[type, tuple[str, str]]:  # pickles, e.g. from a worker
+        return type(self), (self.field, self.problem)
 
 
 class FlagInputError(FlagError, InputError):

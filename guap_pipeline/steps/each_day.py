@@ -12,17 +12,21 @@ days runs them in two worker processes instead, which keeps both cores busy (see
 from __future__ import annotations
 
 import multiprocessing
+import multiprocessing.connection
+import os
+import pickle
 import signal
+import sys
 import threading
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor, wait
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import TypeVar
 
 from guap_pipeline.config import GuapConfig
-from guap_pipeline.errors import GuapError
+from guap_pipeline.errors import GuapError, WorkerDiedError
 from guap_pipeline.ingest.scan import KINDS
 from guap_pipeline.store.store import Store, spill_folder, spill_under
 
@@ -30,20 +34,13 @@ T = TypeVar("T")
 
 THREADS = 2
 # A step with at least this many small days builds them in worker processes: starting
-# the workers and importing the core in them (~1 s, once a process) costs less than the
-# GIL costs that many days on two threads.
+# them (a fork of a server that has imported the steps) costs less than the GIL costs
+# that many days on two threads.
 PROCESS_MIN_DAYS = 32
 # A day whose staged chunks hold more bytes than this (~400k rows of the usual columns)
 # is built alone, after the days before it have finished: two days of 100k rows at once
 # peaked ~70 MiB above one at a time, so two at this size stay a few hundred MiB above.
 ALONE_BYTES = 16 << 20
-
-_WORKERS: ProcessPoolExecutor | None = None
-_WORKERS_LOCK = threading.Lock()
-
-
-class WorkerDiedError(GuapError, RuntimeError):
-    """A worker process building days ended without finishing its day."""
 
 
 def built_alone(config: GuapConfig, store: Store) -> Callable[[str], bool]:
@@ -73,12 +70,12 @@ def each_day(
     Days run two at a time, except a day for which ``alone`` is true: it starts once
     every day before it has finished, and nothing runs beside it. If a day raises, its
     error is raised here when its turn comes (after the days before it were yielded),
-    and days not started yet are not started.
+    and days not started yet are not started; the days running finish first.
 
     ``processes``: when at least ``PROCESS_MIN_DAYS`` days are not built alone, they run
-    in two worker processes (``build`` and its results must then pickle: a module-level
-    function, or a ``functools.partial`` of one); else on two threads. Days built alone
-    always run in this process.
+    in two worker processes, which end with the step (``build`` and its results must
+    then pickle: a module-level function, or a ``functools.partial`` of one); else on
+    two threads. Days built alone always run in this process.
     """
     by_itself = [alone(day) for day in days]
     in_processes = processes and by_itself.count(False) >= PROCESS_MIN_DAYS
@@ -88,72 +85,102 @@ def each_day(
         for day, single in zip(days, by_itself, strict=True):
             if single:
                 while started:
-                    yield _done(started.popleft())
+                    yield _done(started, in_processes)
                 yield day, build(day)
                 continue
             if len(started) > THREADS:  # two days running, the next one queued
-                yield _done(started.popleft())
-            started.append((day, pool.submit(build, day)))
+                yield _done(started, in_processes)
+            started.append((day, _submit(pool, build, day, started, in_processes)))
         while started:
-            yield _done(started.popleft())
+            yield _done(started, in_processes)
     finally:
-        _stop(pool, [future for _, future in started])
-
-
-def _done(entry: tuple[str, Future[T]]) -> tuple[str, T]:
-    day, future = entry
-    try:
-        return day, future.result()
-    except BrokenProcessPool:
-        _forget_workers()
-        raise WorkerDiedError(
-            f"a worker process building day {day} died before it finished (out of memory, "
-            "or killed): run again; the days it was building are built again"
-        ) from None
-
-
-def _stop(pool: Executor, pending: list[Future]) -> None:
-    """Days not started are not started; the running ones finish before this returns
-    (none keeps writing after the step has ended)."""
-    for future in pending:
-        future.cancel()
-    if isinstance(pool, ProcessPoolExecutor):
-        wait(pending)  # the workers stay up for the next step
-    else:
         pool.shutdown(wait=True, cancel_futures=True)
 
 
+def _submit(
+    pool: Executor,
+    build: Callable[[str], T],
+    day: str,
+    started: deque[tuple[str, Future[T]]],
+    in_processes: bool,
+) -> Future[T]:
+    if not in_processes:
+        return pool.submit(build, day)
+    try:
+        return pool.submit(_in_worker, build, day)
+    except BrokenProcessPool:  # a worker died while the days before were being told
+        raise _died([d for d, _ in started] or [day]) from None
+
+
+def _done(started: deque[tuple[str, Future[T]]], in_processes: bool) -> tuple[str, T]:
+    """The first started day's result, or its error as raised."""
+    day, future = started[0]
+    try:
+        result = future.result()
+    except BrokenProcessPool:
+        raise _died([d for d, _ in started]) from None
+    except BaseException as error:
+        if in_processes:  # the worker's traceback, for a bug's reader, but not as the
+            error.__context__, error.__cause__ = error.__cause__, None  # cause told to users
+        raise
+    started.popleft()
+    return day, result
+
+
+def _died(days: list[str]) -> WorkerDiedError:
+    return WorkerDiedError(
+        f"a worker process died while building {', '.join(days)} (out of memory, or "
+        "killed); the days not recorded as built are built again by the next run"
+    )
+
+
 def _workers() -> ProcessPoolExecutor:
-    """The process's two day workers, started on first use and kept for later steps.
-
-    Started by a fork server (a clean process, not a fork of this one with its threads:
-    Dagster's, Arrow's and DuckDB's), or spawned where there is none."""
-    global _WORKERS
-    with _WORKERS_LOCK:
-        if _WORKERS is None:
-            methods = multiprocessing.get_all_start_methods()
-            start = "forkserver" if "forkserver" in methods else "spawn"
-            _WORKERS = ProcessPoolExecutor(
-                THREADS,
-                multiprocessing.get_context(start),
-                initializer=_start_worker,
-                initargs=(spill_folder(),),
-            )
-        return _WORKERS
+    """Two day workers for one step, forked by a server that has imported the steps (a
+    clean process, not this one with Dagster's, Arrow's and DuckDB's threads); spawned
+    where there is no fork server."""
+    if "forkserver" in multiprocessing.get_all_start_methods():
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(["guap_pipeline.steps"])  # once it first starts
+    else:
+        context = multiprocessing.get_context("spawn")
+    return ProcessPoolExecutor(
+        THREADS,
+        context,
+        initializer=_start_worker,
+        initargs=(spill_folder(), dict(os.environ)),
+    )
 
 
-def _start_worker(spill: Path) -> None:
-    """In a new worker: DuckDB spills under this run's folder (removed when the run ends,
-    even if the worker was killed), and Ctrl-C is the run's to handle (it lets the
-    running days finish and starts no more); the workers end when the run's process does."""
+def _start_worker(spill: Path, environment: dict[str, str]) -> None:
+    """In a new worker: this run's environment as it is now (the fork server's is as it
+    was when it started, e.g. GUAP_DUCKDB_MEMORY); DuckDB spills under this run's folder
+    (removed at its exit, even when a worker was killed); Ctrl-C is the run's to handle;
+    a termination unwinds (the store's temporary files go); the worker ends when the
+    run's process does, however it ended."""
+    os.environ.clear()
+    os.environ.update(environment)
     spill_under(spill)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
+    parent = multiprocessing.parent_process()
+    if parent is not None:
+        threading.Thread(target=_end_with, args=(parent.sentinel,), daemon=True).start()
 
 
-def _forget_workers() -> None:
-    """Drop a broken pool: the next step starts new workers."""
-    global _WORKERS
-    with _WORKERS_LOCK:
-        broken, _WORKERS = _WORKERS, None
-    if broken is not None:
-        broken.shutdown(wait=False, cancel_futures=True)
+def _end_with(sentinel: int) -> None:
+    multiprocessing.connection.wait([sentinel])
+    os._exit(1)
+
+
+def _in_worker(build: Callable[[str], T], day: str) -> T:
+    """``build(day)`` in a worker; an error that would not survive the trip back (one
+    that does not unpickle) comes back as its words, not as a broken pool."""
+    try:
+        return build(day)
+    except Exception as error:
+        try:
+            pickle.loads(pickle.dumps(error))
+        except Exception:
+            mine = isinstance(error, GuapError)
+            raise GuapError(str(error) if mine else f"{type(error).__name__}: {error}") from None
+        raise
