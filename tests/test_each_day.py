@@ -10,6 +10,7 @@ import subprocess
 import sys
 import threading
 import time
+import traceback
 from functools import partial
 from pathlib import Path
 
@@ -228,7 +229,24 @@ def test_a_day_failing_in_a_worker_raises_its_own_error_after_the_days_before_it
         for day, _ in each_day(DAYS, build, alone=lambda _day: False, processes=True):
             seen.append(day)
     assert seen == DAYS[:5]
-    assert raised.value.__cause__ is None  # the worker's traceback is not what users read
+    assert raised.value.__cause__ is None  # the worker's traceback is not what users read,
+    assert "in _fails_on" in "".join(traceback.format_exception(raised.value))  # but is kept
+
+
+def _dies_or_waits(bad: str, day: str) -> str:
+    if day == bad:
+        os._exit(9)
+    time.sleep(60)
+    return day
+
+
+@pytest.mark.usefixtures("processes_from_two_days")
+def test_when_a_worker_dies_the_step_ends_at_once_not_after_the_other_worker_s_day() -> None:
+    began = time.monotonic()
+    with pytest.raises(WorkerDiedError, match=f"with {DAYS[0]}, {DAYS[1]}, {DAYS[2]} not built"):
+        build = partial(_dies_or_waits, DAYS[1])
+        list(each_day(DAYS, build, alone=lambda _day: False, processes=True))
+    assert time.monotonic() - began < 30  # the other worker's day would take 60 s
 
 
 @pytest.mark.usefixtures("processes_from_two_days")
@@ -255,7 +273,7 @@ def test_an_error_that_does_not_unpickle_comes_back_in_words_not_as_a_dead_worke
 
 @pytest.mark.usefixtures("processes_from_two_days")
 def test_a_worker_that_dies_is_told_with_its_day_and_the_next_step_gets_new_workers() -> None:
-    with pytest.raises(WorkerDiedError, match=f"a worker process died while building .*{DAYS[3]}"):
+    with pytest.raises(WorkerDiedError, match=f"a worker process died .* with .*{DAYS[3]}"):
         list(each_day(DAYS, partial(_dies_on, DAYS[3]), alone=lambda _: False, processes=True))
     got = list(each_day(DAYS, _process_of, alone=lambda _day: False, processes=True))
     assert [day for day, _ in got] == DAYS

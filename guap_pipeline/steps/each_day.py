@@ -16,7 +16,6 @@ import multiprocessing.connection
 import os
 import pickle
 import signal
-import sys
 import threading
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
@@ -109,7 +108,7 @@ def _submit(
     try:
         return pool.submit(_in_worker, build, day)
     except BrokenProcessPool:  # a worker died while the days before were being told
-        raise _died([d for d, _ in started] or [day]) from None
+        raise _died([d for d, _ in started] or [day])  # noqa: B904 (its cause as context)
 
 
 def _done(started: deque[tuple[str, Future[T]]], in_processes: bool) -> tuple[str, T]:
@@ -118,10 +117,11 @@ def _done(started: deque[tuple[str, Future[T]]], in_processes: bool) -> tuple[st
     try:
         result = future.result()
     except BrokenProcessPool:
-        raise _died([d for d, _ in started]) from None
+        raise _died([d for d, _ in started])  # noqa: B904 (its cause as context)
     except BaseException as error:
-        if in_processes:  # the worker's traceback, for a bug's reader, but not as the
-            error.__context__, error.__cause__ = error.__cause__, None  # cause told to users
+        if in_processes and future.done():  # the worker's traceback, for a bug's reader,
+            error.__context__, error.__cause__ = error.__cause__, None  # not as the cause
+            error.__suppress_context__ = False  # told to users: the error's own words
         raise
     started.popleft()
     return day, result
@@ -129,8 +129,8 @@ def _done(started: deque[tuple[str, Future[T]]], in_processes: bool) -> tuple[st
 
 def _died(days: list[str]) -> WorkerDiedError:
     return WorkerDiedError(
-        f"a worker process died while building {', '.join(days)} (out of memory, or "
-        "killed); the days not recorded as built are built again by the next run"
+        f"a worker process died (out of memory, or killed) with {', '.join(days)} not "
+        "built yet; the days not recorded as built are built again by the next run"
     )
 
 
@@ -155,13 +155,13 @@ def _start_worker(spill: Path, environment: dict[str, str]) -> None:
     """In a new worker: this run's environment as it is now (the fork server's is as it
     was when it started, e.g. GUAP_DUCKDB_MEMORY); DuckDB spills under this run's folder
     (removed at its exit, even when a worker was killed); Ctrl-C is the run's to handle;
-    a termination unwinds (the store's temporary files go); the worker ends when the
-    run's process does, however it ended."""
+    the worker ends when the run's process does, however it ended. A terminated worker
+    ends at once (the pool terminates the other when one dies): a day it leaves half
+    written is not recorded as built, and its temporary files are never read."""
     os.environ.clear()
     os.environ.update(environment)
     spill_under(spill)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
     parent = multiprocessing.parent_process()
     if parent is not None:
         threading.Thread(target=_end_with, args=(parent.sentinel,), daemon=True).start()
