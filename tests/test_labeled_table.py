@@ -270,9 +270,13 @@ def test_a_money_step_that_keeps_meeting_replaced_predictions_gives_up_saying_wh
 ) -> None:
     config, store = labeled_store(tmp_path)
     monkeypatch.setattr(steps.build, "build_labeled", lambda store, day: forget_labeled(store, day))
+    pauses: list[float] = []
+    monkeypatch.setattr(steps.build.time, "sleep", pauses.append)
     forget_labeled(store, DAY)
-    with pytest.raises(InputError, match=f"another run rebuilt day {DAY} 3 times while"):
+    with pytest.raises(InputError, match=f"another run rebuilt day {DAY} 6 times while"):
         steps.build_day_profit(store, config, DAY)
+    # each try waits longer for the other run's pass over the day to finish
+    assert pauses == [0.1, 0.2, 0.4, 0.8, 1.6]
 
 
 def test_one_overlap_while_the_money_step_labels_again_is_not_a_failure(

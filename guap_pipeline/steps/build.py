@@ -11,6 +11,8 @@ could a notebook or another orchestrator. Big days take the paths of
 from __future__ import annotations
 
 import datetime as dt
+import time
+from collections.abc import Iterator
 
 import pandas as pd
 
@@ -53,7 +55,11 @@ from guap_pipeline.store.labeled import (
 )
 from guap_pipeline.store.store import SHARED_DUCKDB_ROWS, Store, release_memory
 
-REBUILD_TRIES = 3  # another run rebuilding the same day, met again and again: give up
+REBUILD_TRIES = 6  # another run rebuilding the same day, met again and again: give up
+# The pause before the second try; it doubles before each next one (0.1 s ... 1.6 s):
+# another run's pass over the day replaces up to four tables one after the other, and
+# retrying at once meets it again at each of them instead of letting it finish.
+FIRST_PAUSE = 0.1
 _REPLACED = (
     "another run rebuilt day {day} {tries} times while this one computed its money: run "
     "`guap-pipeline run` again once that run has finished"
@@ -96,12 +102,22 @@ def build_labeled(store: Store, day: str) -> dict[str, int]:
     """The day's predictions with their latest label (the label columns, stored aligned
     with the predictions table: :mod:`guap_pipeline.store.labeled`); orphan labels to
     quarantine. Built again when another run replaced the predictions meanwhile."""
-    for _ in range(REBUILD_TRIES - 1):
+    for last in _tries():  # the last try returns or raises
         try:
             return _build_labeled(store, day)
-        except PredictionsReplaced:
-            continue  # again, from the rows now stored
-    return _build_labeled(store, day)
+        except PredictionsReplaced:  # again, from the rows now stored
+            if last:
+                raise
+    raise AssertionError(REBUILD_TRIES)  # not reached: there is a last try
+
+
+def _tries() -> Iterator[bool]:
+    """Whether each try of a step whose inputs another run keeps replacing is the last;
+    a growing pause before each try after the first."""
+    for attempt in range(REBUILD_TRIES):
+        if attempt:
+            time.sleep(FIRST_PAUSE * 2 ** (attempt - 1))
+        yield attempt == REBUILD_TRIES - 1
 
 
 def _build_labeled(store: Store, day: str) -> dict[str, int]:
@@ -146,7 +162,7 @@ def build_day_profit(store: Store, config: GuapConfig, day: str) -> DayProfit:
             lambda: distributed.build_day(store, config, day).profit,
         )
     else:
-        for _ in range(REBUILD_TRIES):
+        for _ in _tries():
             try:
                 labeled = _labeled_for_profit(store, day)
             except _Relabeled:
