@@ -213,6 +213,17 @@ def test_a_long_range_is_built_in_two_worker_processes_in_day_order(
 
 
 @pytest.mark.usefixtures("processes_from_two_days")
+def test_the_workers_end_with_their_step() -> None:
+    """Idle workers would keep their memory through the run's later steps."""
+    got = dict(each_day(DAYS, _process_of, alone=lambda _day: False, processes=True))
+    workers = {pid for _, pid in got.values()}
+    deadline = time.monotonic() + 10
+    while any(_alive(pid) for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert workers and not any(_alive(pid) for pid in workers)
+
+
+@pytest.mark.usefixtures("processes_from_two_days")
 def test_a_day_built_alone_in_a_range_of_workers_runs_here_with_nothing_beside_it() -> None:
     got = dict(each_day(DAYS, _timed, alone=lambda day: day == DAYS[4], processes=True))
     pid, began, ended = got.pop(DAYS[4])
