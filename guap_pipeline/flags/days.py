@@ -8,6 +8,7 @@ that print messages must not load the detectors.
 from __future__ import annotations
 
 import warnings
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -18,21 +19,40 @@ from guap_pipeline.flags.settings import FlagSettings
 from guap_pipeline.numeric import as_floats
 
 
-def usable_days(daily: pd.DataFrame, settings: FlagSettings) -> NDArray[np.bool_]:
+@dataclass(frozen=True)
+class DailyColumns:
+    """The columns of a daily summary table the flags read, as arrays."""
+
+    dates: NDArray[np.datetime64]
+    n_labeled: NDArray[np.float64]
+    n_predictions: NDArray[np.float64]  # ``n_labeled`` where the table has none
+    uplift: NDArray[np.float64]
+
+    @classmethod
+    def of(cls, daily: pd.DataFrame) -> DailyColumns:
+        dates = dates_of(daily["date"])  # read in this order: the first bad one is told
+        n_labeled, uplift = numbers_of(daily, "n_labeled"), numbers_of(daily, "uplift")
+        has = "n_predictions" in daily
+        n_predictions = numbers_of(daily, "n_predictions") if has else n_labeled
+        return cls(dates, n_labeled, n_predictions, uplift)
+
+
+def usable_days(
+    daily: pd.DataFrame, settings: FlagSettings, columns: DailyColumns | None = None
+) -> NDArray[np.bool_]:
     """Which rows of a daily summary table the detectors read: mature days (strictly so
     inside the label window, see :class:`FlagSettings`) with labels and a finite uplift.
-    A flag's message takes its days and volume from these rows too."""
-    dates = dates_of(daily["date"])
-    n_labeled = numbers_of(daily, "n_labeled")
-    n_predictions = numbers_of(daily, "n_predictions") if "n_predictions" in daily else n_labeled
-    window_passed = dates <= dates.max() - np.timedelta64(settings.label_window_days, "D")
+    A flag's message takes its days and volume from these rows too. ``columns``: the
+    table's, when the caller has read them already."""
+    c = columns if columns is not None else DailyColumns.of(daily)
+    window_passed = c.dates <= c.dates.max() - np.timedelta64(settings.label_window_days, "D")
     if "mature" in daily.columns:
         mature = daily["mature"].fillna(False).to_numpy(dtype=bool, copy=True)
         if settings.strict_maturity:
-            mature &= window_passed | (n_labeled >= n_predictions)
+            mature &= window_passed | (c.n_labeled >= c.n_predictions)
     else:
         mature = window_passed
-    return mature & (n_labeled > 0) & np.isfinite(numbers_of(daily, "uplift"))
+    return mature & (c.n_labeled > 0) & np.isfinite(c.uplift)
 
 
 def dates_of(values: pd.Series) -> NDArray[np.datetime64]:

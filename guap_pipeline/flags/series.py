@@ -30,7 +30,7 @@ from numpy.typing import NDArray
 from scipy import stats
 
 from guap_pipeline.errors import FlagInputError
-from guap_pipeline.flags.days import dates_of, numbers_of, usable_days
+from guap_pipeline.flags.days import DailyColumns, usable_days
 from guap_pipeline.flags.settings import FlagSettings
 
 DEFAULT_VERSION = "default"
@@ -106,16 +106,15 @@ def prepare_series(daily: pd.DataFrame, settings: FlagSettings) -> PreparedSerie
         )
     if daily.empty:
         return PreparedSeries((), (), ("the daily table is empty",))
-    dates = dates_of(daily["date"])
-    n_labeled = numbers_of(daily, "n_labeled")
-    uplift = numbers_of(daily, "uplift")
-    n_predictions = numbers_of(daily, "n_predictions") if "n_predictions" in daily else n_labeled
+    columns = DailyColumns.of(daily)
+    dates, n_labeled, n_predictions = columns.dates, columns.n_labeled, columns.n_predictions
+    uplift = columns.uplift
     if "model_version" in daily.columns:
         raw = daily["model_version"]
         versions = np.where(raw.isna(), DEFAULT_VERSION, raw.astype(str)).astype(object)
     else:
         versions = np.full(len(daily), DEFAULT_VERSION, dtype=object)
-    usable = usable_days(daily, settings)
+    usable = usable_days(daily, settings, columns)
     notes: list[str] = []
     if not usable.any():
         notes.append(
