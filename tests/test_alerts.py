@@ -86,7 +86,7 @@ def test_a_version_with_two_flags_of_one_kind_is_one_incident() -> None:
 
 
 def test_a_decline_message_puts_the_answer_first_then_where_then_evidence() -> None:
-    where = "Where it went, per day, ...: −3.3k EUR/day: fraud stopped −3.0k (30 fewer a day)"
+    where = "Where it went, per day, ...: −3.3k EUR/day: fraud stopped −3.0k EUR (30 fewer a day)"
     _, notes = update_incidents(
         flags(("decline", "fraud-v3", 3295.0)),
         empty(INCIDENT_COLUMNS),

@@ -34,7 +34,7 @@ def test_describe_speaks_the_business_names() -> None:
     after = pd.DataFrame([day("d2", 10, 410, 1000, -20100)])
     names = {"tp": "fraud stopped", "fp": "blocked", "fn": "fraud paid out", "tn": "served"}
     text = describe(attribute(before, after, names), currency="EUR")
-    assert text == "−15.1k EUR/day: fraud paid out −15.1k (310 more a day)"
+    assert text == "−15.1k EUR/day: fraud paid out −15.1k EUR (310 more a day)"
 
 
 def test_around_takes_the_nearest_mature_days_on_each_side_of_the_change() -> None:

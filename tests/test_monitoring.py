@@ -121,7 +121,7 @@ def test_a_decline_message_headline_and_attribution_agree(tmp_path: Path) -> Non
     assert float(found[1]) == pytest.approx(2.4, rel=0.15)
     assert int(found[3]) == pytest.approx(100 * 2400 / 11820, abs=3)
     # where it went: the headline's drop, no other figure, nearly all of it on TP
-    moved = re.search(r"from it on: −([\d.]+)k EUR/day: fraud stopped (−[\d.]+)k \(", where)
+    moved = re.search(r"from it on: −([\d.]+)k EUR/day: fraud stopped (−[\d.]+)k EUR \(", where)
     assert moved, where
     assert moved[1] == found[1]
     assert float(moved[2][1:]) == pytest.approx(2.4, rel=0.15)
@@ -159,8 +159,9 @@ def test_where_the_money_went_is_at_todays_volume_as_the_headline_is() -> None:
 def test_where_the_money_went_splits_the_headlines_drop_in_the_quadrants_proportions() -> None:
     """The detector says 3,000 a day were lost; the 28 days either side show ~2,200, nearly
     all on TP: the message splits the 3,000 in those proportions. Windows that show a
-    tenth of the drop, or a rise, do not explain it: the line says so, not stretched."""
-    config = parse_config({"value_matrix": MATRIX, "quadrants": FRAUD})
+    tenth of the drop, or a rise, do not explain it: the line says so, not stretched. Every
+    amount is in the configured currency."""
+    config = parse_config({"value_matrix": MATRIX, "quadrants": FRAUD, "currency": "EUR"})
     daily = fraud_days(180, version="v1", seed=4, change_day=120, tp_value_after=70.0)
     before, after = around(daily, "2026-05-01")
     change = attribute(before, after)
@@ -173,7 +174,7 @@ def test_where_the_money_went_splits_the_headlines_drop_in_the_quadrants_proport
 
     where = flag_context(daily, config, flag, today=TODAY).where
 
-    moved = re.search(r"from it on: −([\d.]+)k/day: fraud stopped −([\d.]+)k \(", where)
+    moved = re.search(r"from it on: −([\d.]+)k EUR/day: fraud stopped −([\d.]+)k EUR \(", where)
     assert moved, where
     assert moved[1] == "3.0"
     assert float(moved[2]) == pytest.approx(3 * tp / total, abs=0.05)
@@ -185,7 +186,8 @@ def test_where_the_money_went_splits_the_headlines_drop_in_the_quadrants_proport
         found = re.fullmatch(
             r"Where it went: unclear\. Comparing the 28 mature days before 1 May with the 28 "
             r"from it on \(per day at the 1,000 predictions a day since 1 May\) shows "
-            r"([−+][\d.,]+k?)/day, not the headline's drop of ([\d.,]+k?)/day: fraud stopped .*",
+            r"([−+][\d.,]+k?) EUR/day, not the headline's drop of ([\d.,]+k?) EUR/day: "
+            r"fraud stopped [−+][\d.,]+k? EUR \(.*",
             where.where,
         )
         assert found, where.where

@@ -139,7 +139,7 @@ def _where(
         return (
             f"{WHERE_PREFIX}: unclear. Comparing the {n_before} mature days before {start} "
             f"with the {n_after} from it on ({basis}) shows {shown}/day, not the headline's "
-            f"drop of {drop}/day: {movers(change)}"
+            f"drop of {drop}/day: {movers(change, currency=config.currency)}"
         )
     split = change.assign(
         **{c: change[c] * share for c in ("delta", "volume_effect", "rate_effect")}

@@ -86,18 +86,20 @@ def around(
 def describe(table: pd.DataFrame, *, top: int = 3, currency: str = "") -> str:
     """One line: the change of profit per day, then the quadrants that moved it most.
 
-    e.g. ``−12.4k EUR/day: fraud paid out −15.1k (310 more a day), fraud stopped +2.1k
-    (40 more a day)``
+    e.g. ``−12.4k EUR/day: fraud paid out −15.1k EUR (310 more a day), fraud stopped
+    +2.1k EUR (40 more a day)``
     """
     total = float(table["delta"].sum())
-    return f"{money(total, currency, compact=True, signed=True)}/day: {movers(table, top=top)}"
+    shown = money(total, currency, compact=True, signed=True)
+    return f"{shown}/day: {movers(table, top=top, currency=currency)}"
 
 
-def movers(table: pd.DataFrame, *, top: int = 3) -> str:
-    """The quadrants that moved the most, e.g. ``fraud paid out −15.1k (310 more a day)``."""
+def movers(table: pd.DataFrame, *, top: int = 3, currency: str = "") -> str:
+    """The quadrants that moved the most, e.g. ``fraud paid out −15.1k EUR (310 more a
+    day)``: each amount in the currency of the total it explains."""
     biggest = table.reindex(table["delta"].abs().sort_values(ascending=False).index).head(top)
     parts = [
-        f"{row.name} {money(row.delta, compact=True, signed=True)} "
+        f"{row.name} {money(row.delta, currency, compact=True, signed=True)} "
         f"({_count_change(row.count_after - row.count_before)})"
         for row in biggest.itertuples()
         if money(row.delta, compact=True) != "0"
