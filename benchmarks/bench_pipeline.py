@@ -126,13 +126,6 @@ DUCKDB_TABLES_SQL = (
 
 FLOOR_STEPS = ("predictions", "labels", "labeled", "aggregate")  # what each statement writes
 
-# The pipeline stores every id as text (ids from different files and databases must join
-# whatever type each had); this floor writes its tables with the ids in that type too.
-TEXT_ID = "* REPLACE (CAST(prediction_id AS VARCHAR) AS prediction_id)"
-DUCKDB_TEXT_ID_TABLES_SQL = tuple(
-    s.replace("COPY (SELECT * FROM", f"COPY (SELECT {TEXT_ID} FROM") for s in DUCKDB_TABLES_SQL
-)
-
 
 # ---------------------------------------------------------------------------- data
 
@@ -333,9 +326,8 @@ def scenario_duckdb(folder: Path) -> dict:
     return {"wall": wall, "cpu": time.process_time() - cpu_started, "cells": _cells(rows)}
 
 
-def scenario_duckdb_tables(folder: Path, *, text_ids: bool = False) -> dict:
-    """DuckDB writing the day's tables (:data:`DUCKDB_TABLES_SQL`) in a scratch folder;
-    with ``text_ids``, its ids stored as text as the pipeline stores them."""
+def scenario_duckdb_tables(folder: Path) -> dict:
+    """DuckDB writing the day's tables (:data:`DUCKDB_TABLES_SQL`) in a scratch folder."""
     import duckdb
 
     from guap_pipeline.store.store import sql_path
@@ -348,8 +340,7 @@ def scenario_duckdb_tables(folder: Path, *, text_ids: bool = False) -> dict:
         started, cpu_started = time.perf_counter(), time.process_time()
         steps: dict[str, float] = {}
         with duckdb.connect() as con:
-            sql = DUCKDB_TEXT_ID_TABLES_SQL if text_ids else DUCKDB_TABLES_SQL
-            for name, statement in zip(FLOOR_STEPS, sql, strict=True):
+            for name, statement in zip(FLOOR_STEPS, DUCKDB_TABLES_SQL, strict=True):
                 begin = time.process_time()
                 rows = con.execute(statement.format(dir=tables, **landing)).fetchall()
                 steps[name] = round(time.process_time() - begin, 3)  # every DuckDB thread's
@@ -379,8 +370,6 @@ def _child_main(argv: list[str]) -> None:
         out = scenario_duckdb(folder)
     elif name == "duckdb-tables":
         out = scenario_duckdb_tables(folder)
-    elif name == "duckdb-tables-text-ids":
-        out = scenario_duckdb_tables(folder, text_ids=True)
     else:
         raise SystemExit(f"unknown scenario {name}")
     print("RESULT " + json.dumps(out))
@@ -512,22 +501,10 @@ def bench_day_cli(out: Path, rows: int, ids: str, repeat: int = 1) -> dict:
         f" {TARGET_RSS_MIB:.0f}); stored daily_quadrant_profit"
         f" {'agrees' if agree else 'DIFFERS'} with DuckDB"
     )
-    text_floor = None
-    if ids == "int":  # the floor keeps integers; the pipeline's tables hold them as text
-        text_floor = child("duckdb-tables-text-ids", big, log=out / "duckdb_tables_text.log")
-        last = rounds[-1]
-        extra_wall = last["run"]["process_wall"] - last["almost_empty"]["process_wall"]
-        extra_cpu = last["run"]["process_cpu"] - last["almost_empty"]["process_cpu"]
-        print(
-            f"  floor storing the ids as text, as the pipeline does: {text_floor['wall']:.1f} s"
-            f" wall {text_floor['cpu']:.1f} s CPU; (last run - almost empty) / it: wall"
-            f" {extra_wall / text_floor['wall']:.2f}, CPU {extra_cpu / text_floor['cpu']:.2f}"
-        )
     return {
         "rows": rows,
         "ids": ids,
         "rounds": rounds,
-        "floor_text_ids": text_floor,
         "duckdb": duck,
         "ratio_wall": wall,
         "ratio_cpu": cpu,

@@ -81,25 +81,43 @@ def check_against_pandas(store: Store, day: str) -> None:
         assert_same(store.read("quarantine_labels", day), orphans)
 
 
-def test_big_day_paths_equal_pandas(tmp_path: Path) -> None:
+def integer_ids(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with its ids as database keys: ``b-2026-10-01-7`` -> 9202610017."""
+    ids = frame["prediction_id"].str.replace("b-", "9").str.replace("-", "")
+    return frame.assign(prediction_id=ids.astype("int64"))
+
+
+@pytest.mark.parametrize("ids", ["string", "int64"])
+def test_big_day_paths_equal_pandas(tmp_path: Path, ids: str) -> None:
+    """With text ids (a CSV among the files), and with integer ids (every file Parquet)."""
     config = write_config(tmp_path)
     land = tmp_path / "landing"
+
+    def write(frame: pd.DataFrame, name: str) -> None:
+        if ids == "int64":
+            integer_ids(frame).to_parquet(land / name.replace(".csv", ".parquet"))
+        elif name.endswith(".csv"):
+            frame.to_csv(land / name, index=False)
+        else:
+            frame.to_parquet(land / name)
+
     first = predictions_for("2026-10-01", 60, seed=1)
     first.loc[40:44, "prediction_id"] = first.loc[0:4, "prediction_id"].to_numpy()  # dupes
-    first.to_parquet(land / "predictions" / "a.parquet")
+    write(first, "predictions/a.parquet")
     second = predictions_for("2026-10-01", 30, seed=2)
     second["prediction_id"] = "b-" + second["prediction_id"]
     second.loc[0:5, "prediction_id"] = first.loc[10:15, "prediction_id"].to_numpy()
-    second.to_parquet(land / "predictions" / "b.parquet")
+    write(second, "predictions/b.parquet")
     labels = labels_for(first, share=0.8, seed=3)
     labels.loc[labels.index[:6], "labeled_at"] = pd.NaT
-    labels.to_parquet(land / "labels" / "l.parquet")
+    write(labels, "labels/l.parquet")
     again = labels_for(first, share=0.3, seed=4)  # a second label for some ids
-    again.to_csv(land / "labels" / "again.csv", index=False)
-    labels_for(second, share=1.0, seed=5).to_parquet(land / "labels" / "m.parquet")
+    write(again, "labels/again.csv")
+    write(labels_for(second, share=1.0, seed=5), "labels/m.parquet")
 
     store, days = build(config)
     assert days == ["2026-10-01"]
+    assert store.read("labels", "2026-10-01")["prediction_id"].dtype == ids
     check_against_pandas(store, "2026-10-01")
 
     (land / "predictions" / "b.parquet").unlink()  # its labels become orphans

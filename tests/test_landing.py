@@ -330,7 +330,8 @@ def test_wrong_types_in_a_parquet_file(root: Path) -> None:
     }
     build_predictions(store, "2026-10-01")
     kept = store.read("predictions", "2026-10-01")
-    assert kept[["prediction_id", "y_pred", "score"]].values.tolist() == [["1", 1, 0.9]]
+    assert kept[["y_pred", "score"]].values.tolist() == [[1, 0.9]]
+    assert kept["prediction_id"].dtype == "int64" and kept["prediction_id"].tolist() == [1]
 
 
 @pytest.mark.parametrize("keep", [0.1, 0.5, 0.99])

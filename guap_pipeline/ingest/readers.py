@@ -95,6 +95,26 @@ def iter_landing_file(
         yield read_landing_file(path)
 
 
+def integer_ids(path: Path, column: str) -> bool:
+    """Whether a landing file brings no id that is not an integer: Parquet whose ``column``
+    is integers with none missing (read as int64: with one missing they read as floats),
+    or a file without rows or without that column. A CSV file's ids are text."""
+    with path.open("rb") as handle:
+        head = handle.read(len(PARQUET_MAGIC))
+    if head != PARQUET_MAGIC:
+        return not head
+    try:
+        reader = pq.ParquetFile(path)
+        index = reader.schema_arrow.get_field_index(column)
+        if index < 0 or not reader.metadata.num_rows:
+            return True
+        kind = reader.schema_arrow.field(index).type
+        fits = pa.types.is_integer(kind) and kind != pa.uint64()  # uint64 overflows int64
+        return fits and not _has_nulls(reader, path, column)
+    except PARQUET_ERRORS:
+        return True  # unreadable: quarantined whole, no ids
+
+
 def _batch_reader(path: Path, timestamp: str, whole_if_gaps: bool) -> pq.ParquetFile | None:
     """A reader for batches if the file is Parquet of plain columns, else ``None``."""
     with path.open("rb") as handle:

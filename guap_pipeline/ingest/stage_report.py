@@ -47,6 +47,10 @@ class StageReport:
     labels_waiting: int = 0
     dirty_days: set[str] = field(default_factory=set)
     pulled: dict[str, int] = field(default_factory=dict)  # rows read from a database, per kind
+    # staged files read again because the store's id type changed (see staging), and the
+    # file whose text ids made it text (None: every file now has integer ids)
+    ids_restaged: int = 0
+    ids_text_from: str | None = None
 
     @property
     def touched(self) -> bool:
@@ -63,6 +67,22 @@ class StageReport:
     @property
     def quarantined_rows(self) -> int:
         return sum(f.rows_quarantined for f in self.files)
+
+    def ids_line(self) -> str | None:
+        """Why files already staged were read again: the store's id type changed."""
+        if not self.ids_restaged:
+            return None
+        again = f"{self.ids_restaged:,} staged file{'s' if self.ids_restaged != 1 else ''}"
+        if self.ids_text_from is not None:
+            return (
+                f"ids: {self.ids_text_from} has prediction ids that are not integers (text, "
+                f"or a column with a missing id): every id is now kept as text, and {again} "
+                "with integer ids were read again"
+            )
+        return (
+            "ids: every landing file now has integer prediction ids: they are kept as "
+            f"integers, and {again} with text ids were read again"
+        )
 
     @property
     def unreadable(self) -> list[str]:

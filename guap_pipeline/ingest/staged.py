@@ -60,7 +60,7 @@ def staged_quarantine(store: Store) -> pd.DataFrame:
                     "source": waiting["_source"],
                     "kind": "labels",
                     "row": waiting["_row"],
-                    "prediction_id": waiting["prediction_id"],
+                    "prediction_id": waiting["prediction_id"].astype("string"),
                     "reason": UNMATCHED_REASON,
                     "record": "{}",
                 }

@@ -9,6 +9,10 @@ Routing also keeps, beside each labels chunk, the row of the prediction each lab
 matched (``staging/matches/``), so that the day's steps need not join the ids again.
 A manifest of file fingerprints makes a second run with no new input do nothing, and
 tells which days changed (the *dirty* days to re-materialize).
+
+Ids are staged as integers while every landing file has integer ids, else as text (see
+:func:`choose_id_type`): one type for the whole store, so that every join compares like
+with like.
 """
 
 from __future__ import annotations
@@ -26,7 +30,8 @@ import pyarrow.parquet as pq
 
 from guap_pipeline.config import GuapConfig
 from guap_pipeline.errors import InputError
-from guap_pipeline.ingest.readers import ROW, iter_landing_file
+from guap_pipeline.ingest.columns import INTEGER_IDS, TEXT_IDS
+from guap_pipeline.ingest.readers import ROW, integer_ids, iter_landing_file
 from guap_pipeline.ingest.routing import (
     SLICE_ROWS,
     Route,
@@ -100,6 +105,8 @@ class _Stager:
         self.manifest: dict[str, dict] = store.read_json(MANIFEST, {})
         self.report = StageReport()
         self.saved_at, self.unsaved = time.monotonic(), False
+        self.id_type = TEXT_IDS
+        self.integer_ids: dict[str, bool] = {}  # per file to stage: are its ids integers
 
     def save_manifest(self, *, now: bool = False) -> None:
         """Write the manifest, at most once a second unless ``now`` (a big first staging
@@ -148,7 +155,9 @@ class _Stager:
         with ParquetParts() as parts:
             for raw in batches:
                 for part in _slices(raw, stamp, whole_if_gaps=not predictions):
-                    good, quarantine = validate(part, self.config, source=landing_file.relative)
+                    good, quarantine = validate(
+                        part, self.config, source=landing_file.relative, id_type=self.id_type
+                    )
                     if len(quarantine):
                         parts.write(quarantine_path, quarantine)
                         for reason, n in quarantine["reason"].value_counts(sort=False).items():
@@ -180,13 +189,17 @@ class _Stager:
             entry["route"] = True
         return reasons
 
-    def stage_file(self, landing_file: LandingFile) -> None:
-        self.record(landing_file, *self.prepare(landing_file))
-
     def prepare(self, landing_file: LandingFile) -> tuple[dict, FileOutcome]:
-        """Validate and write one file's chunks; its manifest entry and outcome. Touches
-        only this file's own paths, so files can be staged in parallel."""
-        entry = {"kind": landing_file.kind, "file_id": landing_file.file_id, "days": {}}
+        """Validate and write one file's chunks (after :meth:`choose_id_type`); its manifest
+        entry and outcome. Touches only this file's own paths, so files can be staged in
+        parallel."""
+        entry = {
+            "kind": landing_file.kind,
+            "file_id": landing_file.file_id,
+            "days": {},
+            "ids": self.id_type,
+            "integer_ids": self.integer_ids[landing_file.relative],
+        }
         outcome = FileOutcome(landing_file.relative, landing_file.kind)
         if landing_file.refused:
             outcome.rejected = landing_file.refused
@@ -213,6 +226,32 @@ class _Stager:
             self.report.dirty_days.update(entry["days"])
         self.manifest[landing_file.relative] = entry
         self.save_manifest()
+
+    def choose_id_type(
+        self, files: dict[str, LandingFile], pending: list[LandingFile]
+    ) -> list[LandingFile]:
+        """Set the store's id type: integers when the files to stage and every staged one
+        have integer ids (a manifest from before this choice: text). Returns the files to
+        stage: ``pending`` and the staged files whose ids are in the other type, forgotten
+        here (their chunks would not join with the new ones), in path order."""
+        column = self.config.file_column("prediction_id")
+        again = {f.relative for f in pending}
+        self.integer_ids = {
+            f.relative: f.refused is not None or integer_ids(f.path, column) for f in pending
+        }
+        textual = [r for r in sorted(again) if not self.integer_ids[r]]
+        staged_fit = all(e.get("integer_ids", False) for e in self.manifest.values())
+        self.id_type = INTEGER_IDS if staged_fit and not textual else TEXT_IDS
+        staged_as = {r: e.get("ids", TEXT_IDS) for r, e in self.manifest.items()}
+        other = sorted(r for r, ids in staged_as.items() if ids != self.id_type)
+        for relative in other:
+            self.integer_ids[relative] = self.manifest[relative].get("integer_ids", False)
+            self.forget(relative)
+        if other:
+            self.report.unchanged -= len(other)
+            self.report.ids_restaged = len(other)
+            self.report.ids_text_from = textual[0] if textual else None
+        return [f for r, f in files.items() if r in again or r in other]
 
     def stage_files(self, files: list[LandingFile]) -> None:
         """Stage files; small ones two at a time (reading, validating and writing Parquet
@@ -370,7 +409,6 @@ def _stage_landing(config: GuapConfig, store: Store) -> StageReport:
     for relative in sorted(set(stager.manifest) - set(files)):
         stager.forget(relative)
         stager.report.removed.append(relative)
-    predictions_landed = False
     pending = []
     reading = reading_signature(config)
     for relative, landing_file in files.items():
@@ -382,7 +420,8 @@ def _stage_landing(config: GuapConfig, store: Store) -> StageReport:
         if entry is not None:
             stager.forget(relative)
         pending.append(landing_file)
-        predictions_landed |= landing_file.kind == "predictions"
+    pending = stager.choose_id_type(files, pending)
+    predictions_landed = any(f.kind == "predictions" for f in pending)
     stager.stage_files(pending)
     stager.route_labels(
         r

@@ -1,7 +1,7 @@
 """Row-level validation of landing files: every row is kept or quarantined with a reason.
 
 A row's first failing check is its reason; checks are vectorised over the file. Kept
-rows come out typed and normalised (ids as strings, timestamps in UTC, class labels
+rows come out typed and normalised (ids in the store's type, timestamps in UTC, class labels
 as declared in the config, the prediction day in the config's time zone).
 Naive timestamps are read as UTC.
 """
@@ -18,6 +18,7 @@ import pyarrow.compute as pc
 
 from guap_pipeline.config import GuapConfig
 from guap_pipeline.ingest.columns import (
+    TEXT_IDS,
     _stripped,
     _timestamps,
     _utc_values,
@@ -25,6 +26,7 @@ from guap_pipeline.ingest.columns import (
     class_codes,
     constant_text,
     local_days,
+    stored_ids,
 )
 from guap_pipeline.ingest.readers import BAD_CSV, BAD_LINES, ROW
 
@@ -201,10 +203,10 @@ def _labels(codes: np.ndarray, classes: Sequence[Hashable]) -> pd.Series:
 
 
 def validate_predictions(
-    raw: pd.DataFrame, config: GuapConfig, *, source: str
+    raw: pd.DataFrame, config: GuapConfig, *, source: str, id_type: str = TEXT_IDS
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Split raw prediction rows (the user's column names) into (valid typed rows,
-    quarantine rows with reasons), both under this tool's column names."""
+    """Split raw prediction rows (the user's column names) into (valid typed rows, ids
+    as ``id_type``; quarantine rows with reasons), both under this tool's column names."""
     reasons = _Reasons(raw, config.columns)
     raw = reasons.raw
     ids = reasons.require("prediction_id")
@@ -273,7 +275,7 @@ def validate_predictions(
 
     version = raw["model_version"] if "model_version" in raw.columns else None
     columns = {
-        "prediction_id": _stripped(kept(ids)).array,
+        "prediction_id": stored_ids(kept(ids), id_type).array,
         "predicted_at": _utc_values(kept(stamps)),
         "date": kept(days).array,
         "model_version": (
@@ -291,7 +293,7 @@ def validate_predictions(
     columns[ROW] = kept(raw[ROW].to_numpy(dtype=np.int64))
     frame = pd.DataFrame(columns, copy=False)  # the columns are new or no longer needed
     return frame.astype(
-        {"prediction_id": "string", "date": "string", "model_version": "string"}
+        {"prediction_id": id_type, "date": "string", "model_version": "string"}
     ), quarantine
 
 
@@ -338,10 +340,10 @@ def missing_column(columns: list[str], config: GuapConfig, *, kind: str) -> str 
 
 
 def validate_labels(
-    raw: pd.DataFrame, config: GuapConfig, *, source: str
+    raw: pd.DataFrame, config: GuapConfig, *, source: str, id_type: str = TEXT_IDS
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Split raw label rows (the user's column names) into (valid typed rows, quarantine
-    rows with reasons), both under this tool's column names."""
+    """Split raw label rows (the user's column names) into (valid typed rows, ids as
+    ``id_type``; quarantine rows with reasons), both under this tool's column names."""
     reasons = _Reasons(raw, config.columns)
     raw = reasons.raw
     ids = reasons.require("prediction_id")
@@ -366,7 +368,9 @@ def validate_labels(
     frame = pd.DataFrame(
         {
             "prediction_id": (
-                _stripped(kept(ids)).array if ids is not None else pd.Series([], dtype="string")
+                stored_ids(kept(ids), id_type).array
+                if ids is not None
+                else pd.Series([], dtype=id_type)
             ),
             "y_true": _labels(kept(codes), config.classes).to_numpy(),
             "labeled_at": _utc_values(kept(labeled_at)),
@@ -375,4 +379,4 @@ def validate_labels(
         },
         copy=False,  # the columns are new or no longer needed
     )
-    return frame.astype({"prediction_id": "string"}), quarantine
+    return frame.astype({"prediction_id": id_type}), quarantine

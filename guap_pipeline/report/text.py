@@ -274,6 +274,8 @@ def input_lines(report: StageReport | None, config: GuapConfig) -> list[str]:
             f"    {sum(n for n, _, _ in rest):>9,}  in {len(rest)} more (file, reason) groups"
         )
     lines += [f"  not read: {f.relative}: {f.rejected}" for f in report.files if f.rejected]
+    if ids := report.ids_line():
+        lines.append(f"  {ids}")
     if report.labels_waiting:
         lines.append(
             f"  labels waiting for their prediction: {report.labels_waiting:,} "

@@ -289,10 +289,10 @@ def _merged_schema(
         matched = labels.schema_arrow.empty_table().select(columns)
     sample = []
     if (index >= 0).any():
-        sample.append(_with_id(row, "labeled"))
+        sample.append(_with_id(row, labeled=True))
     if (index < 0).any():
-        sample.append(_with_id(row, "unlabeled"))
-    right = _with_id(matched.to_pandas(), "labeled")
+        sample.append(_with_id(row, labeled=False))
+    right = _with_id(matched.to_pandas(), labeled=True)
     left = pd.concat(sample, ignore_index=True) if sample else row.iloc[:0]
     frame = left.merge(right, on="prediction_id", how="left")
     return pa.Schema.from_pandas(frame, preserve_index=False)
@@ -303,7 +303,9 @@ def _first_row(reader: pq.ParquetFile) -> pa.Table:
     return pa.Table.from_batches([first], schema=reader.schema_arrow).slice(0, 1)
 
 
-def _with_id(frame: pd.DataFrame, value: str) -> pd.DataFrame:
-    """``frame`` with every prediction_id set to ``value``, in the column's own dtype."""
-    ids = pd.array([value] * len(frame), dtype=frame["prediction_id"].dtype)
-    return frame.assign(prediction_id=ids)
+def _with_id(frame: pd.DataFrame, labeled: bool) -> pd.DataFrame:
+    """``frame`` with every prediction_id set to the id of a label (``labeled``) or to
+    one no label has, in the column's own dtype (text or integer ids)."""
+    dtype = frame["prediction_id"].dtype
+    value = (1 if labeled else 2) if pd.api.types.is_integer_dtype(dtype) else str(labeled)
+    return frame.assign(prediction_id=pd.array([value] * len(frame), dtype=dtype))
