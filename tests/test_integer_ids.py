@@ -21,7 +21,11 @@ import pytest
 
 from assets_defs.cli import main
 from guap_pipeline import load_config
+from guap_pipeline.errors import GuapError
+from guap_pipeline.ingest import staging
 from guap_pipeline.ingest.readers import integer_ids
+from guap_pipeline.ingest.staging import stage_landing
+from guap_pipeline.money.one_day import _is_in
 from guap_pipeline.steps import quarantine
 from guap_pipeline.store.labeled import read_labeled
 from guap_pipeline.store.store import Store
@@ -38,17 +42,21 @@ def as_integers(ids: pd.Series) -> pd.Series:
     return ids.str.replace("-", "").astype("int64")
 
 
+DAYS = days("2026-10-01", 4)
+
+
 def landing(root: Path, *, integer: bool) -> Path:
-    """Three days of two versions, a duplicated id, labels in two files (one id labeled
-    twice, most days partly labeled) and three labels whose prediction never lands."""
+    """Four days of two versions, a duplicated id, labels in two files (one id labeled
+    twice, three days partly labeled, the last one not yet) and three labels whose
+    prediction never lands."""
     config = write_config(root)
     land = root / "landing"
-    frames = []
-    for i, day in enumerate(days("2026-10-01", 3)):
-        frame = predictions_for(day, 80, seed=i, version=f"v{1 + i % 2}")
-        frames.append(frame)
+    frames = [
+        predictions_for(day, 80, seed=i, version=f"v{1 + i % 2}") for i, day in enumerate(DAYS)
+    ]
     frames[1].loc[5, "prediction_id"] = frames[1].loc[4, "prediction_id"]  # a duplicate
-    first = pd.concat([labels_for(f, share=0.7, seed=10 + i) for i, f in enumerate(frames)])
+    labeled = frames[:3]
+    first = pd.concat([labels_for(f, share=0.7, seed=10 + i) for i, f in enumerate(labeled)])
     again = labels_for(frames[0], share=0.2, seed=20).assign(y_true=1)  # relabels
     strangers = pd.DataFrame(
         {"prediction_id": ["2026-09-30-1", "2026-09-30-2", "2026-09-30-3"], "y_true": 0}
@@ -94,12 +102,14 @@ def assert_same_exports(got: dict[str, pd.DataFrame], want: dict[str, pd.DataFra
 
 
 def stored_id_types(config: Path) -> set[str]:
+    """The id types of the tables with rows (a day without labels has an empty table)."""
     store = Store(load_config(config).storage)
     found = set()
-    for day in days("2026-10-01", 3):
-        found.add(str(store.read("predictions", day)["prediction_id"].dtype))
-        found.add(str(store.read("labels", day)["prediction_id"].dtype))
-        found.add(str(read_labeled(store, day)["prediction_id"].dtype))
+    for day in DAYS:
+        tables = [store.read(t, day) for t in ("predictions", "labels")]
+        for table in [*tables, read_labeled(store, day)]:
+            if table is not None and len(table):
+                found.add(str(table["prediction_id"].dtype))
     return found
 
 
@@ -141,12 +151,18 @@ def test_a_text_id_file_turns_the_store_to_text_and_back_saying_so(
 
     out = run(config, capsys)
 
+    assert "input: 1 file read (1 labels)" in out  # the files read again are not news
+    assert "labels waiting for their prediction: 3 " in out
     assert (
         "ids: labels/late.csv has prediction ids that are not integers (text, or a column "
         "with a missing id): every id is now kept as text, and 3 staged files with integer "
         "ids were read again"
     ) in out
     assert stored_id_types(config) == {"string"}
+    relabeled = read_labeled(Store(load_config(config).storage), "2026-10-01").set_index(
+        "prediction_id"
+    )
+    assert (relabeled.loc[late["prediction_id"].astype(str), "y_true"] == 0).all()
     fresh = tmp_path / "fresh"
     shutil.copytree(land, fresh / "landing")
     shutil.copy(config, fresh / "guap.yaml")
@@ -211,11 +227,87 @@ def test_which_parquet_ids_a_store_keeps_as_integers(
     assert integer_ids(path, "id") is expected
 
 
-def test_files_that_bring_no_ids_do_not_decide_the_id_type(tmp_path: Path) -> None:
-    csv, empty, other = tmp_path / "l.csv", tmp_path / "empty", tmp_path / "other.parquet"
-    csv.write_text("id,y_true\n1,0\n")
-    empty.write_bytes(b"")
-    pq.write_table(pa.table({"key": pa.array(["a"])}), other)
-    assert integer_ids(csv, "id") is False  # a CSV file's values are text
-    assert integer_ids(empty, "id") is True
-    assert integer_ids(other, "id") is True  # its rows are quarantined: no id column
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (b"id,y_true\n1,0\n", False),  # a CSV file's values are text
+        (b"\xef\xbb\xbf y_true , id \n1,0\n", False),  # a BOM, spaces around names
+        (b"id,y_true\n", True),  # a header and no row
+        (b"id,y_true\n\n\n", True),
+        (b"key,y_true\n1,0\n", True),  # no id column: every row is quarantined
+        (b"", True),
+        (b"\x00\x01binary", True),  # rejected whole, unread
+        (b"PAR1 not really Parquet", True),
+    ],
+    ids=["rows", "bom-spaces", "header-only", "blank-lines", "no-id-column", "empty",
+         "binary", "broken-parquet"],
+)  # fmt: skip
+def test_files_that_bring_no_ids_do_not_decide_the_id_type(
+    tmp_path: Path, content: bytes, expected: bool
+) -> None:
+    path = tmp_path / "file"
+    path.write_bytes(content)
+    assert integer_ids(path, "id") is expected
+
+
+def test_pandas_nullable_and_arrow_backed_integer_ids_are_integers(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Frames from ``read_sql(dtype_backend=...)`` or ``convert_dtypes()`` keep their
+    dtype in the Parquet file's pandas metadata: read back, it is not NumPy's int64."""
+    config = write_config(tmp_path)
+    land = tmp_path / "landing"
+    predictions = predictions_for("2026-10-01", 50, seed=3)
+    labels = labels_for(predictions, share=1.0, seed=4)
+    ids = as_integers(predictions["prediction_id"]).astype("Int64")
+    predictions.assign(prediction_id=ids).to_parquet(land / "predictions" / "p.parquet")
+    label_ids = as_integers(labels["prediction_id"]).astype("int64[pyarrow]")
+    labels.assign(prediction_id=label_ids).to_parquet(land / "labels" / "l.parquet")
+
+    out = run(config, capsys)
+
+    assert "input: 2 files read (1 labels, 1 predictions): 100 rows, 100 accepted" in out
+    assert stored_id_types(config) == {"int64"}
+    assert read_labeled(Store(load_config(config).storage), "2026-10-01")["y_true"].notna().all()
+
+
+def test_a_crash_while_turning_the_store_to_text_loses_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Killed while the files staged as integers are removed, before they are staged
+    again as text: the next run stages them (the manifest no longer lists them), even
+    with the file that caused it removed, and the tables are a fresh store's."""
+    config = landing(tmp_path / "store", integer=True)
+    run(config, capsys)
+    land = config.parent / "landing"
+    (land / "labels" / "late.csv").write_text("prediction_id,y_true\n2026100101,1\n")
+
+    remove = staging._Stager._remove
+    removed = []
+
+    def killed(self: staging._Stager, entry: dict) -> None:
+        """Removes the first file's chunks, then the run is killed."""
+        if removed:
+            raise KeyboardInterrupt
+        removed.append(remove(self, entry))
+
+    with monkeypatch.context() as patch:
+        patch.setattr(staging._Stager, "_remove", killed)
+        with pytest.raises(KeyboardInterrupt):
+            stage_landing(load_config(config), Store(load_config(config).storage))
+    (land / "labels" / "late.csv").unlink()
+
+    run(config, capsys)
+
+    assert stored_id_types(config) == {"int64"}
+    again = landing(tmp_path / "again", integer=True)
+    run(again, capsys)
+    assert_same_exports(exports(config, tmp_path / "a"), exports(again, tmp_path / "b"))
+
+
+def test_integer_and_text_ids_never_meet_silently() -> None:
+    """Were they ever to meet (one store keeps one type), no label would match: every one
+    would be quarantined as an orphan. That is an error instead."""
+    with pytest.raises(GuapError, match="ids of two types"):
+        _is_in(pd.Series([1, 2]), pd.Series(["1", "2"], dtype="string"))
+    assert _is_in(pd.Series([1, 2]), pd.Series([2], dtype="int64")).tolist() == [False, True]

@@ -105,10 +105,10 @@ def stored_ids(values: pd.Series, id_type: str) -> pd.Series:
     surrounding whitespace (an integer id's text is its decimal digits)."""
     if id_type == TEXT_IDS:
         return _stripped(values)
-    if not (isinstance(values.dtype, np.dtype) and values.dtype.kind in "iu"):
+    if not pd.api.types.is_integer_dtype(values.dtype) or values.hasnans:
         raise InputError(
-            "its prediction_id column is no longer integers (the file changed while it was "
-            "staged): run again"
+            f"its prediction_id column read as {values.dtype}, not as the integers without "
+            "a gap its Parquet schema declared when the run began (was it replaced since?)"
         )
     return values.astype("int64")
 

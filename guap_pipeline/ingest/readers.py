@@ -23,6 +23,8 @@ from guap_pipeline.errors import InputError
 from guap_pipeline.store.store import decode_threads
 
 PARQUET_MAGIC = b"PAR1"
+# The bytes of a CSV file read to tell whether it brings ids: its header and a line.
+CSV_PEEK_BYTES = 1 << 16
 # What decoding a damaged Parquet file raises: Arrow's errors, and the ValueError
 # (UnicodeDecodeError, JSONDecodeError), KeyError or TypeError of its pandas metadata.
 PARQUET_ERRORS = (pa.ArrowException, OSError, ValueError, KeyError, TypeError, IndexError)
@@ -98,11 +100,12 @@ def iter_landing_file(
 def integer_ids(path: Path, column: str) -> bool:
     """Whether a landing file brings no id that is not an integer: Parquet whose ``column``
     is integers with none missing (read as int64: with one missing they read as floats),
-    or a file without rows or without that column. A CSV file's ids are text."""
+    or a file without rows or without that column, or not readable at all. A CSV file's
+    ids are text."""
     with path.open("rb") as handle:
-        head = handle.read(len(PARQUET_MAGIC))
-    if head != PARQUET_MAGIC:
-        return not head
+        head = handle.read(CSV_PEEK_BYTES)
+    if not head.startswith(PARQUET_MAGIC):
+        return not _csv_has_ids(head, column)
     try:
         reader = pq.ParquetFile(path)
         index = reader.schema_arrow.get_field_index(column)
@@ -113,6 +116,18 @@ def integer_ids(path: Path, column: str) -> bool:
         return fits and not _has_nulls(reader, path, column)
     except PARQUET_ERRORS:
         return True  # unreadable: quarantined whole, no ids
+
+
+def _csv_has_ids(head: bytes, column: str) -> bool:
+    """Whether the start of a non-Parquet file is CSV text with ``column`` in its header
+    and a line after it (binary content is rejected whole: no ids)."""
+    if b"\x00" in head:
+        return False
+    lines = head.decode("utf-8-sig", errors="replace").splitlines()
+    if len(lines) < 2 or not any(line.strip() for line in lines[1:]):
+        return False
+    header = next(csv.reader([lines[0]]), [])
+    return column in (name.strip() for name in header)
 
 
 def _batch_reader(path: Path, timestamp: str, whole_if_gaps: bool) -> pq.ParquetFile | None:

@@ -47,8 +47,9 @@ class StageReport:
     labels_waiting: int = 0
     dirty_days: set[str] = field(default_factory=set)
     pulled: dict[str, int] = field(default_factory=dict)  # rows read from a database, per kind
-    # staged files read again because the store's id type changed (see staging), and the
-    # file whose text ids made it text (None: every file now has integer ids)
+    # unchanged files staged again because the store's id type changed (see staging; not
+    # in ``files``), and the file whose text ids made it text (None: every file now has
+    # integer ids)
     ids_restaged: int = 0
     ids_text_from: str | None = None
 

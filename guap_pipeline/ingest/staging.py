@@ -107,6 +107,7 @@ class _Stager:
         self.saved_at, self.unsaved = time.monotonic(), False
         self.id_type = TEXT_IDS
         self.integer_ids: dict[str, bool] = {}  # per file to stage: are its ids integers
+        self.restaged: set[str] = set()  # unchanged files staged again in the new id type
 
     def save_manifest(self, *, now: bool = False) -> None:
         """Write the manifest, at most once a second unless ``now`` (a big first staging
@@ -119,7 +120,12 @@ class _Stager:
 
     def forget(self, relative: str) -> None:
         """Remove everything a file staged before (it changed or was deleted)."""
-        entry = self.manifest.pop(relative)
+        self._remove(self.manifest.pop(relative))
+        self.save_manifest()
+
+    def _remove(self, entry: dict) -> None:
+        """Delete the staged files of an entry no longer in the manifest; its days are to
+        be built again."""
         file_id = entry["file_id"]
         for day in entry.get("days", {}):
             self.staging.chunk(entry["kind"], day, file_id).unlink(missing_ok=True)
@@ -127,7 +133,6 @@ class _Stager:
             self.report.dirty_days.add(day)
         for folder in FILE_FOLDERS:
             self.staging.file_part(folder, file_id).unlink(missing_ok=True)
-        self.save_manifest()
 
     def write(self, path: Path, frame: pd.DataFrame) -> None:
         self.store.write_path(path, frame)
@@ -220,8 +225,10 @@ class _Stager:
         return entry, outcome
 
     def record(self, landing_file: LandingFile, entry: dict, outcome: FileOutcome) -> None:
-        """Enter a staged file in the report and the manifest."""
-        self.report.files.append(outcome)
+        """Enter a staged file in the report (unless it is only staged again in the new id
+        type: the user heard of it when it landed) and in the manifest."""
+        if landing_file.relative not in self.restaged:
+            self.report.files.append(outcome)
         if landing_file.kind == "predictions":
             self.report.dirty_days.update(entry["days"])
         self.manifest[landing_file.relative] = entry
@@ -243,14 +250,18 @@ class _Stager:
         staged_fit = all(e.get("integer_ids", False) for e in self.manifest.values())
         self.id_type = INTEGER_IDS if staged_fit and not textual else TEXT_IDS
         staged_as = {r: e.get("ids", TEXT_IDS) for r, e in self.manifest.items()}
-        other = sorted(r for r, ids in staged_as.items() if ids != self.id_type)
-        for relative in other:
-            self.integer_ids[relative] = self.manifest[relative].get("integer_ids", False)
-            self.forget(relative)
-        if other:
-            self.report.unchanged -= len(other)
-            self.report.ids_restaged = len(other)
-            self.report.ids_text_from = textual[0] if textual else None
+        other = {r: self.manifest.pop(r) for r in sorted(staged_as) if staged_as[r] != self.id_type}
+        if not other:
+            return pending
+        # saved before any chunk goes: a crash in between must not leave entries whose
+        # chunks are gone (their files unchanged, nothing would stage them again)
+        self.save_manifest(now=True)
+        for relative, entry in other.items():
+            self.integer_ids[relative] = entry.get("integer_ids", False)
+            self._remove(entry)
+        self.restaged = set(other)
+        self.report.ids_restaged = len(other)
+        self.report.ids_text_from = textual[0] if textual else None
         return [f for r, f in files.items() if r in again or r in other]
 
     def stage_files(self, files: list[LandingFile]) -> None:

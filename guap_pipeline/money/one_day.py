@@ -14,6 +14,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from guap_pipeline.config import GuapConfig
+from guap_pipeline.errors import GuapError
 from guap_pipeline.ingest.columns import class_codes
 from guap_pipeline.ingest.readers import ROW
 from guap_pipeline.ingest.validation import SOURCE, empty_quarantine, quarantine_rows
@@ -126,7 +127,8 @@ def join_labels(
 
 def _is_in(values: pd.Series, among: pd.Series | list) -> np.ndarray:
     """``values.isin(among)``; by Arrow's hash set when both are of one Arrow type (pandas'
-    ``isin`` on Arrow-backed strings is far slower: ``benchmarks/README.md``)."""
+    ``isin`` on Arrow-backed strings is far slower: ``benchmarks/README.md``). Integer ids
+    against text ones raise: no id would match, and every label would be quarantined."""
     if len(values) and len(among):
         try:
             left, right = pa.array(values), pa.array(among)
@@ -134,6 +136,11 @@ def _is_in(values: pd.Series, among: pd.Series | list) -> np.ndarray:
             left = right = None
         if left is not None and left.type == right.type:
             return pc.is_in(left, value_set=right).to_numpy(zero_copy_only=False)
+        if left is not None and pa.types.is_integer(left.type) != pa.types.is_integer(right.type):
+            raise GuapError(
+                f"labels and predictions hold ids of two types ({left.type}, {right.type}) "
+                "that never match: a bug, please report it"
+            )
     return values.isin(among).to_numpy()
 
 
