@@ -72,6 +72,22 @@ def landing(root: Path, *, integer: bool) -> Path:
     return config
 
 
+def run_as_a_user(config: Path) -> str:
+    """``guap-pipeline run`` in its own process, as a user runs it; its output."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONWARNINGS"}
+    env["DAGSTER_HOME"] = str(config.parent / "dagster_home")
+    done = subprocess.run(
+        [CLI, "run", "--config", config, "--as-of", AS_OF],
+        capture_output=True,
+        text=True,
+        check=False,
+        env=env,
+        cwd=config.parent,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
 def run(config: Path, capsys: pytest.CaptureFixture[str]) -> str:
     status = main(["run", "--config", str(config), "--as-of", AS_OF])
     out, err = capsys.readouterr()
@@ -119,10 +135,14 @@ def test_integer_ids_give_the_exports_the_same_ids_as_text_give(
     text = landing(tmp_path / "text", integer=False)
     integer = landing(tmp_path / "integer", integer=True)
     run(text, capsys)
-    out = run(integer, capsys)
+    out = run_as_a_user(integer)
 
     assert stored_id_types(integer) == {"int64"}
     assert stored_id_types(text) == {"string"}
+    rows = sum(pq.ParquetFile(f).metadata.num_rows for f in integer.parent.glob("landing/*/*"))
+    read = f"input: 3 files read (2 labels, 1 predictions): {rows} rows, {rows - 1} accepted, "
+    assert read + "1 quarantined" in out  # the duplicated id
+    assert "labels waiting for their prediction: 3 " in out
     assert "ids:" not in out  # nothing staged in another type: nothing to say
     want = exports(text, tmp_path / "text_exports")
     got = exports(integer, tmp_path / "integer_exports")
@@ -142,9 +162,10 @@ def test_a_text_id_file_turns_the_store_to_text_and_back_saying_so(
 ) -> None:
     """Integer ids, then a CSV of relabels (text ids): the two files staged as integers
     are read again as text, and the tables are those of a fresh store on the same
-    landing; the CSV removed, the store goes back to integers."""
+    landing; the CSV removed, the store goes back to integers, and to its tables."""
     config = landing(tmp_path / "store", integer=True)
     run(config, capsys)
+    before = exports(config, tmp_path / "before")
     land = config.parent / "landing"
     late = pq.read_table(land / "labels" / "again.parquet").to_pandas().assign(y_true=0)
     late.to_csv(land / "labels" / "late.csv", index=False)
@@ -179,32 +200,7 @@ def test_a_text_id_file_turns_the_store_to_text_and_back_saying_so(
         "and 3 staged files with text ids were read again"
     ) in out
     assert stored_id_types(config) == {"int64"}
-    again = landing(tmp_path / "again", integer=True)
-    run(again, capsys)
-    assert_same_exports(exports(config, tmp_path / "c"), exports(again, tmp_path / "d"))
-
-
-def test_one_process_run_on_integer_ids_exits_0_and_says_nothing_of_ids(tmp_path: Path) -> None:
-    """As a user meets it: the installed command, on database keys."""
-    config = landing(tmp_path, integer=True)
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONWARNINGS"}
-    env["DAGSTER_HOME"] = str(tmp_path / "dagster_home")
-
-    done = subprocess.run(
-        [CLI, "run", "--config", config, "--as-of", AS_OF],
-        capture_output=True,
-        text=True,
-        check=False,
-        env=env,
-        cwd=tmp_path,
-    )
-
-    assert done.returncode == 0, done.stderr
-    rows = sum(pq.ParquetFile(f).metadata.num_rows for f in tmp_path.glob("landing/*/*"))
-    read = f"input: 3 files read (2 labels, 1 predictions): {rows} rows, {rows - 1} accepted, "
-    assert read + "1 quarantined" in done.stdout  # the duplicated id
-    assert "labels waiting for their prediction: 3" in done.stdout
-    assert "ids:" not in done.stdout
+    assert_same_exports(exports(config, tmp_path / "after"), before)
 
 
 @pytest.mark.parametrize(
@@ -276,9 +272,10 @@ def test_a_crash_while_turning_the_store_to_text_loses_nothing(
 ) -> None:
     """Killed while the files staged as integers are removed, before they are staged
     again as text: the next run stages them (the manifest no longer lists them), even
-    with the file that caused it removed, and the tables are a fresh store's."""
+    with the file that caused it removed, and the tables are as before."""
     config = landing(tmp_path / "store", integer=True)
     run(config, capsys)
+    before = exports(config, tmp_path / "before")
     land = config.parent / "landing"
     (land / "labels" / "late.csv").write_text("prediction_id,y_true\n2026100101,1\n")
 
@@ -300,9 +297,7 @@ def test_a_crash_while_turning_the_store_to_text_loses_nothing(
     run(config, capsys)
 
     assert stored_id_types(config) == {"int64"}
-    again = landing(tmp_path / "again", integer=True)
-    run(again, capsys)
-    assert_same_exports(exports(config, tmp_path / "a"), exports(again, tmp_path / "b"))
+    assert_same_exports(exports(config, tmp_path / "after"), before)
 
 
 def test_integer_and_text_ids_never_meet_silently() -> None:
