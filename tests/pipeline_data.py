@@ -1,6 +1,9 @@
 """Small landing folders for pipeline tests: a config, prediction and label files."""
 
 import datetime as dt
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +25,7 @@ label_window_days: 5
 min_label_coverage: 0.9
 """
 AS_OF = "2026-10-20"
+CLI = Path(sys.executable).with_name("guap-pipeline")
 
 
 def write_config(root: Path) -> Path:
@@ -30,6 +34,22 @@ def write_config(root: Path) -> Path:
     path = root / "guap.yaml"
     path.write_text(CONFIG)
     return path
+
+
+def run_as_a_user(config: Path) -> subprocess.CompletedProcess[str]:
+    """``guap-pipeline run`` as a user runs it: the installed command in its own process,
+    in the config's folder, DAGSTER_HOME an empty folder beside it (Dagster prints its
+    telemetry banner on an instance's first run), no test-only warning filters."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONWARNINGS"}
+    env["DAGSTER_HOME"] = str(config.parent / "dagster_home")
+    return subprocess.run(
+        [CLI, "run", "--config", config, "--as-of", AS_OF],
+        capture_output=True,
+        text=True,
+        check=False,
+        env=env,
+        cwd=config.parent,
+    )
 
 
 def predictions_for(day: str, n: int, *, seed: int, version: str = "v1") -> pd.DataFrame:

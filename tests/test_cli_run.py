@@ -1,7 +1,6 @@
 """`guap-pipeline run` as a user meets it: what each run says it did with the input, its
 exit status, and a command line free of Dagster's banner and maturity warnings."""
 
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -16,11 +15,19 @@ from assets_defs.definitions import defs
 from assets_defs.failures import own_words
 from guap_pipeline import steps
 from guap_pipeline.errors import InputError
-from tests.pipeline_data import AS_OF, CONFIG, days, labels_for, predictions_for, write_config
+from tests.pipeline_data import (
+    AS_OF,
+    CLI,
+    CONFIG,
+    days,
+    labels_for,
+    predictions_for,
+    run_as_a_user,
+    write_config,
+)
 
 pytestmark = pytest.mark.slow  # guap-pipeline run in subprocesses
 
-CLI = Path(sys.executable).with_name("guap-pipeline")
 ROOT = Path(__file__).parent.parent
 
 
@@ -235,17 +242,8 @@ def test_one_process_run_with_other_column_names_is_quiet_and_exits_3_with_the_f
     config = write_config(tmp_path)
     frame = predictions_for("2026-10-01", 40, seed=2).rename(columns={"prediction_id": "id"})
     frame.to_csv(tmp_path / "landing" / "predictions" / "preds.csv", index=False)
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONWARNINGS"}
-    env["DAGSTER_HOME"] = str(tmp_path / "dagster_home")
 
-    done = subprocess.run(
-        [CLI, "run", "--config", config, "--as-of", AS_OF],
-        capture_output=True,
-        text=True,
-        check=False,
-        env=env,
-        cwd=tmp_path,
-    )
+    done = run_as_a_user(config)
 
     assert done.returncode == 3, done.stderr
     assert (

@@ -7,10 +7,7 @@ says so. The text-id path is the reference here: its money is checked elsewhere 
 hand-worked examples and NannyML.
 """
 
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -29,11 +26,17 @@ from guap_pipeline.money.one_day import _is_in
 from guap_pipeline.steps import quarantine
 from guap_pipeline.store.labeled import read_labeled
 from guap_pipeline.store.store import Store
-from tests.pipeline_data import AS_OF, days, labels_for, predictions_for, write_config
+from tests.pipeline_data import (
+    AS_OF,
+    days,
+    labels_for,
+    predictions_for,
+    run_as_a_user,
+    write_config,
+)
 
 pytestmark = pytest.mark.slow  # whole runs of guap-pipeline
 
-CLI = Path(sys.executable).with_name("guap-pipeline")
 EXPORTS = ("daily", "cells", "quarantine")
 
 
@@ -70,22 +73,6 @@ def landing(root: Path, *, integer: bool) -> Path:
         ids = frame["prediction_id"]
         frame.assign(prediction_id=as_integers(ids) if integer else ids).to_parquet(land / name)
     return config
-
-
-def run_as_a_user(config: Path) -> str:
-    """``guap-pipeline run`` in its own process, as a user runs it; its output."""
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONWARNINGS"}
-    env["DAGSTER_HOME"] = str(config.parent / "dagster_home")
-    done = subprocess.run(
-        [CLI, "run", "--config", config, "--as-of", AS_OF],
-        capture_output=True,
-        text=True,
-        check=False,
-        env=env,
-        cwd=config.parent,
-    )
-    assert done.returncode == 0, done.stderr
-    return done.stdout
 
 
 def run(config: Path, capsys: pytest.CaptureFixture[str]) -> str:
@@ -135,7 +122,9 @@ def test_integer_ids_give_the_exports_the_same_ids_as_text_give(
     text = landing(tmp_path / "text", integer=False)
     integer = landing(tmp_path / "integer", integer=True)
     run(text, capsys)
-    out = run_as_a_user(integer)
+    done = run_as_a_user(integer)
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
 
     assert stored_id_types(integer) == {"int64"}
     assert stored_id_types(text) == {"string"}
